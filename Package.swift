@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (lower never imports higher):
+//   1  ROMAFormats (GGUF, safetensors), ROMANumerics (FP16/FP8, quant kernels)
+//   2  ROMATokenizer, ROMAChip (chip config, ROM image, SRAM, L/H/vector units)
+//   3  ROMAModel (Llama graph over a backend), ROMASim (perf/area/power), ROMARTL (B-ROM Verilog)
+//   4  roma (CLI)
+let package = Package(
+    name: "ROMA",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "roma", targets: ["roma"]),
+        .library(name: "ROMAModel", targets: ["ROMAModel"]),
+        .library(name: "ROMASim", targets: ["ROMASim"]),
+        .library(name: "ROMARTL", targets: ["ROMARTL"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "ROMANumerics"),
+        .target(name: "ROMAFormats", dependencies: ["ROMANumerics"]),
+        .target(name: "ROMATokenizer", dependencies: ["ROMAFormats"]),
+        .target(name: "ROMAChip", dependencies: ["ROMAFormats", "ROMANumerics"]),
+        .target(name: "ROMAModel", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"]),
+        .target(name: "ROMASim", dependencies: ["ROMAChip"]),
+        .target(name: "ROMARTL", dependencies: ["ROMAChip"]),
+        .executableTarget(name: "roma", dependencies: [
+            "ROMAModel", "ROMASim", "ROMARTL",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics"], path: "Tests/ROMATestSupport"),
+        .testTarget(name: "ROMAFormatsTests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
+        .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ROMAModelTests", dependencies: ["ROMAModel", "ROMATestSupport"]),
+        .testTarget(name: "ROMASimTests", dependencies: ["ROMASim"]),
+        .testTarget(name: "ROMARTLTests", dependencies: ["ROMARTL"]),
+        .testTarget(name: "RealModelTests", dependencies: ["ROMAModel", "ROMATestSupport"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Placeholder: the declarative chip configuration (see issue "performance model" / "chip functional model").
