@@ -30,7 +30,7 @@ let package = Package(
             "ROMAModel", "ROMASim", "ROMARTL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics"], path: "Tests/ROMATestSupport"),
+        .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer"], path: "Tests/ROMATestSupport"),
         .testTarget(name: "ROMAFormatsTests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
