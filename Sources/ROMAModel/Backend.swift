@@ -1,0 +1,68 @@
+import ROMAChip
+
+/// The linear (matrix-vector) layers of a Llama block. On the chip these are the base-model products
+/// that L-Units compute from ROM (plus LoRA products on H-Units when an adapter targets them).
+public enum LinearKind: String, CaseIterable, Sendable {
+    case q, k, v, o, gate, up, down
+
+    /// The GGUF tensor name of this layer's weight in block `layer`.
+    public func ggufName(layer: Int) -> String {
+        let n: String
+        switch self {
+        case .q: n = "attn_q"
+        case .k: n = "attn_k"
+        case .v: n = "attn_v"
+        case .o: n = "attn_output"
+        case .gate: n = "ffn_gate"
+        case .up: n = "ffn_up"
+        case .down: n = "ffn_down"
+        }
+        return "blk.\(layer).\(n).weight"
+    }
+}
+
+/// The RMSNorm weights of the network.
+public enum NormKind: Sendable, Equatable {
+    case attention(layer: Int), ffn(layer: Int), output
+}
+
+/// Per-sequence attention state. Each backend stores K and V in its own format (FP32 for the
+/// reference engine, FP16 in H-Unit SRAM for the chip); a cache is never shared between requests.
+public protocol KVCache: AnyObject {
+    /// Tokens stored so far (the position of the next token).
+    var count: Int { get }
+    /// Tokens it can hold.
+    var capacity: Int { get }
+    /// Drops every token after the first `n`.
+    func truncate(to n: Int)
+}
+
+/// What the Llama graph needs from a compute backend. The graph (Llama.swift) is written once;
+/// `ReferenceBackend` runs it in FP32, the chip backend on the ROMA datapath.
+/// Activations are `[tokens, features]` matrices; positions start at the cache's `count`.
+public protocol Backend: AnyObject, Sendable {
+    var config: ModelConfig { get }
+    /// Short name for reports ("reference", "chip").
+    var name: String { get }
+
+    func makeKVCache(capacity: Int) -> KVCache
+    /// Token embedding rows.
+    func embed(_ tokens: [Int]) -> Matrix
+    /// RMSNorm: x / sqrt(mean(x^2) + eps) * g.
+    func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix
+    /// y = W x for the given layer weight (x: [T, in] -> [T, out]).
+    func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix
+    /// Rotary position embedding in place, adjacent-pair (GGUF llama / ggml NORM) convention.
+    func rope(_ x: Matrix, heads: Int, startPosition: Int)
+    /// Stores k, v in the cache at the next positions, then causal grouped-query attention of q
+    /// over every cached position. Returns [T, numHeads*headDim].
+    func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix
+    /// silu(gate) * up.
+    func swiGLU(gate: Matrix, up: Matrix) -> Matrix
+    /// x += y (the residual stream).
+    func addResidual(_ x: Matrix, _ y: Matrix)
+    /// Logits of the output head (tied to the embedding when the model has no output.weight).
+    func outputLogits(_ x: Matrix) -> Matrix
+    /// Marks that a forward pass over `tokens` tokens finished (lets the cache advance).
+    func commit(tokens: Int, cache: KVCache)
+}

@@ -1,0 +1,147 @@
+import Foundation
+import ROMAChip
+import ROMAFormats
+import ROMATokenizer
+import ROMANumerics
+
+public enum EngineError: Error, CustomStringConvertible {
+    case contextOverflow(needed: Int, limit: Int)
+    case emptyPrompt
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .contextOverflow(let n, let l): return "prompt plus generated tokens (\(n)) exceed the context length (\(l))"
+        case .emptyPrompt: return "the prompt is empty (it tokenizes to no tokens)"
+        case .invalid(let m): return m
+        }
+    }
+}
+
+/// A loaded model: tokenizer + Llama graph over a backend.
+public final class Engine: @unchecked Sendable {
+    public let tokenizer: BPETokenizer
+    public let model: LlamaModel
+    public var config: ModelConfig { model.config }
+    public var backend: Backend { model.backend }
+
+    public init(tokenizer: BPETokenizer, backend: Backend) throws {
+        guard tokenizer.vocabSize == backend.config.vocabSize else {
+            throw EngineError.invalid("tokenizer has \(tokenizer.vocabSize) tokens but the model's vocabulary is \(backend.config.vocabSize)")
+        }
+        self.tokenizer = tokenizer
+        self.model = LlamaModel(backend: backend)
+    }
+
+    /// Loads a GGUF model on the FP32 reference backend.
+    public static func reference(path: String) throws -> Engine {
+        let g = try GGUFFile(path: path)
+        return try Engine(tokenizer: BPETokenizer(gguf: g), backend: ReferenceBackend(gguf: g))
+    }
+
+    /// A fresh per-request session (its own KV cache).
+    public func session(capacity: Int? = nil) -> Session {
+        Session(model: model, capacity: min(capacity ?? config.contextLength, config.contextLength))
+    }
+}
+
+/// One sequence being processed: a KV cache and the tokens in it.
+public final class Session {
+    public let model: LlamaModel
+    public let cache: KVCache
+    public private(set) var tokens: [Int] = []
+    /// Prompt tokens per forward pass (bounds activation memory during prefill).
+    public var batchSize = 256
+
+    init(model: LlamaModel, capacity: Int) {
+        self.model = model
+        cache = model.backend.makeKVCache(capacity: capacity)
+    }
+
+    public var position: Int { cache.count }
+    public var capacity: Int { cache.capacity }
+
+    /// Feeds tokens and returns the logits after the last one.
+    public func feed(_ ids: [Int]) throws -> [Float] {
+        guard !ids.isEmpty else { throw EngineError.emptyPrompt }
+        guard cache.count + ids.count <= cache.capacity else {
+            throw EngineError.contextOverflow(needed: cache.count + ids.count, limit: cache.capacity)
+        }
+        var last: Matrix?
+        var i = 0
+        while i < ids.count {
+            let chunk = Array(ids[i..<min(ids.count, i + batchSize)])
+            last = model.forward(chunk, cache: cache)
+            i += chunk.count
+        }
+        tokens += ids
+        return last!.rowArray(0)
+    }
+
+    /// Feeds tokens and returns the logits of every position in `rows` (relative to `ids`).
+    public func feedAll(_ ids: [Int], rows: Range<Int>) throws -> Matrix {
+        guard cache.count + ids.count <= cache.capacity else {
+            throw EngineError.contextOverflow(needed: cache.count + ids.count, limit: cache.capacity)
+        }
+        let out = model.forward(ids, cache: cache, logitRows: rows)
+        tokens += ids
+        return out
+    }
+
+    public func reset() { cache.truncate(to: 0); tokens = [] }
+}
+
+public struct GenerationTimings: Sendable, Codable {
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    public var prefillSeconds = 0.0
+    public var decodeSeconds = 0.0
+    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
+    /// Decode rate over the tokens after the first (the first comes from the prefill logits).
+    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(max(0, generatedTokens - 1)) / decodeSeconds : 0 }
+}
+
+public struct GenerationResult: Sendable {
+    public var text: String
+    public var ids: [Int]
+    public var promptIDs: [Int]
+    public var finishReason: String   // "stop" (end-of-generation token) or "length"
+    public var timings: GenerationTimings
+}
+
+extension Engine {
+    /// Generates up to `maxTokens` after `promptIDs`, streaming text pieces to `onText`.
+    public func generate(promptIDs: [Int], maxTokens: Int, sampler config: SamplerConfig = .greedy,
+                         session: Session? = nil, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try config.validate()
+        guard !promptIDs.isEmpty else { throw EngineError.emptyPrompt }
+        guard maxTokens >= 0 else { throw EngineError.invalid("max tokens must be >= 0") }
+        let needed = promptIDs.count + maxTokens
+        guard needed <= self.config.contextLength else { throw EngineError.contextOverflow(needed: needed, limit: self.config.contextLength) }
+        let s = session ?? self.session(capacity: needed)
+        var sampler = Sampler(config)
+        var timings = GenerationTimings()
+        timings.promptTokens = promptIDs.count
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var logits = try s.feed(promptIDs)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        timings.prefillSeconds = Double(t1 - t0) / 1e9
+        var out: [Int] = []
+        var detok = StreamingDetokenizer(tokenizer: tokenizer)
+        var text = ""
+        var finish = "length"
+        while out.count < maxTokens {
+            let next = sampler.sample(logits, history: s.tokens)
+            if tokenizer.endOfGeneration.contains(next) { finish = "stop"; break }
+            out.append(next)
+            let piece = detok.append(next)
+            if !piece.isEmpty { text += piece; onText(piece) }
+            if out.count == maxTokens { break }
+            logits = try s.feed([next])
+        }
+        let tail = detok.flush()
+        if !tail.isEmpty { text += tail; onText(tail) }
+        timings.generatedTokens = out.count
+        timings.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+        return GenerationResult(text: text, ids: out, promptIDs: promptIDs, finishReason: finish, timings: timings)
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import ROMAChip
+import ROMAFormats
+import ROMANumerics
+
+/// A dense FP32 weight matrix [rows (outputs), cols (inputs)], row-major.
+public final class DenseWeight: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    public init(rows: Int, cols: Int) {
+        self.rows = rows; self.cols = cols
+        data = .allocate(capacity: rows * cols)
+    }
+
+    /// Dequantizes a GGUF tensor (ne = [cols, rows]).
+    public convenience init(gguf g: GGUFFile, _ t: GGUFTensorInfo) throws {
+        guard t.type.canDequantize else {
+            throw FormatError.invalid("tensor '\(t.name)': type \(t.type) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q2_K, Q4_K, Q6_K)")
+        }
+        self.init(rows: t.rows, cols: t.columns)
+        let src = g.data(t).baseAddress!
+        let rowBytes = t.type.rowBytes(cols)!
+        let (d, c) = (Unchecked(data), cols)
+        Parallel.forEach(rows, minChunk: 64) { r in
+            Dequantize.row(type: t.type, src: src + r * rowBytes, dst: d.value + r * c, count: c)
+        }
+    }
+
+    deinit { data.deallocate() }
+
+    /// out[T, rows] = x[T, cols] · Wᵀ, over all cores.
+    public func apply(_ x: Matrix) -> Matrix {
+        precondition(x.cols == cols, "input width \(x.cols) != weight columns \(cols)")
+        let out = Matrix(rows: x.rows, cols: rows)
+        let blocks = (rows + 15) / 16
+        let (xp, wp, op, n, T, R) = (Unchecked(x.data), Unchecked(data), Unchecked(out.data), cols, x.rows, rows)
+        Parallel.forEach(blocks) { b in
+            let r = (b * 16)..<min(R, b * 16 + 16)
+            F32Kernels.matmulRows(x: xp.value, T: T, w: wp.value, n: n, oRange: r, out: op.value, outStride: R)
+        }
+        return out
+    }
+}
+
+/// FP32 KV cache: K and V per layer, [capacity, numKVHeads * headDim].
+public final class FP32KVCache: KVCache, @unchecked Sendable {
+    public private(set) var count = 0
+    public let capacity: Int
+    let kvDim: Int
+    let keys: [UnsafeMutablePointer<Float>]
+    let values: [UnsafeMutablePointer<Float>]
+
+    init(layers: Int, kvDim: Int, capacity: Int) {
+        self.capacity = capacity; self.kvDim = kvDim
+        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+    }
+    deinit { keys.forEach { $0.deallocate() }; values.forEach { $0.deallocate() } }
+    public func truncate(to n: Int) { count = min(count, max(0, n)) }
+    func advance(_ n: Int) { count += n }
+}
+
+/// The FP32 reference engine: weights dequantized once to FP32, every operation in FP32
+/// (RMSNorm sums in FP64, as ggml does). It is the float path the chip is compared against.
+public final class ReferenceBackend: Backend, @unchecked Sendable {
+    public let config: ModelConfig
+    public var name: String { "reference" }
+    let embedding: DenseWeight          // [vocab, hidden]
+    let output: DenseWeight             // tied: same object as embedding
+    let linears: [[LinearKind: DenseWeight]]
+    let attnNorm: [[Float]], ffnNorm: [[Float]], outNorm: [Float]
+    let invFreq: [Double]
+
+    public init(gguf g: GGUFFile) throws {
+        let cfg = try ModelConfig(gguf: g)
+        for (name, shape) in cfg.expectedTensors() { _ = try g.requireTensor(name, shape: shape) }
+        config = cfg
+        embedding = try DenseWeight(gguf: g, g.requireTensor("token_embd.weight"))
+        output = cfg.tiedEmbeddings ? embedding : try DenseWeight(gguf: g, g.requireTensor("output.weight"))
+        var lin: [[LinearKind: DenseWeight]] = []
+        var an: [[Float]] = [], fn: [[Float]] = []
+        for l in 0..<cfg.numLayers {
+            var m: [LinearKind: DenseWeight] = [:]
+            for k in LinearKind.allCases { m[k] = try DenseWeight(gguf: g, g.requireTensor(k.ggufName(layer: l))) }
+            lin.append(m)
+            an.append(try g.dequantize(g.requireTensor("blk.\(l).attn_norm.weight")))
+            fn.append(try g.dequantize(g.requireTensor("blk.\(l).ffn_norm.weight")))
+        }
+        linears = lin; attnNorm = an; ffnNorm = fn
+        outNorm = try g.dequantize(g.requireTensor("output_norm.weight"))
+        invFreq = (0..<(cfg.headDim / 2)).map { pow(cfg.ropeTheta, -2.0 * Double($0) / Double(cfg.headDim)) }
+    }
+
+    /// The FP32 weight of one linear layer (used by tests and adapter tools).
+    public func weight(_ kind: LinearKind, layer: Int) -> DenseWeight { linears[layer][kind]! }
+
+    public func makeKVCache(capacity: Int) -> KVCache {
+        FP32KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)
+    }
+
+    public func embed(_ tokens: [Int]) -> Matrix {
+        let x = Matrix(rows: tokens.count, cols: config.hiddenSize)
+        for (i, t) in tokens.enumerated() {
+            precondition(t >= 0 && t < config.vocabSize, "token id \(t) outside the vocabulary")
+            x.row(i).update(from: embedding.data + t * config.hiddenSize, count: config.hiddenSize)
+        }
+        return x
+    }
+
+    public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix {
+        let g: [Float]
+        switch norm {
+        case .attention(let l): g = attnNorm[l]
+        case .ffn(let l): g = ffnNorm[l]
+        case .output: g = outNorm
+        }
+        let y = Matrix(rows: x.rows, cols: x.cols)
+        let eps = Float(config.rmsNormEps)
+        for r in 0..<x.rows {
+            let xr = x.row(r), yr = y.row(r)
+            var ss: Double = 0
+            for i in 0..<x.cols { ss += Double(xr[i] * xr[i]) }
+            let scale = 1 / (Float(ss / Double(x.cols)) + eps).squareRoot()
+            for i in 0..<x.cols { yr[i] = xr[i] * scale * g[i] }
+        }
+        return y
+    }
+
+    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
+        linears[layer][kind]!.apply(x)
+    }
+
+    public func rope(_ x: Matrix, heads: Int, startPosition: Int) {
+        let hd = config.headDim
+        for t in 0..<x.rows {
+            let pos = Double(startPosition + t)
+            let row = x.row(t)
+            for i in 0..<(hd / 2) {
+                let theta = pos * invFreq[i]
+                let c = Float(cos(theta)), s = Float(sin(theta))
+                for h in 0..<heads {
+                    let p = row + h * hd + 2 * i
+                    let x0 = p[0], x1 = p[1]
+                    p[0] = x0 * c - x1 * s
+                    p[1] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
+        let c = cache as! FP32KVCache
+        let T = q.rows, start = c.count
+        let kvDim = config.kvDim, hd = config.headDim, H = config.numHeads
+        let group = H / config.numKVHeads
+        let K = c.keys[layer], V = c.values[layer]
+        (K + start * kvDim).update(from: k.data, count: T * kvDim)
+        (V + start * kvDim).update(from: v.data, count: T * kvDim)
+        let out = Matrix(rows: T, cols: H * hd)
+        let scale = 1 / Float(hd).squareRoot()
+        let (qp, op, Kp, Vp) = (Unchecked(q.data), Unchecked(out.data), Unchecked(K), Unchecked(V))
+        Parallel.forEach(T * H) { job in
+            let t = job / H, h = job % H
+            let n = start + t + 1          // causal: positions 0...start+t
+            let kvh = h / group
+            let qv = qp.value + t * H * hd + h * hd
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { scores.deallocate() }
+            var mx = -Float.infinity
+            for j in 0..<n {
+                let s = F32Kernels.dot(qv, Kp.value + j * kvDim + kvh * hd, hd) * scale
+                scores[j] = s
+                mx = max(mx, s)
+            }
+            var sum: Float = 0
+            for j in 0..<n { let e = expf(scores[j] - mx); scores[j] = e; sum += e }
+            let o = op.value + t * H * hd + h * hd
+            o.initialize(repeating: 0, count: hd)
+            for j in 0..<n {
+                let p = scores[j] / sum
+                let vr = Vp.value + j * kvDim + kvh * hd
+                for d in 0..<hd { o[d] += p * vr[d] }
+            }
+        }
+        return out
+    }
+
+    public func swiGLU(gate: Matrix, up: Matrix) -> Matrix {
+        let y = Matrix(rows: gate.rows, cols: gate.cols)
+        for i in 0..<(gate.rows * gate.cols) {
+            let g = gate.data[i]
+            y.data[i] = g / (1 + expf(-g)) * up.data[i]
+        }
+        return y
+    }
+
+    public func addResidual(_ x: Matrix, _ y: Matrix) {
+        for i in 0..<(x.rows * x.cols) { x.data[i] += y.data[i] }
+    }
+
+    public func outputLogits(_ x: Matrix) -> Matrix { output.apply(x) }
+
+    public func commit(tokens: Int, cache: KVCache) { (cache as! FP32KVCache).advance(tokens) }
+}

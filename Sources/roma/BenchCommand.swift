@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import ROMAModel
+
+/// `roma bench`: prefill and decode throughput, measured like llama-bench's pp512 / tg128.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure prefill and decode tokens/s.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Prompt tokens for the prefill test (pp).")
+    var promptTokens: Int = 512
+    @Option(help: "Tokens for the decode test (tg).")
+    var genTokens: Int = 128
+    @Option(help: "Repetitions; the median is reported.")
+    var repetitions: Int = 3
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+    @Flag(help: "Print the time spent in each operation of the graph.")
+    var profile = false
+
+    func validate() throws {
+        if promptTokens < 1 || genTokens < 1 { throw ValidationError("--prompt-tokens and --gen-tokens must be >= 1") }
+        if repetitions < 1 { throw ValidationError("--repetitions must be >= 1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            var engine = try modelOptions.loadEngine()
+            var profiler: ProfilingBackend?
+            if profile {
+                profiler = ProfilingBackend(engine.backend)
+                engine = try Engine(tokenizer: engine.tokenizer, backend: profiler!)
+            }
+            let n = promptTokens + genTokens
+            guard n <= engine.config.contextLength else { throw EngineError.contextOverflow(needed: n, limit: engine.config.contextLength) }
+            // llama-bench feeds random tokens; use a fixed pseudo-random sequence.
+            var rng = Xoshiro256(seed: 42)
+            let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
+            func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
+            var pp: [Double] = [], tg: [Double] = []
+            // warm-up (page in weights)
+            _ = try engine.session(capacity: 8).feed([prompt[0]])
+            for _ in 0..<repetitions {
+                let s = engine.session(capacity: promptTokens)
+                s.batchSize = promptTokens
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try s.feed(prompt)
+                if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
+                pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+                // tg: one token at a time from an empty cache, as llama-bench's tg128
+                let d = engine.session(capacity: genTokens)
+                var tok = prompt[0]
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<genTokens {
+                    let logits = try d.feed([tok])
+                    tok = logits.withUnsafeBufferPointer(Sampler.argmax)
+                }
+                tg.append(Double(genTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9))
+                if let profiler { writeStderr("decode profile (tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
+            }
+            let threads = modelOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount
+            if format == .json {
+                try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens,
+                               "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
+                               "pp_runs": pp, "tg_runs": tg])
+            } else {
+                print("backend    threads  test     t/s (median of \(repetitions))")
+                print(String(format: "%-10@ %7d  pp%-5d  %8.2f", engine.backend.name as NSString, threads, promptTokens, median(pp)))
+                print(String(format: "%-10@ %7d  tg%-5d  %8.2f", engine.backend.name as NSString, threads, genTokens, median(tg)))
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import ROMAModel
+import ROMATokenizer
+
+/// `roma chat`: the model's chat template; one answer for PROMPT, or an interactive loop on stdin.
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "chat", abstract: "Chat with the model (interactive without a prompt).")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sampling: SamplingOptions
+    @Option(help: "System prompt (default: the template's own default).")
+    var system: String?
+    @Argument(help: "The user message; without it, read messages from stdin line by line.")
+    var prompt: String?
+    @Option(help: "Output format: text (streamed) or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        try runReportingErrors {
+            let engine = try modelOptions.loadEngine()
+            guard let template = engine.tokenizer.chatTemplate else {
+                throw EngineError.invalid("the model has no supported chat template (ChatML expected)")
+            }
+            var messages: [ChatMessage] = []
+            if let system { messages.append(ChatMessage(role: "system", content: system)) }
+            func answer(_ user: String) throws -> GenerationResult {
+                messages.append(ChatMessage(role: "user", content: user))
+                let ids = engine.tokenizer.encode(template.render(messages))
+                let stream = format == .text
+                let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config) { p in
+                    if stream { writeStdout(p) }
+                }
+                messages.append(ChatMessage(role: "assistant", content: r.text))
+                if stream { writeStdout("\n") }
+                return r
+            }
+            if let prompt {
+                let r = try answer(prompt)
+                if format == .json {
+                    try printJSON(["text": r.text, "ids": r.ids, "prompt_ids": r.promptIDs, "finish_reason": r.finishReason,
+                                   "timings": timingsJSON(r.timings)])
+                } else { writeStderr(timingLine(r.timings, backend: engine.backend.name)) }
+                return
+            }
+            let interactive = isatty(0) != 0
+            if interactive { writeStderr("chat with \(engine.config.name); empty line or Ctrl-D ends\n") }
+            while true {
+                if interactive { writeStderr("> ") }
+                guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { break }
+                let r = try answer(line)
+                if format == .json {
+                    try printJSON(["text": r.text, "ids": r.ids, "finish_reason": r.finishReason])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import ROMAModel
+import ROMANumerics
+
+enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+    case reference
+}
+
+/// Options shared by every command that runs the model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "GGUF model file (default: models/SmolLM2-135M-Instruct.Q4_1.gguf).")
+    var model: String?
+
+    @Option(help: "Compute backend: reference (FP32).")
+    var backend: BackendChoice = .reference
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    var modelPath: String { model ?? ModelLocator.defaultModelPath }
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+    }
+
+    func loadEngine() throws -> Engine {
+        if let threads { Parallel.threads = threads }
+        let path = modelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
+        }
+        switch backend {
+        case .reference: return try Engine.reference(path: path)
+        }
+    }
+}
+
+/// Sampling options shared by generate and chat.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Tokens to generate at most.")
+    var maxTokens: Int = 128
+    @Option(help: "Sampling temperature; 0 = greedy.")
+    var temperature: Float = 0
+    @Option(help: "Top-k (0 = off).")
+    var topK: Int = 40
+    @Option(help: "Top-p nucleus (1 = off).")
+    var topP: Float = 0.95
+    @Option(help: "Min-p (0 = off).")
+    var minP: Float = 0.05
+    @Option(help: "Repetition penalty (1 = off).")
+    var repeatPenalty: Float = 1.0
+    @Option(help: "Tokens the repetition penalty looks back over.")
+    var repeatLastN: Int = 64
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    var config: SamplerConfig {
+        SamplerConfig(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                      repeatPenalty: repeatPenalty, repeatLastN: repeatLastN, seed: seed)
+    }
+
+    func validate() throws {
+        if maxTokens < 0 { throw ValidationError("--max-tokens must be >= 0, got \(maxTokens)") }
+        do { try config.validate() } catch { throw ValidationError("\(error)") }
+    }
+}
+
+/// A progress bar on stderr (redrawn in place on a terminal, one line per update otherwise).
+struct ProgressBar {
+    let label: String
+    let total: Int
+    let isTTY = isatty(2) != 0
+
+    func update(_ done: Int, _ extra: String = "") {
+        let width = 30
+        let filled = total > 0 ? width * done / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "\(label) [\(bar)] \(done)/\(total) \(extra)"
+        if isTTY { writeStderr("\r" + line + (done == total ? "\n" : "")) } else { writeStderr(line + "\n") }
+    }
+}
