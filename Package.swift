@@ -37,6 +37,7 @@ let package = Package(
         .testTarget(name: "ROMAModelTests", dependencies: ["ROMAModel", "ROMATestSupport"]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMARTL"]),
+        .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "RealModelTests", dependencies: ["ROMAModel", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

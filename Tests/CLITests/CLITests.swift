@@ -1,0 +1,169 @@
+import XCTest
+import Foundation
+import ROMAFormats
+import ROMATestSupport
+
+/// Runs the built `roma` executable: exit codes, messages and JSON shapes.
+final class CLITests: XCTestCase {
+    struct Result { let code: Int32; let out: String; let err: String }
+
+    static var romaPath: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var candidates = [dir.appendingPathComponent("roma").path]
+        if let b = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
+            candidates.append(URL(fileURLWithPath: b.bundlePath).deletingLastPathComponent().appendingPathComponent("roma").path)
+        }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    func roma(_ args: [String], stdin: String? = nil) throws -> Result {
+        let path = CLITests.romaPath
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            XCTFail("roma executable not found at \(path): run `swift build` before `swift test`")
+            return Result(code: -1, out: "", err: "")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let o = Pipe(), e = Pipe(), i = Pipe()
+        p.standardOutput = o; p.standardError = e; p.standardInput = i
+        try p.run()
+        if let stdin { i.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try i.fileHandleForWriting.close()
+        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(code: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
+    }
+
+    lazy var tinyPath: String = try! TinyModel(seed: 21).write()
+
+    func testGenerateJSON() throws {
+        let r = try roma(["generate", "--model", tinyPath, "--prompt", "the cat", "--max-tokens", "5", "--format", "json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        XCTAssertNotNil(obj["text"] as? String)
+        XCTAssertLessThanOrEqual((obj["ids"] as? [Int])?.count ?? 99, 5)
+        XCTAssertEqual(obj["prompt_ids"] as? [Int], try tokenizeIDs("the cat"))
+        XCTAssertNotNil(obj["timings"] as? [String: Any])
+    }
+
+    func tokenizeIDs(_ text: String) throws -> [Int] {
+        let r = try roma(["tokenize", "--model", tinyPath, "--text", text, "--format", "json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        return obj["ids"] as? [Int] ?? []
+    }
+
+    func testTokenizeParsesSpecialTokens() throws {
+        // "<|im_start|>" is id 1; " the" merges to one token via Ġt + he -> Ġthe
+        let ids = try tokenizeIDs("<|im_start|> the")
+        XCTAssertEqual(ids.first, 1)
+        XCTAssertEqual(ids.count, 2)
+        let text = try roma(["tokenize", "--model", tinyPath, "--text", "ab"])
+        XCTAssertEqual(text.out, "100 101\n")  // vocabulary: 3 specials, then the 256 byte symbols in byte order
+    }
+
+    func testChatSingleTurnAndInteractive() throws {
+        let r = try roma(["chat", "--model", tinyPath, "--max-tokens", "3", "--format", "json", "hi"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let i = try roma(["chat", "--model", tinyPath, "--max-tokens", "2", "--format", "json"], stdin: "hello\nagain\n")
+        XCTAssertEqual(i.code, 0, i.err)
+        XCTAssertEqual(i.out.split(separator: "\n").count, 2, "one JSON answer per input line")
+    }
+
+    func testEvalPerplexityJSON() throws {
+        let text = TempFiles.path("ppl.txt")
+        try String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 20).write(toFile: text, atomically: true, encoding: .utf8)
+        let r = try roma(["eval", "ppl", "--model", tinyPath, "--text-file", text, "--ctx", "32", "--format", "json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        XCTAssertGreaterThan(obj["ppl"] as? Double ?? 0, 1)
+        XCTAssertEqual(obj["tokens_scored"] as? Int, (obj["chunks"] as? Int ?? 0) * 15)
+        XCTAssertTrue(r.err.contains("perplexity ["), "progress bar on stderr")
+    }
+
+    func testBenchJSON() throws {
+        let r = try roma(["bench", "--model", tinyPath, "--prompt-tokens", "16", "--gen-tokens", "4", "--repetitions", "1", "--format", "json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        XCTAssertGreaterThan(obj["pp_tps"] as? Double ?? 0, 0)
+        XCTAssertGreaterThan(obj["tg_tps"] as? Double ?? 0, 0)
+    }
+
+    func testInspectPrintsTensorTable() throws {
+        let r = try roma(["inspect", tinyPath])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.out.contains("blk.1.ffn_down.weight"))
+        XCTAssertTrue(r.out.contains("llama.block_count [u32] = 2"))
+    }
+
+    // MARK: errors
+
+    func testMissingModel() throws {
+        let r = try roma(["generate", "--model", "/nonexistent.gguf", "--prompt", "x"])
+        XCTAssertEqual(r.code, 1)
+        XCTAssertEqual(r.err, "error: model file '/nonexistent.gguf' not found (run scripts/fetch-model.sh, or pass --model)\n")
+    }
+
+    func testMalformedModelFiles() throws {
+        let bad = TempFiles.path("bad.gguf")
+        try Data("NOPE-not-a-model-at-all".utf8).write(to: URL(fileURLWithPath: bad))
+        let r = try roma(["generate", "--model", bad, "--prompt", "x"])
+        XCTAssertEqual(r.code, 1)
+        XCTAssertEqual(r.err, "error: not a GGUF file: bad magic 'NOPE' (expected 'GGUF')\n")
+
+        let tiny = TinyModel(seed: 2)
+        let noLayerCount = try tiny.write(omit: ["llama.block_count"])
+        XCTAssertEqual(try roma(["generate", "--model", noLayerCount, "--prompt", "x"]).err,
+                       "error: missing required metadata key 'llama.block_count'\n")
+        let missingTensor = try tiny.write(omit: ["blk.1.ffn_up.weight"])
+        XCTAssertEqual(try roma(["generate", "--model", missingTensor, "--prompt", "x"]).err,
+                       "error: missing required tensor 'blk.1.ffn_up.weight'\n")
+        let wrongShape = try tiny.write(metadataOverrides: ["llama.feed_forward_length": .uint32(128)])
+        XCTAssertEqual(try roma(["generate", "--model", wrongShape, "--prompt", "x"]).err,
+                       "error: tensor 'blk.0.ffn_gate.weight' has shape [64, 96], expected [64, 128]\n")
+        let otherArch = try tiny.write(metadataOverrides: ["general.architecture": .string("mamba")])
+        XCTAssertEqual(try roma(["generate", "--model", otherArch, "--prompt", "x"]).err,
+                       "error: unsupported architecture 'mamba' (supported: llama)\n")
+        let otherTok = try tiny.write(metadataOverrides: ["tokenizer.ggml.model": .string("llama")])
+        XCTAssertEqual(try roma(["tokenize", "--model", otherTok, "--text", "x"]).err,
+                       "error: tokenizer: tokenizer.ggml.model 'llama' is not supported (only byte-level BPE 'gpt2')\n")
+        let truncated = TempFiles.path("trunc.gguf")
+        let full = try Data(contentsOf: URL(fileURLWithPath: tinyPath))
+        try full.prefix(full.count - 100).write(to: URL(fileURLWithPath: truncated))
+        let t = try roma(["inspect", truncated])
+        XCTAssertEqual(t.code, 1)
+        XCTAssertTrue(t.err.hasPrefix("error: file is truncated: data of tensor"), t.err)
+    }
+
+    func testBadFlags() throws {
+        let missing = try roma(["generate", "--model", tinyPath])
+        XCTAssertEqual(missing.code, 64)
+        XCTAssertTrue(missing.err.contains("Missing expected argument '--prompt <prompt>'"), missing.err)
+        let temp = try roma(["generate", "--model", tinyPath, "--prompt", "x", "--temperature=-1"])
+        XCTAssertEqual(temp.code, 64)
+        XCTAssertTrue(temp.err.contains("temperature must be >= 0"), temp.err)
+        let notNumber = try roma(["generate", "--prompt", "x", "--max-tokens", "many"])
+        XCTAssertEqual(notNumber.code, 64)
+        XCTAssertTrue(notNumber.err.contains("The value 'many' is invalid for '--max-tokens <max-tokens>'"), notNumber.err)
+        let threads = try roma(["bench", "--threads", "0"])
+        XCTAssertEqual(threads.code, 64)
+        XCTAssertTrue(threads.err.contains("--threads must be between 1 and 256"), threads.err)
+        let both = try roma(["tokenize", "--text", "a", "--text-file", "b"])
+        XCTAssertTrue(both.err.contains("give exactly one of --text or --text-file"), both.err)
+        let ctx = try roma(["eval", "ppl", "--text-file", "x", "--ctx", "4"])
+        XCTAssertTrue(ctx.err.contains("--ctx must be at least 16"), ctx.err)
+        let backend = try roma(["generate", "--prompt", "x", "--backend", "gpu"])
+        XCTAssertEqual(backend.code, 64)
+        XCTAssertTrue(backend.err.contains("The value 'gpu' is invalid for '--backend <backend>'"), backend.err)
+        let unknown = try roma(["frobnicate"])
+        XCTAssertEqual(unknown.code, 64)
+    }
+
+    func testContextOverflowIsRefused() throws {
+        let r = try roma(["generate", "--model", tinyPath, "--prompt", "x", "--max-tokens", "500"])
+        XCTAssertEqual(r.code, 1)
+        XCTAssertEqual(r.err, "error: prompt plus generated tokens (501) exceed the context length (128)\n")
+    }
+}
