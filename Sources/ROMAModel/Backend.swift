@@ -45,7 +45,8 @@ public protocol Backend: AnyObject, Sendable {
     /// Short name for reports ("reference", "chip").
     var name: String { get }
 
-    func makeKVCache(capacity: Int) -> KVCache
+    /// A cache for `capacity` tokens (the chip checks its SRAM budget here).
+    func makeKVCache(capacity: Int) throws -> KVCache
     /// Token embedding rows.
     func embed(_ tokens: [Int]) -> Matrix
     /// RMSNorm: x / sqrt(mean(x^2) + eps) * g.

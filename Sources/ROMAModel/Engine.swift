@@ -38,9 +38,15 @@ public final class Engine: @unchecked Sendable {
         return try Engine(tokenizer: BPETokenizer(gguf: g), backend: ReferenceBackend(gguf: g))
     }
 
+    /// Loads a compiled ROM image on the chip backend (checksum verified; tokenizer from the image).
+    public static func chip(imagePath: String, numerics: DatapathNumerics = .paper) throws -> Engine {
+        let backend = try ChipBackend.load(imagePath: imagePath, numerics: numerics)
+        return try Engine(tokenizer: BPETokenizer(romImage: backend.image), backend: backend)
+    }
+
     /// A fresh per-request session (its own KV cache).
-    public func session(capacity: Int? = nil) -> Session {
-        Session(model: model, capacity: min(capacity ?? config.contextLength, config.contextLength))
+    public func session(capacity: Int? = nil) throws -> Session {
+        try Session(model: model, capacity: min(capacity ?? config.contextLength, config.contextLength))
     }
 }
 
@@ -52,9 +58,9 @@ public final class Session {
     /// Prompt tokens per forward pass (bounds activation memory during prefill).
     public var batchSize = 256
 
-    init(model: LlamaModel, capacity: Int) {
+    init(model: LlamaModel, capacity: Int) throws {
         self.model = model
-        cache = model.backend.makeKVCache(capacity: capacity)
+        cache = try model.backend.makeKVCache(capacity: capacity)
     }
 
     public var position: Int { cache.count }
@@ -117,7 +123,7 @@ extension Engine {
         guard maxTokens >= 0 else { throw EngineError.invalid("max tokens must be >= 0") }
         let needed = promptIDs.count + maxTokens
         guard needed <= self.config.contextLength else { throw EngineError.contextOverflow(needed: needed, limit: self.config.contextLength) }
-        let s = session ?? self.session(capacity: needed)
+        let s = try session ?? self.session(capacity: needed)
         var sampler = Sampler(config)
         var timings = GenerationTimings()
         timings.promptTokens = promptIDs.count

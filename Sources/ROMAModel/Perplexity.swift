@@ -24,7 +24,7 @@ extension Engine {
         let first = ctx / 2
         var nll = 0.0
         var count = 0
-        let session = self.session(capacity: ctx)
+        let session = try self.session(capacity: ctx)
         session.batchSize = ctx
         for c in 0..<nChunks {
             session.reset()

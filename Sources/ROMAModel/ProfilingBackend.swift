@@ -21,7 +21,7 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
 
     public func reset() { seconds = [:]; calls = [:] }
 
-    public func makeKVCache(capacity: Int) -> KVCache { inner.makeKVCache(capacity: capacity) }
+    public func makeKVCache(capacity: Int) throws -> KVCache { try inner.makeKVCache(capacity: capacity) }
     public func embed(_ tokens: [Int]) -> Matrix { time("embed") { inner.embed(tokens) } }
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix { time("rmsnorm") { inner.rmsNorm(x, norm) } }
     public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {

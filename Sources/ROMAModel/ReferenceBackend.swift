@@ -96,7 +96,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     /// The FP32 weight of one linear layer (used by tests and adapter tools).
     public func weight(_ kind: LinearKind, layer: Int) -> DenseWeight { linears[layer][kind]! }
 
-    public func makeKVCache(capacity: Int) -> KVCache {
+    public func makeKVCache(capacity: Int) throws -> KVCache {
         FP32KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)
     }
 

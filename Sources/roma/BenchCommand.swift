@@ -41,14 +41,14 @@ struct BenchCommand: ParsableCommand {
             // warm-up (page in weights)
             _ = try engine.session(capacity: 8).feed([prompt[0]])
             for _ in 0..<repetitions {
-                let s = engine.session(capacity: promptTokens)
+                let s = try engine.session(capacity: promptTokens)
                 s.batchSize = promptTokens
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = try s.feed(prompt)
                 if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
                 pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
                 // tg: one token at a time from an empty cache, as llama-bench's tg128
-                let d = engine.session(capacity: genTokens)
+                let d = try engine.session(capacity: genTokens)
                 var tok = prompt[0]
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<genTokens {

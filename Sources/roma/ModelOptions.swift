@@ -4,7 +4,7 @@ import ROMAModel
 import ROMANumerics
 
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
-    case reference
+    case reference, chip
 }
 
 /// Options shared by every command that runs the model.
@@ -12,8 +12,11 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "GGUF model file (default: models/SmolLM2-135M-Instruct.Q4_1.gguf).")
     var model: String?
 
-    @Option(help: "Compute backend: reference (FP32).")
-    var backend: BackendChoice = .reference
+    @Option(help: "Compiled ROM image (roma compile); selects the chip backend.")
+    var image: String?
+
+    @Option(help: "Compute backend: reference (FP32 on the GGUF weights) or chip (the ROMA datapath on a ROM image). Default: chip with --image, else reference.")
+    var backend: BackendChoice?
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -22,17 +25,19 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        if backend == .chip && image == nil { throw ValidationError("the chip backend needs --image X.rom (compile one with `roma compile --bits 4 --output X.rom`)") }
+        if backend == .reference && image != nil { throw ValidationError("--image runs on the chip backend; drop --backend reference or --image") }
     }
 
     func loadEngine() throws -> Engine {
         if let threads { Parallel.threads = threads }
+        if image != nil { return try Engine.chip(imagePath: image!) }
         let path = modelPath
         guard FileManager.default.fileExists(atPath: path) else {
             throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
         }
-        switch backend {
-        case .reference: return try Engine.reference(path: path)
-        }
+        if let image { return try Engine.chip(imagePath: image) }
+        return try Engine.reference(path: path)
     }
 }
 

@@ -12,7 +12,7 @@ final class ReferenceEngineTests: XCTestCase {
         let tokens = [5, 70, 120, 3, 250, 33, 260, 1, 99]
         let naive = NaiveLlama(tiny).logits(tokens)
         // all positions in one batched forward pass
-        let s = engine.session()
+        let s = try engine.session()
         let batch = try s.feedAll(tokens, rows: 0..<tokens.count)
         var maxErr = 0.0, maxAbs = 0.0
         for p in 0..<tokens.count {
@@ -30,7 +30,7 @@ final class ReferenceEngineTests: XCTestCase {
         let engine = try Engine.reference(path: tiny.write())
         let tokens = [10, 20, 30, 40, 50, 60, 70]
         let batch = try engine.session().feedAll(tokens, rows: 0..<tokens.count)
-        let s = engine.session()
+        let s = try engine.session()
         for (i, t) in tokens.enumerated() {
             let l = try s.feed([t])
             for v in 0..<tiny.vocabSize { XCTAssertEqual(l[v], batch.row(i)[v], accuracy: 1e-4 * max(1, abs(l[v]))) }
@@ -41,7 +41,7 @@ final class ReferenceEngineTests: XCTestCase {
     func testSessionsDoNotShareKVCache() throws {
         let tiny = TinyModel(seed: 4)
         let engine = try Engine.reference(path: tiny.write())
-        let a = engine.session(), b = engine.session()
+        let a = try engine.session(), b = try engine.session()
         _ = try a.feed([5, 6, 7, 8])
         let lb = try b.feed([9])
         let fresh = try engine.session().feed([9])
@@ -73,7 +73,7 @@ final class ReferenceEngineTests: XCTestCase {
         if r.finishReason == "length" { XCTAssertEqual(r.ids.count, 20) }
         XCTAssertFalse(r.ids.contains { engine.tokenizer.endOfGeneration.contains($0) })
         // greedy = argmax of the logits, step by step
-        let s = engine.session()
+        let s = try engine.session()
         var logits = try s.feed([40, 41, 42])
         for id in r.ids {
             XCTAssertEqual(id, logits.withUnsafeBufferPointer(Sampler.argmax))

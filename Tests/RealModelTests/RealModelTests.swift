@@ -53,7 +53,7 @@ final class RealModelTests: XCTestCase {
             // report where the paths part, with the top-2 margin there
             if r.ids != expected {
                 let k = zip(r.ids, expected).prefix { $0 == $1 }.count
-                let s = engine.session()
+                let s = try engine.session()
                 let logits = try s.feed(ids + Array(r.ids.prefix(k)))
                 let sorted = logits.sorted(by: >)
                 XCTFail("\(name): diverges from F16 at generated token \(k); top-2 margin \(sorted[0] - sorted[1])")

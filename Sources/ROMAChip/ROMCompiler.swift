@@ -1,0 +1,195 @@
+import Foundation
+import ROMAFormats
+import ROMANumerics
+
+/// Compiles a GGUF model into a ROMA ROM image: quantizes every linear weight, the embedding table
+/// and the output head into the L-Unit format (Sec. III-B), partitions rows over the L-Units, and
+/// writes the self-contained, checksummed image (docs/rom-image.md).
+public struct ROMCompiler {
+    public var bits: Int
+    /// nil: 128 if it divides every row length, else the largest power of two below it that does.
+    public var groupSize: Int?
+    public var units: Int
+    public var unitRows: Int
+    public var unitColumns: Int
+    public var romBytes: Double
+    public var quantizer = "clip-search-mse"
+
+    public init(bits: Int, groupSize: Int? = nil, units: Int = 256, unitRows: Int = 16, unitColumns: Int = 16,
+                romBytes: Double = 1.86e9) {
+        self.bits = bits; self.groupSize = groupSize; self.units = units
+        self.unitRows = unitRows; self.unitColumns = unitColumns; self.romBytes = romBytes
+    }
+
+    public struct Report: Sendable {
+        public var path: String
+        public var checksum: String
+        public var bytes: Int
+        public var groupSize: Int
+        /// Relative RMS quantization error per tensor (||W - Wq|| / ||W||).
+        public var tensorErrors: [(name: String, relativeRMS: Double)]
+        public var seconds: Double
+    }
+
+    /// Row lengths of the quantized tensors: the group size must divide each of them.
+    static func rowLengths(_ m: ModelConfig) -> [(String, Int)] {
+        [("token_embd.weight", m.hiddenSize), ("blk.0.attn_q.weight", m.hiddenSize),
+         ("blk.0.attn_output.weight", m.qDim), ("blk.0.ffn_down.weight", m.intermediateSize)]
+    }
+
+    public static func resolveGroupSize(_ requested: Int?, model m: ModelConfig) throws -> Int {
+        if let g = requested {
+            guard g >= 8, g % 8 == 0 else { throw ROMImageError.invalid("group size must be a positive multiple of 8, got \(g)") }
+            for (name, n) in rowLengths(m) where n % g != 0 {
+                throw ROMImageError.invalid("group size \(g) does not divide the row length \(n) of '\(name)'")
+            }
+            return g
+        }
+        var g = 128
+        while g > 8, rowLengths(m).contains(where: { $0.1 % g != 0 }) { g /= 2 }
+        guard rowLengths(m).allSatisfy({ $0.1 % g == 0 }) else {
+            throw ROMImageError.invalid("no group size from 128 down to 8 divides the model's row lengths")
+        }
+        return g
+    }
+
+    public func compile(gguf g: GGUFFile, output: String,
+                        progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Report {
+        let t0 = Date()
+        guard bits == 2 || bits == 4 else { throw ROMImageError.invalid("bits must be 2 or 4, got \(bits)") }
+        let model = try ModelConfig(gguf: g)
+        for (name, shape) in model.expectedTensors() { _ = try g.requireTensor(name, shape: shape) }
+        let group = try ROMCompiler.resolveGroupSize(groupSize, model: model)
+
+        // 1. plan the layout
+        var plan: [ROMImage.Tensor] = []
+        var offset = 0
+        func align64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+        func partition(_ rows: Int) -> [Int] { (0...units).map { $0 * rows / units } }
+        for (name, shape) in model.expectedTensors() {
+            if shape.count == 1 {
+                plan.append(.init(name: name, kind: .norm, rows: 1, cols: shape[0], bits: 16, groupSize: shape[0],
+                                  codesOffset: offset, codesBytes: shape[0] * 2, scalesOffset: 0, zerosOffset: 0,
+                                  unitRowStart: partition(1)))
+                offset = align64(offset + shape[0] * 2)
+                continue
+            }
+            let cols = shape[0], rows = shape[1]
+            let groups = rows * (cols / group)
+            let codesBytes = rows * cols * bits / 8
+            let codesOffset = offset
+            offset = align64(offset + codesBytes)
+            let scalesOffset = offset
+            offset = align64(offset + groups * 2)
+            let zerosOffset = offset
+            offset = align64(offset + groups)
+            plan.append(.init(name: name, kind: name == "token_embd.weight" ? .embedding : .linear, rows: rows, cols: cols,
+                              bits: bits, groupSize: group, codesOffset: codesOffset, codesBytes: codesBytes,
+                              scalesOffset: scalesOffset, zerosOffset: zerosOffset, unitRowStart: partition(rows)))
+        }
+        let dataBytes = offset
+
+        // 2. header
+        let header = ROMImage.Header(
+            format: "roma-rom-image",
+            model: model,
+            quantization: .init(bits: bits, groupSize: group, method: quantizer),
+            source: .init(file: URL(fileURLWithPath: g.path).lastPathComponent,
+                          sha256: SHA256.hex(SHA256.hash(g.file.bytes)), compiler: "roma compile"),
+            tokenizer: try ROMCompiler.tokenizerData(g),
+            units: .init(count: units, rows: unitRows, columns: unitColumns, romBytesPerUnit: Int(romBytes / Double(units))),
+            tensors: plan)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let json = try enc.encode(header)
+        let dataOffset = (ROMImage.headerSize + json.count + ROMImage.dataAlignment - 1) / ROMImage.dataAlignment * ROMImage.dataAlignment
+        let total = dataOffset + dataBytes
+
+        // 3. quantize into one buffer and write
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 64)
+        defer { buf.deallocate() }
+        buf.initializeMemory(as: UInt8.self, repeating: 0)
+        buf.copyBytes(from: ROMImage.magic)
+        buf.storeBytes(of: ROMImage.version.littleEndian, toByteOffset: 8, as: UInt32.self)
+        buf.storeBytes(of: UInt64(json.count).littleEndian, toByteOffset: 16, as: UInt64.self)
+        buf.storeBytes(of: UInt64(dataOffset).littleEndian, toByteOffset: 24, as: UInt64.self)
+        json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buf[64..<(64 + json.count)]).copyMemory(from: $0) }
+        let data = buf.baseAddress! + dataOffset
+        var errors: [(String, Double)] = []
+        for (i, t) in plan.enumerated() {
+            progress(i, plan.count, t.name)
+            let src = try g.requireTensor(t.name)
+            if t.kind == .norm {
+                let v = try g.dequantize(src)
+                let p = (data + t.codesOffset).assumingMemoryBound(to: UInt16.self)
+                for k in 0..<v.count { p[k] = FP16.fromFloat(v[k]).littleEndian }
+                continue
+            }
+            errors.append((t.name, try quantizeTensor(g, src, t, into: data)))
+        }
+        progress(plan.count, plan.count, "checksum")
+        let sum = ROMImage.computeChecksum(UnsafeRawBufferPointer(buf))
+        for (k, b) in sum.enumerated() { buf[32 + k] = b }
+
+        let tmp = output + ".part"
+        try? FileManager.default.removeItem(atPath: tmp)
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(buf)) else {
+            throw ROMImageError.io("cannot write '\(tmp)'")
+        }
+        try? FileManager.default.removeItem(atPath: output)
+        try FileManager.default.moveItem(atPath: tmp, toPath: output)
+        // The ROM is read-only: so is its image.
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: output)
+        return Report(path: output, checksum: SHA256.hex(sum), bytes: total, groupSize: group,
+                      tensorErrors: errors, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Quantizes one GGUF tensor into the image layout; returns its relative RMS error.
+    func quantizeTensor(_ g: GGUFFile, _ src: GGUFTensorInfo, _ t: ROMImage.Tensor, into data: UnsafeMutableRawPointer) throws -> Double {
+        guard src.type.canDequantize else { throw FormatError.invalid("tensor '\(src.name)': type \(src.type) is not supported") }
+        let q = GroupQuantizer(bits: t.bits, groupSize: t.groupSize)
+        let rowBytes = src.type.rowBytes(t.cols)!
+        let srcBase = g.data(src).baseAddress!
+        let gpr = t.groupsPerRow
+        let codes = Unchecked((data + t.codesOffset).assumingMemoryBound(to: UInt8.self))
+        let scales = Unchecked((data + t.scalesOffset).assumingMemoryBound(to: UInt16.self))
+        let zeros = Unchecked((data + t.zerosOffset).assumingMemoryBound(to: UInt8.self))
+        let errs = Unchecked(UnsafeMutablePointer<Double>.allocate(capacity: 2 * t.rows))
+        defer { errs.value.deallocate() }
+        let (cols, rowCodeBytes, type) = (t.cols, t.rowCodeBytes, src.type)
+        Parallel.forEach(t.rows, minChunk: 16) { r in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+            let unpacked = UnsafeMutablePointer<UInt8>.allocate(capacity: q.groupSize)
+            defer { row.deallocate(); unpacked.deallocate() }
+            Dequantize.row(type: type, src: srcBase + r * rowBytes, dst: row, count: cols)
+            var err = 0.0, norm = 0.0
+            for gi in 0..<gpr {
+                let (s, z, e) = q.quantizeGroup(row + gi * q.groupSize, q.groupSize, codes: unpacked)
+                q.pack(unpacked, into: codes.value + r * rowCodeBytes + gi * q.packedGroupBytes)
+                scales.value[r * gpr + gi] = s.littleEndian
+                zeros.value[r * gpr + gi] = z
+                err += Double(e)
+            }
+            for k in 0..<cols { norm += Double(row[k] * row[k]) }
+            errs.value[2 * r] = err; errs.value[2 * r + 1] = norm
+        }
+        var e = 0.0, n = 0.0
+        for r in 0..<t.rows { e += errs.value[2 * r]; n += errs.value[2 * r + 1] }
+        return n > 0 ? (e / n).squareRoot() : 0
+    }
+
+    static func tokenizerData(_ g: GGUFFile) throws -> ROMImage.TokenizerData {
+        let tokens = try g.stringArray("tokenizer.ggml.tokens")
+        return ROMImage.TokenizerData(
+            model: try g.requireString("tokenizer.ggml.model"),
+            pre: g.value("tokenizer.ggml.pre")?.stringValue ?? "default",
+            tokens: tokens,
+            tokenTypes: (try? g.intArray("tokenizer.ggml.token_type")) ?? Array(repeating: 1, count: tokens.count),
+            merges: try g.stringArray("tokenizer.ggml.merges"),
+            bosTokenID: g.value("tokenizer.ggml.bos_token_id")?.intValue,
+            eosTokenID: g.value("tokenizer.ggml.eos_token_id")?.intValue,
+            eotTokenID: g.value("tokenizer.ggml.eot_token_id")?.intValue,
+            addBOS: g.value("tokenizer.ggml.add_bos_token")?.boolValue ?? false,
+            chatTemplate: g.value("tokenizer.chat_template")?.stringValue)
+    }
+}

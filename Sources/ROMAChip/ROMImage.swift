@@ -1,0 +1,241 @@
+import Foundation
+import ROMAFormats
+import ROMANumerics
+
+/// A compiled ROM image: the quantized base model as the chip's ROM holds it, with the model
+/// configuration, the tokenizer, the partition map over the L-Units and a SHA-256 checksum.
+/// Byte-by-byte specification: docs/rom-image.md. At run time the file is mapped read-only
+/// (`PROT_READ`) and its checksum is verified at load; nothing ever writes it.
+public final class ROMImage: @unchecked Sendable {
+    public static let magic: [UInt8] = Array("ROMAROM\0".utf8)
+    public static let version: UInt32 = 1
+    public static let headerSize = 64
+    public static let dataAlignment = 4096
+
+    public let file: MappedFile
+    public let header: Header
+    /// SHA-256 stored in the image (over bytes 0..<32 and 64..<end).
+    public let checksum: [UInt8]
+    public let dataOffset: Int
+    private let tensorIndex: [String: Int]
+
+    public var path: String { file.path }
+    public var checksumHex: String { SHA256.hex(checksum) }
+
+    // MARK: JSON header
+
+    public struct Header: Codable, Sendable {
+        public var format: String
+        public var model: ModelConfig
+        public var quantization: Quantization
+        public var source: Source
+        public var tokenizer: TokenizerData
+        public var units: UnitLayout
+        public var tensors: [Tensor]
+    }
+
+    public struct Quantization: Codable, Sendable, Equatable {
+        public var bits: Int
+        public var groupSize: Int
+        public var method: String
+    }
+
+    public struct Source: Codable, Sendable {
+        public var file: String
+        public var sha256: String
+        public var compiler: String
+    }
+
+    public struct TokenizerData: Codable, Sendable {
+        public var model: String
+        public var pre: String
+        public var tokens: [String]
+        public var tokenTypes: [Int]
+        public var merges: [String]
+        public var bosTokenID: Int?
+        public var eosTokenID: Int?
+        public var eotTokenID: Int?
+        public var addBOS: Bool
+        public var chatTemplate: String?
+    }
+
+    public struct UnitLayout: Codable, Sendable, Equatable {
+        /// L-Units the rows are spread over (chip: 2 x 8 x 16 = 256).
+        public var count: Int
+        /// Array geometry for naming units (row, column); row counts matrix rows top to bottom.
+        public var rows: Int
+        public var columns: Int
+        /// ROM bytes per L-Unit in the target chip (total ROM / units).
+        public var romBytesPerUnit: Int
+    }
+
+    public enum TensorKind: String, Codable, Sendable { case linear, embedding, norm }
+
+    public struct Tensor: Codable, Sendable, Equatable {
+        public var name: String
+        public var kind: TensorKind
+        /// Output rows and input columns (norms: rows = 1).
+        public var rows: Int
+        public var cols: Int
+        /// Quantized tensors: bits and group size; norms: bits = 16 (FP16 values).
+        public var bits: Int
+        public var groupSize: Int
+        /// Byte offsets relative to the data section, and lengths.
+        public var codesOffset: Int
+        public var codesBytes: Int
+        public var scalesOffset: Int
+        public var zerosOffset: Int
+        /// unitRowStart[u] ..< unitRowStart[u+1] are the rows L-Unit u holds (count + 1 entries).
+        public var unitRowStart: [Int]
+
+        public var groupsPerRow: Int { cols / groupSize }
+        public var rowCodeBytes: Int { cols * bits / 8 }
+    }
+
+    // MARK: loading
+
+    public init(path: String, verifyChecksum: Bool = true) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw ROMImageError.io("ROM image '\(path)' not found") }
+        let f = try MappedFile(path: path)
+        file = f
+        let b = f.bytes
+        guard b.count >= ROMImage.headerSize else {
+            throw ROMImageError.corrupt("file is truncated: \(b.count) bytes, a ROM image header needs \(ROMImage.headerSize)")
+        }
+        guard Array(b[0..<8]) == ROMImage.magic else { throw ROMImageError.corrupt("not a ROMA ROM image (bad magic)") }
+        let version = b.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        guard version == ROMImage.version else {
+            throw ROMImageError.unsupportedVersion(version)
+        }
+        let jsonLength = Int(b.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian)
+        let dataOff = Int(b.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian)
+        guard jsonLength > 0, jsonLength <= b.count - ROMImage.headerSize, dataOff >= ROMImage.headerSize + jsonLength,
+              dataOff <= b.count, dataOff % ROMImage.dataAlignment == 0 else {
+            throw ROMImageError.corrupt("file is truncated or corrupt: header says JSON \(jsonLength) bytes, data at \(dataOff), file has \(b.count) bytes")
+        }
+        checksum = Array(b[32..<64])
+        if verifyChecksum {
+            let actual = ROMImage.computeChecksum(b)
+            guard actual == checksum else {
+                throw ROMImageError.checksumMismatch(stored: SHA256.hex(checksum), actual: SHA256.hex(actual))
+            }
+        }
+        let json = Data(b[ROMImage.headerSize..<(ROMImage.headerSize + jsonLength)])
+        do {
+            header = try JSONDecoder().decode(Header.self, from: json)
+        } catch {
+            throw ROMImageError.corrupt("header JSON is invalid: \(error)")
+        }
+        dataOffset = dataOff
+        var idx: [String: Int] = [:]
+        for (i, t) in header.tensors.enumerated() { idx[t.name] = i }
+        tensorIndex = idx
+        try validate(dataBytes: b.count - dataOff)
+    }
+
+    /// SHA-256 over bytes 0..<32 (magic, version, lengths) and 64..<end (header JSON and data).
+    public static func computeChecksum(_ b: UnsafeRawBufferPointer) -> [UInt8] {
+        var h = SHA256()
+        h.update(UnsafeRawBufferPointer(rebasing: b[0..<32]))
+        h.update(UnsafeRawBufferPointer(rebasing: b[64..<b.count]))
+        return h.finalize()
+    }
+
+    private func validate(dataBytes: Int) throws {
+        let q = header.quantization
+        guard q.bits == 2 || q.bits == 4 else { throw ROMImageError.corrupt("quantization bits \(q.bits) is not 2 or 4") }
+        try header.model.validate()
+        for t in header.tensors {
+            guard t.rows > 0, t.cols > 0 else { throw ROMImageError.corrupt("tensor '\(t.name)' has an empty shape") }
+            if t.kind == .norm {
+                guard t.bits == 16, t.codesOffset >= 0, t.codesBytes == t.cols * 2, t.codesOffset + t.codesBytes <= dataBytes else {
+                    throw ROMImageError.corrupt("norm tensor '\(t.name)' lies outside the data section")
+                }
+                continue
+            }
+            guard t.bits == 2 || t.bits == 4, t.groupSize > 0, t.cols % t.groupSize == 0, t.groupSize % 8 == 0 else {
+                throw ROMImageError.corrupt("tensor '\(t.name)': invalid bits \(t.bits) / group \(t.groupSize) for \(t.cols) columns")
+            }
+            let groups = t.rows * t.groupsPerRow
+            guard t.codesBytes == t.rows * t.rowCodeBytes,
+                  t.codesOffset >= 0, t.codesOffset + t.codesBytes <= dataBytes,
+                  t.scalesOffset >= 0, t.scalesOffset + 2 * groups <= dataBytes,
+                  t.zerosOffset >= 0, t.zerosOffset + groups <= dataBytes else {
+                throw ROMImageError.corrupt("tensor '\(t.name)' lies outside the data section (\(dataBytes) bytes)")
+            }
+            guard t.unitRowStart.count == header.units.count + 1, t.unitRowStart.first == 0, t.unitRowStart.last == t.rows,
+                  zip(t.unitRowStart, t.unitRowStart.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+                throw ROMImageError.corrupt("tensor '\(t.name)': invalid unit partition map")
+            }
+        }
+        let m = header.model
+        for (name, _) in m.expectedTensors() where tensor(name) == nil {
+            throw ROMImageError.corrupt("tensor '\(name)' is missing")
+        }
+    }
+
+    // MARK: access
+
+    public var model: ModelConfig { header.model }
+    public var bits: Int { header.quantization.bits }
+
+    public func tensor(_ name: String) -> Tensor? { tensorIndex[name].map { header.tensors[$0] } }
+
+    public func requireTensor(_ name: String) throws -> Tensor {
+        guard let t = tensor(name) else { throw ROMImageError.corrupt("tensor '\(name)' is missing") }
+        return t
+    }
+
+    public var data: UnsafeRawPointer { file.bytes.baseAddress! + dataOffset }
+
+    /// Packed codes of row r.
+    public func codes(_ t: Tensor, row r: Int = 0) -> UnsafePointer<UInt8> {
+        (data + t.codesOffset + r * t.rowCodeBytes).assumingMemoryBound(to: UInt8.self)
+    }
+    /// FP16 scale bit patterns, [rows, groupsPerRow].
+    public func scales(_ t: Tensor) -> UnsafePointer<UInt16> { (data + t.scalesOffset).assumingMemoryBound(to: UInt16.self) }
+    /// Zero points, [rows, groupsPerRow].
+    public func zeros(_ t: Tensor) -> UnsafePointer<UInt8> { (data + t.zerosOffset).assumingMemoryBound(to: UInt8.self) }
+    /// FP16 values of a norm tensor.
+    public func normValues(_ t: Tensor) -> [Float] {
+        let p = (data + t.codesOffset).assumingMemoryBound(to: UInt16.self)
+        return (0..<t.cols).map { FP16.toFloat(p[$0]) }
+    }
+
+    /// Dequantized FP32 row (w - z) * s, for tools and tests.
+    public func dequantizeRow(_ t: Tensor, _ r: Int) -> [Float] {
+        let q = GroupQuantizer(bits: t.bits, groupSize: t.groupSize)
+        var unpacked = [UInt8](repeating: 0, count: t.groupSize)
+        var out = [Float](repeating: 0, count: t.cols)
+        let base = codes(t, row: r), sc = scales(t), zp = zeros(t)
+        for g in 0..<t.groupsPerRow {
+            unpacked.withUnsafeMutableBufferPointer { q.unpack(base + g * q.packedGroupBytes, into: $0.baseAddress!) }
+            let s = FP16.toFloat(sc[r * t.groupsPerRow + g]), z = Int(zp[r * t.groupsPerRow + g])
+            for k in 0..<t.groupSize { out[g * t.groupSize + k] = Float(Int(unpacked[k]) - z) * s }
+        }
+        return out
+    }
+
+    /// Bytes of ROM the tensor occupies (codes + scales + zero points at the stored widths).
+    public func romBytes(_ t: Tensor) -> Int {
+        t.kind == .norm ? t.codesBytes : t.codesBytes + t.rows * t.groupsPerRow * 2 + (t.rows * t.groupsPerRow * t.bits + 7) / 8
+    }
+}
+
+public enum ROMImageError: Error, CustomStringConvertible, Equatable {
+    case io(String)
+    case corrupt(String)
+    case unsupportedVersion(UInt32)
+    case checksumMismatch(stored: String, actual: String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .io(let m): return m
+        case .corrupt(let m): return "corrupt ROM image: \(m)"
+        case .unsupportedVersion(let v): return "unsupported ROM image version \(v) (this build reads version \(ROMImage.version))"
+        case .checksumMismatch(let s, let a): return "ROM image checksum mismatch: stored \(s.prefix(16))..., computed \(a.prefix(16))... (the image is corrupt)"
+        case .invalid(let m): return m
+        }
+    }
+}

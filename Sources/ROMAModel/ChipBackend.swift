@@ -1,0 +1,231 @@
+import Foundation
+import ROMAChip
+import ROMAFormats
+import ROMANumerics
+
+/// The KV cache in H-Unit SRAM: K and V per layer as FP16, [capacity, numKVHeads * headDim].
+public final class ChipKVCache: KVCache, @unchecked Sendable {
+    public private(set) var count = 0
+    public let capacity: Int
+    let kvDim: Int
+    let keys: [UnsafeMutablePointer<UInt16>]
+    let values: [UnsafeMutablePointer<UInt16>]
+    let sram: SRAM
+    let allocation: SRAM.Allocation
+
+    /// Bytes of SRAM one token takes: K and V, every layer, FP16.
+    public static func bytesPerToken(_ m: ModelConfig) -> Int { 2 * m.numLayers * m.kvDim * 2 }
+
+    init(model m: ModelConfig, capacity: Int, sram: SRAM) throws {
+        allocation = try sram.allocate(capacity * ChipKVCache.bytesPerToken(m), label: "KV cache for \(capacity) tokens")
+        self.sram = sram
+        self.capacity = capacity; kvDim = m.kvDim
+        keys = (0..<m.numLayers).map { _ in .allocate(capacity: capacity * m.kvDim) }
+        values = (0..<m.numLayers).map { _ in .allocate(capacity: capacity * m.kvDim) }
+    }
+    deinit {
+        keys.forEach { $0.deallocate() }; values.forEach { $0.deallocate() }
+        sram.release(allocation)
+    }
+    public func truncate(to n: Int) { count = min(count, max(0, n)) }
+    func advance(_ n: Int) { count += n }
+}
+
+/// A LoRA adapter on one linear layer, stored for the H-Unit in FP8 E4M3 with per-tensor scales.
+public struct ChipLoRA: Sendable {
+    public let rank: Int, inDim: Int, outDim: Int
+    public let a: [UInt8], b: [UInt8]
+    public let aScale: Float, bScale: Float
+    /// alpha / r (or as the adapter defines it) times the user's scale.
+    public var scale: Float
+
+    /// Converts FP32 A [rank, in] and B [out, rank] to FP8: each tensor is scaled so its largest
+    /// magnitude maps to FP8's max normal (448), then rounded to nearest even.
+    public init(a: [Float], b: [Float], rank: Int, inDim: Int, outDim: Int, scale: Float) {
+        precondition(a.count == rank * inDim && b.count == outDim * rank)
+        func encode(_ x: [Float]) -> ([UInt8], Float) {
+            let amax = x.map(abs).max() ?? 0
+            let s = amax > 0 ? amax / FP8E4M3.maxNormal : 1
+            return (x.map { FP8E4M3.fromFloat($0 / s) }, s)
+        }
+        (self.a, aScale) = encode(a)
+        (self.b, bScale) = encode(b)
+        self.rank = rank; self.inDim = inDim; self.outDim = outDim; self.scale = scale
+    }
+
+    /// SRAM bytes: FP8 codes plus two FP32 scales.
+    public var bytes: Int { a.count + b.count + 8 }
+}
+
+/// The ROMA chip running the Llama graph: base-weight products on the L-Units straight from the
+/// read-only ROM image (Eq. 1), attention and LoRA on the H-Units from SRAM (FP16 KV, FP8 LoRA),
+/// everything else on the vector units, activations FP16 throughout (docs/numerics.md).
+public final class ChipBackend: Backend, @unchecked Sendable {
+    public let image: ROMImage
+    public let config: ModelConfig
+    public let numerics: DatapathNumerics
+    public let sram: SRAM
+    public var name: String { "chip" }
+    let linearTensors: [[LinearKind: ROMImage.Tensor]]
+    let embedding: ROMImage.Tensor
+    let output: ROMImage.Tensor
+    let attnNorm: [[Float]], ffnNorm: [[Float]], outNorm: [Float]
+    let invFreq: [Float]
+    /// LoRA adapters attached per (layer, kind); all are applied (several adapters can be active).
+    private var lora: [Int: [LinearKind: [ChipLoRA]]] = [:]
+    private var loraAllocations: [SRAM.Allocation] = []
+
+    public init(image: ROMImage, numerics: DatapathNumerics = .paper, sramBytes: Int = 288_000_000) throws {
+        self.image = image
+        self.numerics = numerics
+        self.sram = SRAM(capacity: sramBytes)
+        let m = image.model
+        config = m
+        var lin: [[LinearKind: ROMImage.Tensor]] = []
+        var an: [[Float]] = [], fn: [[Float]] = []
+        for l in 0..<m.numLayers {
+            var d: [LinearKind: ROMImage.Tensor] = [:]
+            for k in LinearKind.allCases { d[k] = try image.requireTensor(k.ggufName(layer: l)) }
+            lin.append(d)
+            an.append(image.normValues(try image.requireTensor("blk.\(l).attn_norm.weight")))
+            fn.append(image.normValues(try image.requireTensor("blk.\(l).ffn_norm.weight")))
+        }
+        linearTensors = lin; attnNorm = an; ffnNorm = fn
+        outNorm = image.normValues(try image.requireTensor("output_norm.weight"))
+        embedding = try image.requireTensor("token_embd.weight")
+        output = m.tiedEmbeddings ? embedding : try image.requireTensor("output.weight")
+        invFreq = (0..<(m.headDim / 2)).map { Float(pow(m.ropeTheta, -2.0 * Double($0) / Double(m.headDim))) }
+    }
+
+    /// Loads a ROM image (checksum verified) and its tokenizer.
+    public static func load(imagePath: String, numerics: DatapathNumerics = .paper) throws -> ChipBackend {
+        try ChipBackend(image: ROMImage(path: imagePath), numerics: numerics)
+    }
+
+    // MARK: LoRA (H-Unit)
+
+    /// Attaches a LoRA to one linear layer; its FP8 weights take SRAM.
+    public func attachLoRA(_ adapter: ChipLoRA, layer: Int, kind: LinearKind) throws {
+        let t = linearTensors[layer][kind]!
+        guard adapter.inDim == t.cols, adapter.outDim == t.rows else {
+            throw EngineError.invalid("LoRA for \(kind.ggufName(layer: layer)) has shape [\(adapter.outDim) x \(adapter.inDim)], the layer is [\(t.rows) x \(t.cols)]")
+        }
+        loraAllocations.append(try sram.allocate(adapter.bytes, label: "LoRA \(kind.ggufName(layer: layer))"))
+        lora[layer, default: [:]][kind, default: []].append(adapter)
+    }
+
+    public func detachAllLoRA() {
+        lora = [:]
+        loraAllocations.forEach { sram.release($0) }
+        loraAllocations = []
+    }
+
+    // MARK: Backend
+
+    public func makeKVCache(capacity: Int) throws -> KVCache {
+        try ChipKVCache(model: config, capacity: capacity, sram: sram)
+    }
+
+    public func embed(_ tokens: [Int]) -> Matrix {
+        let x = Matrix(rows: tokens.count, cols: config.hiddenSize)
+        for (i, t) in tokens.enumerated() {
+            precondition(t >= 0 && t < config.vocabSize, "token id \(t) outside the vocabulary")
+            let row = image.dequantizeRow(embedding, t)
+            for k in 0..<config.hiddenSize { x.row(i)[k] = FP16.round(row[k]) }
+        }
+        return x
+    }
+
+    public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix {
+        let g: [Float]
+        switch norm {
+        case .attention(let l): g = attnNorm[l]
+        case .ffn(let l): g = ffnNorm[l]
+        case .output: g = outNorm
+        }
+        let y = Matrix(rows: x.rows, cols: x.cols)
+        let eps = Float(config.rmsNormEps)
+        g.withUnsafeBufferPointer { gp in
+            for r in 0..<x.rows { VectorUnit.rmsNorm(x.row(r), gp.baseAddress!, x.cols, eps: eps, y.row(r)) }
+        }
+        return y
+    }
+
+    /// Base product on the L-Units (+ LoRA on the H-Units), output FP16.
+    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
+        let t = linearTensors[layer][kind]!
+        let out = Matrix(rows: x.rows, cols: t.rows)
+        let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: t.groupSize, numerics: numerics)
+        let adapters = lora[layer]?[kind] ?? []
+        LUnitArray.matmul(image: image, tensor: t, x: act, out: out.data, outStride: t.rows, roundToFP16: adapters.isEmpty)
+        if !adapters.isEmpty {
+            for r in 0..<x.rows {
+                for ad in adapters {
+                    ad.a.withUnsafeBufferPointer { a in
+                        ad.b.withUnsafeBufferPointer { b in
+                            HUnit.loraAccumulate(x: x.row(r), inDim: ad.inDim, a: a.baseAddress!, aScale: ad.aScale,
+                                                 b: b.baseAddress!, bScale: ad.bScale, rank: ad.rank, outDim: ad.outDim,
+                                                 scale: ad.scale, y: out.row(r))
+                        }
+                    }
+                }
+                for o in 0..<t.rows { out.row(r)[o] = FP16.round(out.row(r)[o]) }
+            }
+        }
+        return out
+    }
+
+    public func rope(_ x: Matrix, heads: Int, startPosition: Int) {
+        invFreq.withUnsafeBufferPointer { f in
+            for t in 0..<x.rows {
+                VectorUnit.rope(x.row(t), heads: heads, headDim: config.headDim, pos: startPosition + t, invFreq: f.baseAddress!)
+            }
+        }
+    }
+
+    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
+        let c = cache as! ChipKVCache
+        let T = q.rows, start = c.count
+        let kvDim = config.kvDim, hd = config.headDim, H = config.numHeads
+        let group = H / config.numKVHeads
+        let K = c.keys[layer], V = c.values[layer]
+        for i in 0..<(T * kvDim) {
+            K[start * kvDim + i] = FP16.fromFloat(k.data[i])
+            V[start * kvDim + i] = FP16.fromFloat(v.data[i])
+        }
+        let out = Matrix(rows: T, cols: H * hd)
+        let scale = 1 / Float(hd).squareRoot()
+        let (qp, op, Kp, Vp) = (Unchecked(q.data), Unchecked(out.data), Unchecked(K), Unchecked(V))
+        Parallel.forEach(T * H) { job in
+            let t = job / H, h = job % H
+            let n = start + t + 1
+            let kvh = h / group
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { scores.deallocate() }
+            HUnit.attendHead(q: qp.value + t * H * hd + h * hd, keys: Kp.value + kvh * hd, values: Vp.value + kvh * hd,
+                             stride: kvDim, n: n, headDim: hd, scale: scale, scores: scores,
+                             out: op.value + t * H * hd + h * hd)
+        }
+        return out
+    }
+
+    public func swiGLU(gate: Matrix, up: Matrix) -> Matrix {
+        let y = Matrix(rows: gate.rows, cols: gate.cols)
+        VectorUnit.swiGLU(gate.data, up.data, gate.rows * gate.cols, y.data)
+        return y
+    }
+
+    public func addResidual(_ x: Matrix, _ y: Matrix) {
+        VectorUnit.residualAdd(x.data, y.data, x.rows * x.cols, fp16: numerics.residual == .fp16)
+    }
+
+    /// The output head on the L-Units; logits leave the chip in FP32.
+    public func outputLogits(_ x: Matrix) -> Matrix {
+        let out = Matrix(rows: x.rows, cols: output.rows)
+        let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: output.groupSize, numerics: numerics)
+        LUnitArray.matmul(image: image, tensor: output, x: act, out: out.data, outStride: output.rows, roundToFP16: false)
+        return out
+    }
+
+    public func commit(tokens: Int, cache: KVCache) { (cache as! ChipKVCache).advance(tokens) }
+}
