@@ -8,7 +8,7 @@ import PackageDescription
 //   4  roma (CLI)
 let package = Package(
     name: "ROMA",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "roma", targets: ["roma"]),
         .library(name: "ROMAModel", targets: ["ROMAModel"]),

@@ -13,18 +13,21 @@ mkdir -p "$WORK"
 BENCH="$WORK/build/bin/llama-bench"
 if [ ! -x "$BENCH" ]; then
   if ! command -v cmake >/dev/null; then
-    python3 -m venv "$WORK/venv"
-    "$WORK/venv/bin/pip" install --quiet cmake
-    export PATH="$PWD/$WORK/venv/bin:$PATH"
+    # cmake: PyPI's binary wheel, else Debian's package
+    python3 -m pip install --quiet --only-binary :all: cmake 2>/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
   fi
   if [ ! -d "$WORK/src" ]; then
-    python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==0.3.36" -d "$WORK/sdist"
+    # The sdist's metadata step needs its build backend; give it one instead of a build-isolated env.
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install --quiet --only-binary :all: scikit-build-core
+    "$WORK/venv/bin/pip" download --quiet --no-deps --no-binary :all: --no-build-isolation "llama-cpp-python==0.3.36" -d "$WORK/sdist" \
+      || "$WORK/venv/bin/pip" download --quiet --no-deps --no-binary :all: --no-build-isolation "llama-cpp-python==0.3.36" -d "$WORK/sdist"
     mkdir -p "$WORK/src"
     tar -xzf "$WORK"/sdist/llama_cpp_python-0.3.36.tar.gz -C "$WORK/src" --strip-components=1
   fi
   cmake -S "$WORK/src/vendor/llama.cpp" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$WORK/build" --target llama-bench -j 2 >/dev/null
+  nice -n 10 cmake --build "$WORK/build" --target llama-bench -j 2 >/dev/null
 fi
 CPU_FLAGS=$(bash scripts/cpu-flags.sh)
 # shellcheck disable=SC2086

@@ -40,44 +40,101 @@ public enum LUnitArray {
     }
 
     /// out[t * outStride + r] = Σ_g Eq1(group g of row r, token t), optionally rounded to FP16.
+    /// Work is split over blocks of rows (one block is a slice of the rows that some L-Units hold);
+    /// each block unpacks its codes once and reuses them for every token.
     public static func matmul(image: ROMImage, tensor t: ROMImage.Tensor, x: AlignedActivations,
                               out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool) {
         precondition(x.cols == t.cols && x.groupSize == t.groupSize, "activation shape does not match tensor '\(t.name)'")
         let T = x.tokens, G = t.groupSize, gpr = t.groupsPerRow, bits = t.bits
-        let packedG = G * bits / 8
         let codes = Unchecked(image.codes(t)), scales = Unchecked(image.scales(t)), zeros = Unchecked(image.zeros(t))
         let o = Unchecked(out)
-        let rowBytes = t.rowCodeBytes, cols = t.cols
-        let blockRows = 8
-        let blocks = (t.rows + blockRows - 1) / blockRows
+        let rowBytes = t.rowCodeBytes, cols = t.cols, rows = t.rows
+        let blockRows = 16
+        let blocks = (rows + blockRows - 1) / blockRows
         let table = Unchecked(FP16.table.withUnsafeBufferPointer { $0.baseAddress! })
-        Parallel.forEach(blocks) { b in
-            let w16 = T >= 4 ? UnsafeMutablePointer<Int16>.allocate(capacity: cols) : nil
-            defer { w16?.deallocate() }
-            for r in (b * blockRows)..<min(t.rows, (b + 1) * blockRows) {
-                let rc = codes.value + r * rowBytes
-                let sc = scales.value + r * gpr, zp = zeros.value + r * gpr
-                if let w16 { LUnitKernels.unpackRow(rc, bits: bits, group: G, cols: cols, into: w16) }
-                for tok in 0..<T {
-                    let v = x.values + tok * cols
-                    let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+        if T == 1 && bits == 4 && (G == 64 || G == 128) {
+            // decode: stream each row's packed codes once, unpacking group by group in L1
+            Parallel.forEach(blocks) { b in
+                let scratch = UnsafeMutablePointer<Int16>.allocate(capacity: 128)
+                defer { scratch.deallocate() }
+                let v = x.values, vs = x.vsum, p2 = x.pow2
+                for r in (b * blockRows)..<min(rows, (b + 1) * blockRows) {
+                    let rc = codes.value + r * rowBytes, sc = scales.value + r * gpr, zp = zeros.value + r * gpr
                     var acc: Float = 0
                     for g in 0..<gpr {
-                        let dot: Int32
-                        if let w16 {
-                            dot = LUnitKernels.dot16(v + g * G, w16 + g * G, G)
-                        } else if bits == 4 {
-                            dot = LUnitKernels.dot4(v + g * G, rc + g * packedG, G)
-                        } else {
-                            dot = LUnitKernels.dot2(v + g * G, rc + g * packedG, G)
-                        }
+                        let dot = G == 64 ? LUnitKernels.dotPacked4x64(v + g &* 64, rc + g &* 32, scratch)
+                                          : LUnitKernels.dotPacked4x128(v + g &* 128, rc + g &* 64, scratch)
                         let s = table.value[Int(UInt16(littleEndian: sc[g]))]
-                        // Eq. 1: (dot - vsum*z) * s * 2^(max_exp - Bias)
                         acc += Float(dot &- vs[g] &* Int32(zp[g])) * s * p2[g]
                     }
-                    o.value[tok * outStride + r] = roundToFP16 ? FP16.round(acc) : acc
+                    o.value[r] = roundToFP16 ? FP16.round(acc) : acc
+                }
+            }
+            return
+        }
+        Parallel.forEach(blocks) { b in
+            let r0 = b * blockRows, nr = min(rows, r0 + blockRows) - r0
+            let w16 = UnsafeMutablePointer<Int16>.allocate(capacity: nr * cols)
+            let sF = UnsafeMutablePointer<Float>.allocate(capacity: nr * gpr)
+            let zI = UnsafeMutablePointer<Int32>.allocate(capacity: nr * gpr)
+            defer { w16.deallocate(); sF.deallocate(); zI.deallocate() }
+            for i in 0..<nr {
+                let r = r0 + i
+                LUnitKernels.unpackRow(codes.value + r * rowBytes, bits: bits, group: G, cols: cols, into: w16 + i * cols)
+                for g in 0..<gpr {
+                    sF[i * gpr + g] = table.value[Int(UInt16(littleEndian: scales.value[r * gpr + g]))]
+                    zI[i * gpr + g] = Int32(zeros.value[r * gpr + g])
+                }
+            }
+            for tok in 0..<T {
+                let v = x.values + tok * cols
+                let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+                for i in 0..<nr {
+                    let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
+                    let acc: Float
+                    switch G {
+                    case 64: acc = rowResult64(v, w, vs, p2, s, z, gpr)
+                    case 128: acc = rowResult128(v, w, vs, p2, s, z, gpr)
+                    default: acc = rowResult(v, w, vs, p2, s, z, gpr, G)
+                    }
+                    o.value[tok * outStride + r0 + i] = roundToFP16 ? FP16.round(acc) : acc
                 }
             }
         }
+    }
+
+    // Eq. 1 per group, (dot - vsum*z) * s * 2^(max_exp - Bias), summed over the row's groups in FP32
+    // in group order. One copy per group size so the dot product loop has a constant trip count.
+    @inline(__always)
+    static func rowResult64(_ v: UnsafePointer<Int16>, _ w: UnsafePointer<Int16>, _ vs: UnsafePointer<Int32>, _ p2: UnsafePointer<Float>,
+                            _ s: UnsafePointer<Float>, _ z: UnsafePointer<Int32>, _ gpr: Int) -> Float {
+        var acc: Float = 0
+        for g in 0..<gpr {
+            let dot = LUnitKernels.dot64(v + g &* 64, w + g &* 64)
+            acc += Float(dot &- vs[g] &* z[g]) * s[g] * p2[g]
+        }
+        return acc
+    }
+
+    @inline(__always)
+    static func rowResult128(_ v: UnsafePointer<Int16>, _ w: UnsafePointer<Int16>, _ vs: UnsafePointer<Int32>, _ p2: UnsafePointer<Float>,
+                             _ s: UnsafePointer<Float>, _ z: UnsafePointer<Int32>, _ gpr: Int) -> Float {
+        var acc: Float = 0
+        for g in 0..<gpr {
+            let dot = LUnitKernels.dot128(v + g &* 128, w + g &* 128)
+            acc += Float(dot &- vs[g] &* z[g]) * s[g] * p2[g]
+        }
+        return acc
+    }
+
+    @inline(__always)
+    static func rowResult(_ v: UnsafePointer<Int16>, _ w: UnsafePointer<Int16>, _ vs: UnsafePointer<Int32>, _ p2: UnsafePointer<Float>,
+                          _ s: UnsafePointer<Float>, _ z: UnsafePointer<Int32>, _ gpr: Int, _ G: Int) -> Float {
+        var acc: Float = 0
+        for g in 0..<gpr {
+            let dot = LUnitKernels.dot(v + g &* G, w + g &* G, G)
+            acc += Float(dot &- vs[g] &* z[g]) * s[g] * p2[g]
+        }
+        return acc
     }
 }

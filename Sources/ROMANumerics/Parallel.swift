@@ -1,37 +1,28 @@
 import Foundation
-import Dispatch
+import Synchronization
 
-/// Data-parallel loops over the machine's cores (Dispatch). `threads` is set once by the CLI (`--threads`).
+/// Data-parallel loops over the machine's cores. A small pool of persistent worker threads spins
+/// briefly between jobs (decode issues a parallel matrix product every few microseconds, far too often
+/// for Dispatch's wake-up latency) and sleeps on a condition variable when idle.
+/// `threads` is set once by the CLI (`--threads`); the calling thread is one of them.
 public enum Parallel {
     nonisolated(unsafe) public static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    nonisolated(unsafe) private static var pool: WorkerPool?
+    private static let poolLock = NSLock()
 
-    /// Runs `body(i)` for i in 0..<count, spread over `threads` workers that take indices in chunks.
+    /// Runs `body(i)` for i in 0..<count on `threads` threads that claim indices in chunks.
     public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Int) -> Void) {
         let workers = min(threads, (count + minChunk - 1) / max(minChunk, 1))
         if workers <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        // Dynamic scheduling: each worker repeatedly claims the next chunk.
-        let chunk = max(minChunk, count / (workers * 8))
-        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        next.initialize(to: 0)
-        defer { next.deallocate() }
-        let lock = NSLock()
-        withoutActuallyEscaping(body) { body in
-            let shared = Unchecked((body, next))
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                let (body, next) = shared.value
-                while true {
-                    lock.lock()
-                    let start = next.pointee
-                    next.pointee = start + chunk
-                    lock.unlock()
-                    if start >= count { break }
-                    for i in start..<min(start + chunk, count) { body(i) }
-                }
-            }
-        }
+        poolLock.lock()
+        if pool == nil || pool!.helpers != threads - 1 { pool = WorkerPool(helpers: threads - 1) }
+        let p = pool!
+        poolLock.unlock()
+        let chunk = max(minChunk, count / (threads * 8))
+        p.run(count: count, chunk: chunk, body)
     }
 }
 
@@ -39,4 +30,82 @@ public enum Parallel {
 public struct Unchecked<T>: @unchecked Sendable {
     public let value: T
     public init(_ value: T) { self.value = value }
+}
+
+/// Persistent helper threads; the caller of `run` works too. Jobs run one at a time (a lock
+/// serializes callers).
+final class WorkerPool: @unchecked Sendable {
+    let helpers: Int
+    private let generation = Atomic<Int>(0)
+    private let next = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let cond = NSCondition()
+    private let runLock = NSLock()
+    nonisolated(unsafe) private var job: ((Int) -> Void)?
+    nonisolated(unsafe) private var count = 0
+    nonisolated(unsafe) private var chunk = 1
+    /// How long an idle helper spins before it sleeps.
+    private let spinNanoseconds: UInt64 = 200_000
+
+    init(helpers: Int) {
+        self.helpers = helpers
+        for _ in 0..<helpers {
+            let t = Thread { [unowned self] in self.helperLoop() }
+            t.stackSize = 1 << 20
+            t.start()
+        }
+    }
+
+    func run(count: Int, chunk: Int, _ body: (Int) -> Void) {
+        runLock.lock(); defer { runLock.unlock() }
+        withoutActuallyEscaping(body) { body in
+            job = body
+            self.count = count
+            self.chunk = chunk
+            next.store(0, ordering: .sequentiallyConsistent)
+            finished.store(0, ordering: .sequentiallyConsistent)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                cond.lock(); cond.broadcast(); cond.unlock()
+            }
+            work()
+            while finished.load(ordering: .sequentiallyConsistent) < helpers { }
+            job = nil
+        }
+    }
+
+    private func work() {
+        guard let job else { return }
+        let (n, c) = (count, chunk)
+        while true {
+            let start = next.add(c, ordering: .relaxed).oldValue
+            if start >= n { break }
+            for i in start..<min(start + c, n) { job(i) }
+        }
+    }
+
+    private func helperLoop() {
+        var seen = 0
+        while true {
+            var spins = 0
+            var spinStart: UInt64 = 0
+            while generation.load(ordering: .sequentiallyConsistent) == seen {
+                spins += 1
+                if spins & 255 == 0 {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if spinStart == 0 { spinStart = now } else if now - spinStart > spinNanoseconds {
+                        cond.lock()
+                        sleepers.add(1, ordering: .sequentiallyConsistent)
+                        while generation.load(ordering: .sequentiallyConsistent) == seen { cond.wait() }
+                        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                        cond.unlock()
+                    }
+                }
+            }
+            seen = generation.load(ordering: .sequentiallyConsistent)
+            work()
+            finished.add(1, ordering: .sequentiallyConsistent)
+        }
+    }
 }
