@@ -225,6 +225,8 @@ public struct ChipConfig: Codable, Sendable, Equatable {
         public var vectorOpPJ: Double
         /// Energy to move one byte across one router hop, pJ.
         public var routerPJPerByteHop: Double
+        /// On-chip wire energy, pJ per bit per mm (L-Unit storage-to-compute wires).
+        public var wirePJPerBitMm: Double
         /// SRAM leakage, pW per bit.
         public var sramLeakagePWPerBit: Double
         /// Logic leakage, mW per mm^2 of logic.
@@ -235,7 +237,7 @@ public struct ChipConfig: Codable, Sendable, Equatable {
                     fp16MACTransistors: Double, fp8MACTransistors: Double, vectorLaneTransistors: Double,
                     routerTransistors: Double, sramReadPJPerBit: Double, sramWritePJPerBit: Double,
                     romReadPJPerBit: Double, bromReadEnergyRatio: Double, lUnitMACPJ: Double, fp16MACPJ: Double,
-                    fp8MACPJ: Double, vectorOpPJ: Double, routerPJPerByteHop: Double,
+                    fp8MACPJ: Double, vectorOpPJ: Double, routerPJPerByteHop: Double, wirePJPerBitMm: Double,
                     sramLeakagePWPerBit: Double, logicLeakageMWPerMm2: Double) {
             self.processName = processName; self.sramBitCellUm2 = sramBitCellUm2
             self.romCellToSRAMCellRatio = romCellToSRAMCellRatio; self.bromAreaToROMRatio = bromAreaToROMRatio
@@ -247,7 +249,8 @@ public struct ChipConfig: Codable, Sendable, Equatable {
             self.sramWritePJPerBit = sramWritePJPerBit; self.romReadPJPerBit = romReadPJPerBit
             self.bromReadEnergyRatio = bromReadEnergyRatio; self.lUnitMACPJ = lUnitMACPJ
             self.fp16MACPJ = fp16MACPJ; self.fp8MACPJ = fp8MACPJ; self.vectorOpPJ = vectorOpPJ
-            self.routerPJPerByteHop = routerPJPerByteHop; self.sramLeakagePWPerBit = sramLeakagePWPerBit
+            self.routerPJPerByteHop = routerPJPerByteHop; self.wirePJPerBitMm = wirePJPerBitMm
+            self.sramLeakagePWPerBit = sramLeakagePWPerBit
             self.logicLeakageMWPerMm2 = logicLeakageMWPerMm2
         }
     }
@@ -288,9 +291,9 @@ public struct ChipConfig: Codable, Sendable, Equatable {
             logicMTrPerMm2: 96.3, logicUtilization: 0.7,
             lUnitLaneTransistors: 2_000, fp16MACTransistors: 25_340, fp8MACTransistors: 12_000,
             vectorLaneTransistors: 60_000, routerTransistors: 2_000_000,
-            sramReadPJPerBit: 0.025, sramWritePJPerBit: 0.03, romReadPJPerBit: 0.0083, bromReadEnergyRatio: 0.6,
-            lUnitMACPJ: 0.02, fp16MACPJ: 0.3, fp8MACPJ: 0.15, vectorOpPJ: 0.4, routerPJPerByteHop: 0.5,
-            sramLeakagePWPerBit: 1.0, logicLeakageMWPerMm2: 20))
+            sramReadPJPerBit: 0.0625, sramWritePJPerBit: 0.075, romReadPJPerBit: 0.0208, bromReadEnergyRatio: 0.6,
+            lUnitMACPJ: 0.04, fp16MACPJ: 0.3, fp8MACPJ: 0.15, vectorOpPJ: 1.6, routerPJPerByteHop: 1.6,
+            wirePJPerBitMm: 0.1, sramLeakagePWPerBit: 10, logicLeakageMWPerMm2: 50))
 
     // MARK: - Loading and validation
 
