@@ -96,8 +96,9 @@ public struct ChipSimulator: Sendable {
 
     /// Cycles of the attention stage of one decode step over `cached` + 1 keys.
     func decodeAttentionCycles(cached: Int) -> Double {
+        // Same as `SimStage.cycles` for one token: the three steps (scores+values, softmax, routing) add.
         let c = mapper.attentionCost(tokens: 1, contextSum: Double(cached + 1), queryTile: 1)
-        return max(c.h, c.v, c.r) + c.latency
+        return c.latency + c.h + c.v + c.r
     }
 
     /// End-to-end generation of `output` tokens after `input` prompt tokens: the first token comes from
