@@ -72,7 +72,7 @@ public struct PaperReproduction: Sendable {
         row("R4", "TTFT, both models, 4K input (worst)", "ms", .upperBound,
             max(s3.ttft(input: 4096), s8.ttft(input: 4096)) * ms, 190, "paper: < 190 ms")
         let faster = Self.prefillLengths.allSatisfy { s3.ttft(input: $0) < s8.ttft(input: $0) }
-        row("R5", "4-bit 3B prefill faster than 2-bit 8B at every length", "ordering", .ordering, faster ? 1 : 0, 1)
+        row("R5", "3B INT4 prefill faster than 8B INT2 at every length", "ordering", .ordering, faster ? 1 : 0, 1)
         row("R6", "decode, 8B, empty KV cache", "tokens/s", .prediction, s8.decodeRate(cached: 0), 24_100)
         row("R7", "decode, 3B, empty KV cache", "tokens/s", .calibration, s3.decodeRate(cached: 0), 31_800,
             "fitted: router.hopLatencyCycles")
@@ -87,13 +87,13 @@ public struct PaperReproduction: Sendable {
             r11 = max(r11, (s64.ttft(input: 1024) / s.ttft(input: 1024) - 1) * 100)
             for n in Self.kvLengths { r12 = max(r12, (1 - s64.decodeRate(cached: n) / s.decodeRate(cached: n)) * 100) }
         }
-        row("R11", "prefill time increase, rank 16 -> 64, 1K input (worst)", "percent", .upperBound, r11, 5, "paper: < 5%")
-        row("R12", "decode speed drop, rank 16 -> 64 (worst over KV 0..4K)", "percent", .upperBound, r12, 5,
+        row("R11", "prefill time increase, rank 16 -> 64, 1K input (worst)", "%", .upperBound, r11, 5, "paper: < 5%")
+        row("R12", "decode speed drop, rank 16 -> 64 (worst, KV 0..4K)", "%", .upperBound, r12, 5,
             "paper: 'minimal'; read as < 5% like R11")
         let e256 = s3.endToEnd(input: 256, output: 4096).tokensPerSecond
         row("R13", "end-to-end, 3B, 256 input, 4K output", "tokens/s", .prediction, e256, 20_078)
         row("R14", "end-to-end, 3B, 2K input, 4K output", "tokens/s", .prediction, s3.endToEnd(input: 2048, output: 4096).tokensPerSecond, 8_533)
-        row("R15", "speed-up over CPU (paper: average over inputs; model: at 256 input)", "ratio", .prediction,
+        row("R15", "speed-up over CPU (paper: mean over inputs; model: 256 in)", "x", .prediction,
             e256 / Self.cpuTokensPerSecond, 2_785,
             String(format: "paper gives CPU/GPU only at 256 input (6.8 / 219 tokens/s); vs GPU: %.1fx (paper 70.5x)", e256 / Self.gpuTokensPerSecond))
         let cap16 = SimCapacity(chip: chip, workload: .paper3B)
@@ -113,7 +113,7 @@ public struct PaperReproduction: Sendable {
         let power = Self.peakPower(s3)
         func top2(_ xs: [(ChipComponent, Double)]) -> Set<ChipComponent> { Set(xs.sorted { $0.1 > $1.1 }.prefix(2).map(\.0)) }
         let r19 = top2(area) == [.lUnit, .hUnit] && top2(power) == [.lUnit, .hUnit]
-        row("R19", "L-Unit and H-Unit take the largest shares of area and power", "ordering", .ordering, r19 ? 1 : 0, 1)
+        row("R19", "L-Unit, H-Unit largest shares of area and power", "ordering", .ordering, r19 ? 1 : 0, 1)
         self.rows = rows
     }
 
@@ -134,7 +134,9 @@ public struct PaperReproduction: Sendable {
             if v == v.rounded() && abs(v) < 1e15 { return String(format: "%.0f", v) }
             return String(format: "%.6g", v)
         }
-        let items = rows.map { "    {\"id\": \"\($0.id)\", \"value\": \(num($0.value)), \"paper\": \(num($0.paper)), \"error\": \(num($0.error))}" }
+        // errors below 1e-9 (the calibration rows after the fit) print as 0
+        func err(_ e: Double) -> String { abs(e) < 1e-9 ? "0" : num(e) }
+        let items = rows.map { "    {\"id\": \"\($0.id)\", \"value\": \(num($0.value)), \"paper\": \(num($0.paper)), \"error\": \(err($0.error))}" }
         return "{\"rows\": [\n" + items.joined(separator: ",\n") + "\n]}\n"
     }
 
@@ -145,7 +147,7 @@ public struct PaperReproduction: Sendable {
                         f.parameter as NSString, f.value, f.unit as NSString, f.fittedTo as NSString,
                         f.target as NSString, f.achieved as NSString)
         }
-        s += "\nrow  quantity                                                         paper        model      error   ok\n"
+        s += "\nrow  " + "quantity [unit]".padding(toLength: 66, withPad: " ", startingAt: 0) + "     paper        model      error   ok\n"
         for r in rows {
             let paper: String
             switch r.kind {
@@ -157,7 +159,7 @@ public struct PaperReproduction: Sendable {
             let model = r.kind == .ordering ? (r.value == 1 ? "holds" : "fails") : Self.fmt(r.value)
             let err = r.kind == .ordering ? "" : (r.paper == 0 && (r.kind == .prediction) ? Self.fmt(r.error) : String(format: "%+.1f%%", r.error * 100))
             let q = "\(r.quantity) [\(r.unit)]"
-            s += "\(r.id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(q.padding(toLength: 62, withPad: " ", startingAt: 0)) "
+            s += "\(r.id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(q.padding(toLength: 66, withPad: " ", startingAt: 0)) "
             s += "\(paper.leftPad(10)) \(model.leftPad(12)) \(err.leftPad(9))   \(r.holds ? "yes" : "NO")\n"
             if !r.note.isEmpty && !r.note.hasPrefix("fitted") { s += "     (\(r.note))\n" }
         }
