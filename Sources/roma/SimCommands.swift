@@ -155,7 +155,8 @@ struct SimSweepCommand: ParsableCommand {
         let pts = sweep.run { done, total in stderrPrint("sweep: \(done)/\(total) points") }
         let secs = Date().timeIntervalSince(start)
         let files = try writeFiles([("sweep.csv", sweep.csv(pts))] + sweep.plots(pts), to: out)
-        print("evaluated \(pts.count) points in \(String(format: "%.2f", secs)) s; wrote \(files.joined(separator: ", "))")
+        let names = files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")
+        print("evaluated \(pts.count) points in \(String(format: "%.2f", secs)) s; wrote \(names) to \(out)/")
         let bad = pts.filter { $0.error != nil }
         if let e = bad.first?.error { print("\(bad.count) points could not be simulated, e.g.: \(e)") }
         if let best = sweep.smallestFitting(pts) {
@@ -235,6 +236,8 @@ struct SimAreaCommand: ParsableCommand {
         print(String(format: "\ndetail: B-ROM %.1f, L-Unit compute %.1f, H-Unit SRAM %.1f, H-Unit compute %.1f, vector SRAM %.1f, vector compute %.1f, routers %.1f mm^2",
                      area.lUnitStorageMm2(.fusedCell), area.lUnitComputeMm2, area.hUnitSRAMMm2, area.hUnitComputeMm2,
                      area.vectorSRAMMm2, area.vectorComputeMm2, area.routerMm2))
+        print(String(format: "Fused-cell saving over B-ROM + compute side by side: %.1f mm^2; B-ROM saving over standard ROM: %.1f mm^2",
+                     area.lUnitMm2(.bromCompute) - area.lUnitMm2(.fusedCell), area.lUnitMm2(.romCompute) - area.lUnitMm2(.bromCompute)))
         print(String(format: "B-ROM transistors vs standard ROM (Sec. III-C formula, W=%d, NUM_CGEN=%d): %.3f",
                      chip.lUnit.bromWordBits, chip.lUnit.bromCGenTransistors, area.bromTransistorRatio))
         let l = LUnitComparison(chip: chip, simulator: sim)
