@@ -135,3 +135,47 @@ final class OperatorCycleTests: XCTestCase {
         XCTAssertEqual(e.tokensPerSecond, 4 / e.seconds, accuracy: 1e-6)
     }
 }
+
+final class MoreOperatorCycleTests: XCTestCase {
+    let map = SimMapper(chip: tinyChip(), workload: tinyWorkload(rank: 2, targets: [.gate, .up, .down]))
+
+    /// Gate+up fused (out 64) with LoRA on both: L ceil(16/4) x 16 = 64 / 16 = 4; LoRA A 4 x ceil(4/4) = 4,
+    /// B 1 x 8 + 1 x 8 -> 20 MACs / 16 = 1.25 (SRAM 20 B / 16 = 1.25); router reduce (16 + 1) x 4 B / 8 = 8.5.
+    func testGateUpWithLoRA() {
+        let s = map.linear("gate_up_proj", input: 16, outputs: [("gate", 32, true), ("up", 32, true)], tokens: 1)
+        XCTAssertEqual(s.busy(.lUnit), 4)
+        XCTAssertEqual(s.busy(.hUnit), 1.25)
+        XCTAssertEqual(s.busy(.router), 8.5)
+        XCTAssertEqual(s.operators.map(\.name), ["gate_up_proj", "lora_gateup.AB", "gate_up_proj.route"])
+        XCTAssertEqual(s.cycles, 20 + 8.5)
+    }
+
+    /// Down (in 32): L ceil(32/4)=8 x ceil(16/4)=4 = 32 / 16 = 2; input link 8 x 2 B / 8 = 2; reduce (4 + 1) x 4 / 8 = 2.5.
+    func testDownWithLoRA() {
+        let s = map.linear("down_proj", input: 32, outputs: [("down", 16, true)], tokens: 1)
+        XCTAssertEqual(s.busy(.lUnit), 2)
+        XCTAssertEqual(s.busy(.router), 2.5)
+        // LoRA: A 8 x 1 + B 1 x 4 = 12 MACs / 16 = 0.75
+        XCTAssertEqual(s.busy(.hUnit), 0.75)
+    }
+
+    /// Argmax over the vocabulary (64 / 4 units = 16 / 4 lanes = 4 cycles) with a reduce-and-broadcast along
+    /// the row (2 x Rh = 4 hops): 2 + 4 latency; residual add over 16: 1 cycle.
+    func testArgmaxAndResidual() {
+        let h = map.head(tokens: 1)[2]
+        XCTAssertEqual(h.busy(.vectorUnit), 4)
+        XCTAssertEqual(h.cycles, 4 + 2 + 4)
+        XCTAssertEqual(map.vector("residual", elements: 16, passes: 1, tokens: 1, reduce: false).busyCycles, 1)
+    }
+
+    /// A two-step chain over 10 tokens: latency + first token through both steps + 9/10 of the busiest kind.
+    func testChainedPipelineFormula() {
+        let a = SimStage(name: "a", operators: [SimOperator(name: "x", unit: .lUnit, busyCycles: 30)], latencyCycles: 3, tokens: 10)
+        let b = SimStage(name: "b", operators: [SimOperator(name: "y", unit: .vectorUnit, busyCycles: 50)], latencyCycles: 2, tokens: 10)
+        let c = SimStage.chain("ab", [a, b])
+        XCTAssertEqual(c.operators.map(\.step), [0, 1])
+        XCTAssertEqual(c.firstTokenCycles, 3 + 5)
+        XCTAssertEqual(c.boundBy, .vectorUnit)
+        XCTAssertEqual(c.cycles, 5 + 8 + 50 * 0.9, accuracy: 1e-12)
+    }
+}

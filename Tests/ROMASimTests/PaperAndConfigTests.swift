@@ -109,3 +109,34 @@ final class PaperAndConfigTests: XCTestCase {
         XCTAssertTrue(csv[0].hasPrefix("rank,ttft_ms,"))
     }
 }
+
+final class ReportAndSweepTests: XCTestCase {
+    func testRunReportJSON() throws {
+        let sim = try ChipSimulator(chip: tinyChip(), workload: tinyWorkload())
+        let r = try SimRunReport(sim: sim, input: 8, output: 4, kvPoints: [0, 8])
+        let o = try JSONSerialization.jsonObject(with: Data(try r.json().utf8)) as! [String: Any]
+        XCTAssertEqual(o["input"] as? Int, 8)
+        XCTAssertEqual((o["ttftMs"] as! Double), sim.ttft(input: 8) * 1e3, accuracy: 1e-12)
+        XCTAssertEqual((o["decode"] as! [[String: Any]]).count, 2)
+        let cap = o["capacity"] as! [String: Any]
+        XCTAssertEqual(cap["kvBytesPerToken"] as? Double, 2 * 2 * 8 * 2)   // 2 (K,V) x 2 layers x kvDim 8 x FP16
+        XCTAssertTrue(r.text().contains("TTFT (prefill 8 tokens)"))
+    }
+
+    func testSweepAppliesParametersAndFindsSmallestChip() throws {
+        var chip = ChipConfig.paper, w = SimWorkload.paper3B
+        try SweepParameter.sram.apply(64, chip: &chip, workload: &w)
+        try SweepParameter.clock.apply(250, chip: &chip, workload: &w)
+        try SweepParameter.bits.apply(3, chip: &chip, workload: &w)
+        XCTAssertEqual(chip.memory.loraKVSRAMBytes, 64 * 1_048_576)
+        XCTAssertEqual(chip.clockHz, 250e6)
+        XCTAssertEqual(w.weightBits, 3)
+        XCTAssertTrue(chip.numerics.baseWeightBitsSupported.contains(3))
+        // 3B at 1K + 1K needs LoRA 8.75 MiB + 2048 x 112 KiB = 232.75 MiB: the 256 MiB point is the smallest that fits.
+        let sweep = SimSweep(base: .paper, workload: .paper3B, axes: [try SweepAxis.parse("sram=128,256,512")], input: 1024, output: 1024)
+        let pts = sweep.run()
+        XCTAssertEqual(pts.map(\.fitsContext), [false, true, true])
+        XCTAssertEqual(sweep.smallestFitting(pts)?.values, [256])
+        XCTAssertLessThan(pts[1].areaMm2, pts[2].areaMm2)
+    }
+}
