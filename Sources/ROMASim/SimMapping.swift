@@ -128,7 +128,8 @@ public struct SimMapper: Sendable {
     // MARK: - Base-weight products (L-Units) with LoRA (H-Units)
 
     /// A matrix-vector product of `tokens` activations with base weights (out = sum of `outputs`) read from
-    /// the L-Units' B-ROM, plus the LoRA A/B products of the targets among `parts` on the H-Units.
+    /// the L-Units' B-ROM (Sec. III-B, Eq. 1), plus the LoRA A/B products of the `outputs` marked `lora` on
+    /// the H-Units (Sec. III-A).
     public func linear(_ name: String, input: Int, outputs: [(part: String, out: Int, lora: Bool)],
                        tokens: Double, bits: Int? = nil) -> SimStage {
         let bits = bits ?? workload.weightBits
