@@ -17,15 +17,16 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable, Comparable {
         case .down: return (m.intermediateSize, m.hiddenSize)
         }
     }
-    /// Parses "q,k,v,o" (also accepts PEFT names like q_proj, gate_proj).
+    /// Parses "q,k,v,o" (also PEFT names like q_proj, gate_proj), "all" or "none".
     public static func parseList(_ s: String) throws -> [LoRATarget] {
         if s.lowercased() == "none" || s.isEmpty { return [] }
+        if s.lowercased() == "all" { return allCases }
         var out: [LoRATarget] = []
         for raw in s.split(separator: ",") {
             var t = raw.trimmingCharacters(in: .whitespaces).lowercased()
             if t.hasSuffix("_proj") { t.removeLast(5) }
             guard let v = LoRATarget(rawValue: t) else {
-                throw SimError.badArgument("unknown LoRA target '\(raw)' (expected some of q,k,v,o,gate,up,down or 'none')")
+                throw SimError.badArgument("unknown LoRA target '\(raw)' (expected some of q,k,v,o,gate,up,down, or 'all' or 'none')")
             }
             if !out.contains(v) { out.append(v) }
         }

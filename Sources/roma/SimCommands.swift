@@ -60,7 +60,7 @@ struct WorkloadOptions: ParsableArguments {
     var bits: Int?
     @Option(name: .long, help: "LoRA rank.")
     var rank: Int = 16
-    @Option(name: .long, help: "LoRA target modules, comma-separated (q,k,v,o,gate,up,down or none).")
+    @Option(name: .long, help: "LoRA target modules, comma-separated (q,k,v,o,gate,up,down), or all, or none.")
     var loraTargets: String = "q,k,v,o"
 
     func load() throws -> (ChipConfig, SimWorkload) {
