@@ -118,6 +118,8 @@ public struct SimMapper: Sendable {
     var Rv: Double { Double(chip.array.matrixRowsPerArray) }
     /// Hops of a reduction along a row of C units toward its middle (both halves in parallel).
     var Rh: Double { (C / 2).rounded(.down) }
+    /// Links into each vector unit from the matrix arrays (one from above, one from below).
+    var vLinks: Double { Double(chip.array.matrixArrays) }
     var hop: Double { chip.router.hopLatencyCycles }
     var link: Double { chip.router.linkBytesPerCycle }
     var actB: Double { chip.numerics.activationFormat.bytes }
@@ -178,7 +180,7 @@ public struct SimMapper: Sendable {
         // vector row (two links per vector unit, from above and below). The busiest link bounds.
         let inLink = tokens * ceilDiv(inp, C) * actB
         let reduceLink = tokens * (ceilDiv(out, M) + loraReduce) * psumB
-        let outLink = tokens * ceilDiv(out, C) * actB / 2
+        let outLink = tokens * ceilDiv(out, C) * actB / vLinks
         var rw = SimWork()
         rw.routerByteHops = tokens * (inp * actB * M + out * psumB * (C - 1) + out * actB * Rv)
         ops.append(SimOperator(name: "\(name).route", unit: .router,
@@ -221,7 +223,7 @@ public struct SimMapper: Sendable {
         let write = SimOperator(name: "kv_write", unit: .hUnit, busyCycles: kvBytes / U / chip.hUnit.sramReadBytesPerCycle, work: hw, step: 1)
         var rw = SimWork(); rw.routerByteHops = tokens * 2 * Double(m.kvDim) * actB * Rv
         let route = SimOperator(name: "kv_write.route", unit: .router,
-                                busyCycles: tokens * ceilDiv(2 * Double(m.kvDim), C) * actB / 2 / link, work: rw, step: 1)
+                                busyCycles: tokens * ceilDiv(2 * Double(m.kvDim), C) * actB / vLinks / link, work: rw, step: 1)
         return SimStage(name: "rope+kv_write", operators: [rope, write, route],
                         latencyCycles: 2 * chip.vectorUnit.opLatencyCycles + hop * Rv + chip.hUnit.pipelineLatencyCycles,
                         tokens: tokens)
@@ -255,9 +257,9 @@ public struct SimMapper: Sendable {
         let h = max(macs / U / chip.hUnit.fp16MACsPerCycle, kvRead / U / chip.hUnit.sramReadBytesPerCycle)
         // softmax: running max, exp and sum, scale: 3 passes over heads x context scores.
         let v = 3 * heads * contextSum / (V * chip.vectorUnit.lanes)
-        // router: q down the columns, scores up and probabilities down (two links per vector unit),
+        // router: q down the columns, scores up and probabilities down (vLinks links per vector unit),
         // per-head partial outputs reduced up the columns.
-        let scoreLink = heads * contextSum * actB / (2 * C)
+        let scoreLink = heads * contextSum * actB / (vLinks * C)
         let qLink = tokens * ceilDiv(q, C) * actB
         let outLink = tokens * ceilDiv(q, C) * psumB
         let r = max(scoreLink, qLink, outLink) / link
@@ -302,7 +304,7 @@ public struct SimMapper: Sendable {
         let l = SimOperator(name: "embedding", unit: .lUnit,
                             busyCycles: tokens * ceilDiv(d, U) * Double(bits) / chip.lUnit.weightBitsPerCycle, work: lw)
         var rw = SimWork(); rw.routerByteHops = tokens * d * actB * Rv
-        let r = SimOperator(name: "embedding.route", unit: .router, busyCycles: tokens * ceilDiv(d, C) * actB / 2 / link, work: rw)
+        let r = SimOperator(name: "embedding.route", unit: .router, busyCycles: tokens * ceilDiv(d, C) * actB / vLinks / link, work: rw)
         return SimStage(name: "embedding", operators: [l, r], latencyCycles: chip.lUnit.pipelineLatencyCycles + hop * Rv, tokens: tokens)
     }
 
