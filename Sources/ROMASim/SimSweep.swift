@@ -189,9 +189,11 @@ public struct SimSweep: Sendable {
         return s
     }
 
-    /// The smallest-area point that holds the model in ROM and input + output tokens in SRAM.
-    public func smallestFitting(_ pts: [SweepPoint]) -> SweepPoint? {
-        pts.filter { $0.error == nil && $0.fitsROM && $0.fitsContext }.min { $0.areaMm2 < $1.areaMm2 }
+    /// The smallest-area point that holds the model in ROM and input + output tokens in SRAM, and reaches
+    /// `minTokensPerSecond` end-to-end.
+    public func smallestFitting(_ pts: [SweepPoint], minTokensPerSecond: Double = 0) -> SweepPoint? {
+        pts.filter { $0.error == nil && $0.fitsROM && $0.fitsContext && $0.e2e >= minTokensPerSecond }
+            .min { $0.areaMm2 < $1.areaMm2 }
     }
 
     /// SVG plots against the first axis (one series per value of the second axis, others at their first value).

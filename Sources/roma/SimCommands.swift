@@ -145,6 +145,7 @@ struct SimSweepCommand: ParsableCommand {
     @Option(name: .long, help: "Input tokens.") var input: Int = 1024
     @Option(name: .long, help: "Output tokens.") var output: Int = 1024
     @Option(name: .long, help: "Output directory for sweep.csv and the plots.") var out: String = "out/sim-sweep"
+    @Option(name: .long, help: "For the 'smallest chip' summary: minimum end-to-end tokens/s.") var minTps: Double = 0
 
     func run() throws {
         guard !vary.isEmpty else { throw SimError.badArgument("give at least one --vary NAME=VALUES (e.g. --vary sram=32:512:32)") }
@@ -159,12 +160,13 @@ struct SimSweepCommand: ParsableCommand {
         print("evaluated \(pts.count) points in \(String(format: "%.2f", secs)) s; wrote \(names) to \(out)/")
         let bad = pts.filter { $0.error != nil }
         if let e = bad.first?.error { print("\(bad.count) points could not be simulated, e.g.: \(e)") }
-        if let best = sweep.smallestFitting(pts) {
+        let speed = minTps > 0 ? String(format: " at >= %.0f tokens/s", minTps) : ""
+        if let best = sweep.smallestFitting(pts, minTokensPerSecond: minTps) {
             let desc = zip(sweep.axes, best.values).map { "\($0.parameter.rawValue)=\(SVGPlot.fmt($1))" }.joined(separator: " ")
-            print(String(format: "smallest chip holding %@ in ROM and %d tokens in SRAM: %@ -> %.1f mm^2, %.0f tokens/s end-to-end",
-                         w.model.name, input + output, desc, best.areaMm2, best.e2e))
+            print(String(format: "smallest chip holding %@ in ROM and %d tokens in SRAM%@: %@ -> %.1f mm^2, %.0f tokens/s end-to-end",
+                         w.model.name, input + output, speed, desc, best.areaMm2, best.e2e))
         } else {
-            print("no point of the sweep holds \(w.model.name) in ROM and \(input + output) tokens in SRAM")
+            print("no point of the sweep holds \(w.model.name) in ROM and \(input + output) tokens in SRAM\(speed)")
         }
     }
 }

@@ -138,6 +138,7 @@ final class ReportAndSweepTests: XCTestCase {
         let pts = sweep.run()
         XCTAssertEqual(pts.map(\.fitsContext), [false, true, true])
         XCTAssertEqual(sweep.smallestFitting(pts)?.values, [256])
+        XCTAssertNil(sweep.smallestFitting(pts, minTokensPerSecond: 1e9))
         XCTAssertLessThan(pts[1].areaMm2, pts[2].areaMm2)
     }
 }
