@@ -11,7 +11,8 @@ struct SimCommand: ParsableCommand {
                       SimAreaCommand.self, SimCompareCommand.self])
 }
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+/// Output format of the sim and chip commands (named apart from main's `OutputFormat` to merge cleanly).
+enum SimOutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
 // MARK: - Model and chip loading
 
@@ -98,7 +99,7 @@ struct SimRun: ParsableCommand {
     @Option(name: .long, help: "Output (generated) tokens.") var output: Int = 256
     @Option(name: .long, help: "KV-cache lengths at which to report the decode speed, comma-separated.")
     var kvPoints: String = "0,256,512,1024,2048,4096"
-    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
+    @Option(name: .long, help: "text or json.") var format: SimOutputFormat = .text
 
     func run() throws {
         let (chip, w) = try workload.load()
@@ -116,7 +117,7 @@ struct SimRun: ParsableCommand {
 struct SimPaperCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "paper",
         abstract: "Reproduce the paper's rows R1-R19 (calibrated to R1 and R7 only) and write SVG plots like Figs. 6-12.")
-    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
+    @Option(name: .long, help: "text or json.") var format: SimOutputFormat = .text
     @Option(name: .long, help: "Directory for the SVG plots.") var plots: String = "out/sim-paper"
     @Flag(name: .long, help: "Do not write plots.") var noPlots = false
     @Option(name: .long, help: "Chip configuration JSON to start the calibration from; default: the paper's chip.")
