@@ -157,11 +157,12 @@ public struct ROMTile: Equatable, Sendable {
         let topBits = geometry.width - 4 * (geometry.hexDigits - 1) // bits in the leading digit, 1...4
         var count = 0
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Character.isNewline also matches "\r\n", which Swift treats as one Character.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
             var line = Substring(rawLine)
             if let c = line.range(of: "//") { line = line[..<c.lowerBound] }
-            let digits = line.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
+            let digits = line.trimmingCharacters(in: .whitespaces)
             if digits.isEmpty { continue }
             guard digits.count == geometry.hexDigits else {
                 throw RTLError.hexLine(file: name, line: lineNumber, reason:
