@@ -109,7 +109,7 @@ public struct ROMAreaFigures: Codable, Equatable, Sendable {
 
     /// Human-readable report (`roma rtl report`).
     public var text: String {
-        func e(_ x: Double) -> String { String(format: "%.3g", x) }
+        func e(_ x: Double) -> String { String(format: "%.4g", x) }
         func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
         var s = """
         ROM tile \(tile.depth)x\(tile.width), \(cgen.rawValue) CGen (NUM_CGEN = \(numCGen)); \

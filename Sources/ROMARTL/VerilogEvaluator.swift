@@ -3,7 +3,8 @@ import Foundation
 /// A small evaluator for the structural Verilog subset `VerilogWriter` emits, so that generated text
 /// (not just the in-memory netlist) can be checked word by word without Icarus Verilog.
 ///
-/// Supported: `module M (input [h:0] p, output [h:0] q);`, `wire [h:l] w;`, `assign x[i] = expr;` with
+/// Supported: `module M (input [h:0] p, output [h:0] q);`, `wire [h:l] w;`, `assign v = {(p == N'dV), ...};`
+/// (whole vector, most significant bit first), `assign x[i] = expr;` with
 /// expr one of `1'b0`, `1'b1`, `(p == N'dV)` (p an input port), `|{y[i], z[j], ...}` or `y[i] | z[j]`; instances
 /// `M inst (.p(w[h:l]), .q(w));`; `//` comments; `endmodule`. Anything else is rejected with an error,
 /// as are undriven and multiply driven nets. It is a checker for our own output, not a Verilog tool.
@@ -143,6 +144,17 @@ public struct VerilogEvaluator {
         return (String(t[..<open]), i)
     }
 
+    /// `(p == N'dV)` with p an N-bit net of `scope`.
+    private mutating func comparison(_ text: String, scope: String) throws -> Def {
+        guard text.hasPrefix("("), text.hasSuffix(")") else { throw Self.error("unsupported expression '\(text)'") }
+        let cmp = text.dropFirst().dropLast().components(separatedBy: "==").map { $0.trimmingCharacters(in: .whitespaces) }
+        let lit = cmp.count == 2 ? cmp[1].components(separatedBy: "'d") : []
+        guard lit.count == 2, let n = Int(lit[0]), let v = Int(lit[1]), let w = widths["\(scope)/\(cmp[0])"], w == n else {
+            throw Self.error("unsupported comparison '\(text)'")
+        }
+        return .eq(try (0..<w).map { try existing(scope, cmp[0], $0) }, v)
+    }
+
     private mutating func net(_ scope: String, _ name: String, _ bit: Int) -> Int {
         let key = "\(scope)/\(name)/\(bit)"
         if let id = ids[key] { return id }
@@ -182,6 +194,24 @@ public struct VerilogEvaluator {
                 widths["\(scope)/\(parts[2])"] = h + 1
             } else if words[0] == "assign" {
                 let body = words[1]
+                if let eqSign = body.range(of: " = "), body[..<eqSign.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                    // Whole-vector assign: `v = {e_{w-1}, ..., e_0}` with each element a comparison.
+                    let lhsName = String(body[..<eqSign.lowerBound])
+                    let rhs = body[eqSign.upperBound...].trimmingCharacters(in: .whitespaces)
+                    guard rhs.hasPrefix("{"), rhs.hasSuffix("}"), let w = widths["\(scope)/\(lhsName)"] else {
+                        throw Self.error("unsupported assign '\(st.prefix(80))'")
+                    }
+                    let elements = rhs.dropFirst().dropLast().split(separator: ",")
+                    guard elements.count == w else {
+                        throw Self.error("\(lhsName) is \(w) bits, assigned \(elements.count) in \(scope)")
+                    }
+                    for (n, e) in elements.enumerated() {
+                        let bit = try existing(scope, lhsName, w - 1 - n)
+                        guard defs[bit] == nil else { throw Self.error("net \(names[bit]) is driven twice") }
+                        defs[bit] = try comparison(e.trimmingCharacters(in: .whitespaces), scope: scope)
+                    }
+                    continue
+                }
                 guard let eqSign = body.range(of: " = "), let (lhsName, lhsBit) = Self.bitRef(body[..<eqSign.lowerBound]) else {
                     throw Self.error("unsupported assign '\(st.prefix(80))'")
                 }
@@ -191,12 +221,7 @@ public struct VerilogEvaluator {
                 if rhs == "1'b0" || rhs == "1'b1" {
                     defs[lhs] = .const(rhs == "1'b1")
                 } else if rhs.hasPrefix("("), rhs.hasSuffix(")"), rhs.contains("==") {
-                    let cmp = rhs.dropFirst().dropLast().components(separatedBy: "==").map { $0.trimmingCharacters(in: .whitespaces) }
-                    let lit = cmp.count == 2 ? cmp[1].components(separatedBy: "'d") : []
-                    guard lit.count == 2, let n = Int(lit[0]), let v = Int(lit[1]), let w = widths["\(scope)/\(cmp[0])"], w == n else {
-                        throw Self.error("unsupported comparison '\(rhs)'")
-                    }
-                    defs[lhs] = .eq(try (0..<w).map { try existing(scope, cmp[0], $0) }, v)
+                    defs[lhs] = try comparison(rhs, scope: scope)
                 } else {
                     // `|{x[i], y[j], ...}` (reduction OR of a concatenation) or `x[i] | y[j] | ...`
                     let isReduction = rhs.hasPrefix("|{") && rhs.hasSuffix("}")

@@ -3,7 +3,7 @@ import Foundation
 /// Writes a `ROMNetlist` as synthesizable structural Verilog-2005, plus its self-checking testbench.
 ///
 /// Module `NAME(input [log2(D)-1:0] addr, output [W-1:0] data)` is combinational and built from:
-/// - `NAME_adec`: the address decoder (ADec, Fig. 4), `a[i] = (addr == i)`, one-hot A_0...A_{D-1};
+/// - `NAME_adec`: the address decoder (ADec, Fig. 4), `a = {(addr == D-1), ..., (addr == 0)}`, one-hot A_0...A_{D-1};
 /// - standard: `data[j] = |{a[i1], a[i2], ...}`, one term per stored one (R_j = OR_i A_i & M_ij);
 /// - brom: one `NAME_cgen` instance per block b (wire `b<b>_c[15:0]` = C_0...C_15) and
 ///   `data[j] = |{b0_c[k0], b1_c[k1], ...}`, one term per block, k_b = the block's stored bits of
@@ -56,12 +56,16 @@ public enum VerilogWriter {
     }
 
     static func decoder(_ g: ROMGeometry, name: String) -> String {
-        var v = "\n// ADec: address decoder, addr -> one-hot A_0..A_\(g.depth - 1) (Fig. 4).\n"
+        var v = "\n// ADec: address decoder, addr -> one-hot A_0..A_\(g.depth - 1) (Fig. 4): a[i] = (addr == i).\n"
+        v += "// One concatenation (a[D-1] first) rather than D bit assigns: a single driver keeps\n"
+        v += "// event-driven simulators linear in D.\n"
         v += "module \(name)_adec (input [\(g.addressBits - 1):0] addr, output [\(g.depth - 1):0] a);\n"
-        for i in 0..<g.depth {
-            v += "  assign a[\(i)] = (addr == \(g.addressBits)'d\(i));\n"
+        v += "  assign a = {"
+        for (n, i) in (0..<g.depth).reversed().enumerated() {
+            if n > 0 { v += n % 8 == 0 ? ",\n      " : ", " }
+            v += "(addr == \(g.addressBits)'d\(i))"
         }
-        v += "endmodule\n"
+        v += "};\nendmodule\n"
         return v
     }
 
