@@ -25,8 +25,8 @@ python3 - "$OUT" $DEPTHS -- $WIDTHS <<'PY'
 import json, sys, os
 out = sys.argv[1]; args = sys.argv[2:]; i = args.index("--")
 depths, widths = [int(x) for x in args[:i]], [int(x) for x in args[i+1:]]
-print("| D | W | words OK (std/brom sim) | equivalence | transistors std / brom (ratio) | generic cells std / brom (ratio) | structural cells std / brom (ratio) |")
-print("|---|---|---|---|---|---|---|")
+print("| D | W | words OK (sim std/brom) | equivalence | transistors std / brom (ratio) | generic cells std / brom (ratio) | structural cells std / brom | structural array cells std / brom (ratio) |")
+print("|---|---|---|---|---|---|---|---|")
 for d in depths:
     for w in widths:
         r = json.load(open(os.path.join(out, f"d{d}w{w}", "verify.json")))[0]
@@ -39,5 +39,12 @@ for d in depths:
             if flow not in s["cells"]: return "-"
             cs, cb = s["cells"][flow]["total"], b["cells"][flow]["total"]
             return f"{cs} / {cb} ({cb/cs:.3f})"
-        print(f"| {d} | {w} | {sim} | {eqs} | {ts} / {tb} ({tb/ts:.3f}) | {cells('generic')} | {cells('structural')} |")
+        def array(flow):
+            if flow not in s["cells"]: return "-"
+            cs = s["cells"][flow]["total"] - s["cells"][flow]["decoder"]
+            cb = b["cells"][flow]["total"] - b["cells"][flow]["decoder"]
+            return f"{cs} / {cb} ({cb/cs:.3f})"
+        st = "-" if "structural" not in s["cells"] else f'{s["cells"]["structural"]["total"]} / {b["cells"]["structural"]["total"]}'
+
+        print(f"| {d} | {w} | {sim} | {eqs} | {ts} / {tb} ({tb/ts:.3f}) | {cells('generic')} | {st} | {array('structural')} |")
 PY

@@ -151,11 +151,26 @@ public enum Yosys {
         public let total: Int
         /// Count per yosys cell type, e.g. "$_OR_": 8206.
         public let byType: [String: Int]
+        /// Cells of the address decoder module (`NAME_adec`) synthesized alone with the same flow, when
+        /// asked for; `total - decoder` is then the storage array (+ CGens), what Sec. III-C counts.
+        public let decoder: Int?
         public let seconds: Double
+
+        /// total - decoder (nil without a decoder count).
+        public var array: Int? { decoder.map { total - $0 } }
     }
 
-    /// Synthesizes module `top` of `verilog` with `flow` and returns the cell counts (`stat -json`).
-    public static func cells(verilog: URL, top: String, flow: Flow, work: URL, timeout: Double = 600) throws -> Cells {
+    /// Synthesizes module `top` of `verilog` with `flow` and returns the cell counts (`stat -json`);
+    /// with `decoder`, also synthesizes that module alone and records its cell count.
+    public static func cells(verilog: URL, top: String, flow: Flow, work: URL, decoder: String? = nil,
+                             timeout: Double = 600) throws -> Cells {
+        let main = try synthesize(verilog: verilog, top: top, flow: flow, work: work, timeout: timeout)
+        let dec = try decoder.map { try synthesize(verilog: verilog, top: $0, flow: flow, work: work, timeout: timeout) }
+        return Cells(total: main.total, byType: main.byType, decoder: dec?.total, seconds: main.seconds + (dec?.seconds ?? 0))
+    }
+
+    private static func synthesize(verilog: URL, top: String, flow: Flow, work: URL,
+                                   timeout: Double) throws -> (total: Int, byType: [String: Int], seconds: Double) {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let json = work.appendingPathComponent("\(top).\(flow.rawValue).stat.json")
         try? FileManager.default.removeItem(at: json)
@@ -169,7 +184,7 @@ public enum Yosys {
             throw RTLError.verificationFailed("cannot read yosys statistics for \(top) from \(json.path)")
         }
         let byType = (mod["num_cells_by_type"] as? [String: Int]) ?? [:]
-        return Cells(total: total, byType: byType, seconds: r.seconds)
+        return (total, byType, r.seconds)
     }
 
     /// Result of a formal equivalence check.

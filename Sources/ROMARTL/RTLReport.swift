@@ -50,6 +50,10 @@ public struct ROMAreaFigures: Codable, Equatable, Sendable {
     public let cellsPerChip: PerStyle<Double>?
     /// B-ROM / standard cells; 1 - cellRatio is compared with the paper's ~40% area saving.
     public let cellRatio: Double?
+    /// Cells of the tile's address decoder synthesized alone (identical in both styles), when measured.
+    public let decoderCellsPerTile: Int?
+    /// B-ROM / standard cells without the decoder (storage array + CGens only), when measured.
+    public let arrayCellRatio: Double?
 
     public let paperTransistorRatio: Double
     public let paperAreaSaving: Double
@@ -57,7 +61,7 @@ public struct ROMAreaFigures: Codable, Equatable, Sendable {
     /// Scales the analytic transistor counts of a `tile` (and, if given, measured yosys cell counts of
     /// the same tile geometry) to one L-Unit and the whole chip.
     public init(tile: ROMGeometry, cgen: CGenStructure = .pairwise, array: RTLArrayConfig = .paper,
-                cells: PerStyle<Int>? = nil, cellFlow: String? = nil) {
+                cells: PerStyle<Int>? = nil, cellFlow: String? = nil, decoderCells: Int? = nil) {
         self.tile = tile
         self.cgen = cgen
         self.numCGen = CGen(cgen).transistors
@@ -86,6 +90,12 @@ public struct ROMAreaFigures: Codable, Equatable, Sendable {
         } else {
             cellsPerBit = nil; cellsPerLUnit = nil; cellsPerChip = nil; cellRatio = nil
         }
+        decoderCellsPerTile = cells == nil ? nil : decoderCells
+        if let c = cells, let d = decoderCells, c.standard > d {
+            arrayCellRatio = Double(c.brom - d) / Double(c.standard - d)
+        } else {
+            arrayCellRatio = nil
+        }
         paperTransistorRatio = PaperBROMClaims.transistorRatio
         paperAreaSaving = PaperBROMClaims.areaSaving
     }
@@ -96,15 +106,17 @@ public struct ROMAreaFigures: Codable, Equatable, Sendable {
                                 flow: Yosys.Flow = .generic, seed: UInt64 = 1, work: URL,
                                 timeout: Double = 600) throws -> ROMAreaFigures {
         let data = ROMTile.random(geometry: tile, seed: seed)
-        var cells: [ROMStyle: Int] = [:]
+        var cells: [ROMStyle: Yosys.Cells] = [:]
         for style in ROMStyle.allCases {
             let name = "report_\(style.rawValue)_\(tile.depth)x\(tile.width)"
             let files = try GeneratedROM(tile: data, style: style, name: name, cgen: cgen,
                                          source: "random words, seed \(seed)").write(to: work)
-            cells[style] = try Yosys.cells(verilog: files[0], top: name, flow: flow, work: work, timeout: timeout).total
+            cells[style] = try Yosys.cells(verilog: files[0], top: name, flow: flow, work: work,
+                                           decoder: style == .standard ? "\(name)_adec" : nil, timeout: timeout)
         }
         return ROMAreaFigures(tile: tile, cgen: cgen, array: array,
-                              cells: PerStyle(standard: cells[.standard]!, brom: cells[.brom]!), cellFlow: flow.rawValue)
+                              cells: PerStyle(standard: cells[.standard]!.total, brom: cells[.brom]!.total),
+                              cellFlow: flow.rawValue, decoderCells: cells[.standard]!.decoder)
     }
 
     /// Human-readable report (`roma rtl report`).
@@ -135,6 +147,9 @@ public struct ROMAreaFigures: Codable, Equatable, Sendable {
               B-ROM saves \(pct(1 - r)) of cells (paper: ~\(pct(paperAreaSaving)) of ROM area)
 
             """
+            if let d = decoderCellsPerTile, let ar = arrayCellRatio {
+                s += "  decoder alone \(d) cells per tile; without it B-ROM/standard = \(String(format: "%.4f", ar)), saving \(pct(1 - ar))\n"
+            }
         } else {
             s += "yosys cells: not measured (add --synthesize; needs yosys)\n"
         }

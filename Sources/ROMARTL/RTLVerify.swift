@@ -11,8 +11,8 @@ import Foundation
 /// The whole result is also written to `DIR/verify/report.json`.
 public enum RTLVerifier {
     public struct Options: Sendable {
-        /// Largest D*W proved equivalent (the SAT proof of a 1024x128 tile takes about a minute).
-        public var equivalenceMaxBits = 1 << 16
+        /// Largest D*W proved equivalent (the SAT proof of a 1024x128 tile takes about 30 s).
+        public var equivalenceMaxBits = 1 << 17
         /// Largest D*W synthesized for cell counts.
         public var cellsMaxBits = 1 << 17
         public var flows: [Yosys.Flow] = [.generic, .structural]
@@ -123,9 +123,11 @@ public enum RTLVerifier {
                 progress("\(name): iverilog \(sim!.passed ? "PASS" : "FAIL") \(sim!.words - sim!.wrong)/\(sim!.words) words")
                 if g.bits <= options.cellsMaxBits {
                     for flow in options.flows {
-                        let c = try Yosys.cells(verilog: vURL, top: name, flow: flow, work: work, timeout: options.timeout)
+                        let c = try Yosys.cells(verilog: vURL, top: name, flow: flow, work: work, decoder: "\(name)_adec",
+                                                timeout: options.timeout)
                         cells[flow.rawValue] = c
-                        progress("\(name): yosys \(flow.rawValue) synthesis \(c.total) cells (\(String(format: "%.1f", c.seconds)) s)")
+                        progress("\(name): yosys \(flow.rawValue) synthesis \(c.total) cells, decoder alone \(c.decoder!)"
+                                 + " (\(String(format: "%.1f", c.seconds)) s)")
                     }
                 } else {
                     notes.append("cell counts skipped for \(name): \(g.bits) bits > cells limit \(options.cellsMaxBits)")

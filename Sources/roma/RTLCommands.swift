@@ -105,7 +105,7 @@ struct RTLVerifyCommand: ParsableCommand {
     @Argument(help: "Directory written by `roma rtl rom`.")
     var directory: String
     @Option(name: .customLong("equiv-max-bits"), help: "Largest D*W proved equivalent.")
-    var equivMaxBits: Int = 1 << 16
+    var equivMaxBits: Int = 1 << 17
     @Option(name: .customLong("cells-max-bits"), help: "Largest D*W synthesized for cell counts (0: none).")
     var cellsMaxBits: Int = 1 << 17
     @Flag(name: .customLong("swift-only"), help: "Only the built-in Swift evaluator of the Verilog (no tools).")
@@ -132,7 +132,10 @@ struct RTLVerifyCommand: ParsableCommand {
                 print("\(r.name) \(r.depth)x\(r.width): \(r.passed ? "OK" : "FAILED")")
                 for n in r.notes { print("  note: \(n)") }
                 let cells = r.styles.map { s in
-                    s.cells.keys.sorted().map { "\($0) \(s.cells[$0]!.total)" }.joined(separator: ", ")
+                    s.cells.keys.sorted().map { k in
+                        let c = s.cells[k]!
+                        return "\(k) \(c.total)" + (c.array.map { " (array \($0))" } ?? "")
+                    }.joined(separator: ", ")
                 }
                 if r.styles.count == 2, !cells[0].isEmpty {
                     print("  yosys cells: standard [\(cells[0])]  brom [\(cells[1])]")
