@@ -233,6 +233,23 @@ public struct ROMImageTileSource: ROMTileSource {
     }
 }
 
+/// Picks the tile source from the `roma rtl rom` flags: exactly one of `--data-hex` and `--image`;
+/// `--unit ROW,COL` (required) and `--offset N` only with `--image`.
+public func makeTileSource(dataHex: String?, image: String?, unit: String?, offset: Int?,
+                           array: RTLArrayConfig = .paper) throws -> any ROMTileSource {
+    switch (dataHex, image) {
+    case let (hex?, nil):
+        guard unit == nil, offset == nil else { throw RTLError.badFlags("--unit and --offset go with --image") }
+        return HexFileTileSource(url: URL(fileURLWithPath: hex))
+    case let (nil, img?):
+        guard let unit else { throw RTLError.badFlags("--image needs --unit ROW,COL") }
+        return ROMImageTileSource(url: URL(fileURLWithPath: img), unit: try ArrayUnit(parsing: unit),
+                                  offset: offset ?? 0, array: array)
+    default:
+        throw RTLError.badFlags("give exactly one of --data-hex and --image")
+    }
+}
+
 /// SplitMix64 (Steele et al.): a tiny deterministic generator for reproducible random tiles.
 struct SplitMix64 {
     var state: UInt64

@@ -14,6 +14,7 @@ public enum RTLError: Error, Equatable, Sendable, CustomStringConvertible, Local
     case invalidUnitSyntax(String)
     case invalidOffset(Int)
     case imageNotSupported
+    case badFlags(String)
     case io(String)
     case manifest(path: String, reason: String)
     case toolMissing(String)
@@ -40,6 +41,7 @@ public enum RTLError: Error, Equatable, Sendable, CustomStringConvertible, Local
         case let .invalidOffset(n): return "invalid --offset \(n): must be >= 0"
         case .imageNotSupported:
             return "ROM images are not supported yet (the ROM image format is another issue); use --data-hex"
+        case let .badFlags(msg): return msg
         case let .io(msg): return msg
         case let .manifest(path, reason): return "\(path): \(reason)"
         case let .toolMissing(tool):

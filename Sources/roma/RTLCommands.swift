@@ -63,23 +63,11 @@ struct RTLRomCommand: ParsableCommand {
     @Option(help: "text | json")
     var format: OutputFormat = .text
 
-    func validate() throws {
-        if (dataHex == nil) == (image == nil) { throw ValidationError("give exactly one of --data-hex and --image") }
-        if image == nil, unit != nil || offset != nil { throw ValidationError("--unit and --offset go with --image") }
-        if image != nil, unit == nil { throw ValidationError("--image needs --unit ROW,COL") }
-    }
-
     func run() throws {
         try reporting {
             let geometry = try ROMGeometry(depth: depth, width: width, style: style)
             try RTLManifest.validate(name: name)
-            let source: any ROMTileSource
-            if let dataHex {
-                source = HexFileTileSource(url: URL(fileURLWithPath: dataHex))
-            } else {
-                source = ROMImageTileSource(url: URL(fileURLWithPath: image!), unit: try ArrayUnit(parsing: unit!),
-                                            offset: offset ?? 0)
-            }
+            let source = try makeTileSource(dataHex: dataHex, image: image, unit: unit, offset: offset)
             let tile = try source.tile(geometry: geometry)
             let rom = try GeneratedROM(tile: tile, style: style, name: name, cgen: cgen, source: source.origin)
             let files = try rom.write(to: URL(fileURLWithPath: output))

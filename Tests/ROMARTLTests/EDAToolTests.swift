@@ -96,6 +96,21 @@ final class EDAToolTests: XCTestCase {
         XCTAssertLessThan(cells[.brom]!.total, cells[.standard]!.total)
     }
 
+    func testMeasuredAreaFigures() throws {
+        try requireTools()
+        let g = try ROMGeometry(depth: 64, width: 64)
+        let f = try ROMAreaFigures.measured(tile: g, flow: .structural, seed: 7, work: dir)
+        let c = try XCTUnwrap(f.cellsPerTile), d = try XCTUnwrap(f.decoderCellsPerTile)
+        XCTAssertEqual(f.cellFlow, "structural")
+        XCTAssertEqual(f.cellRatio, Double(c.brom) / Double(c.standard))
+        XCTAssertEqual(f.arrayCellRatio, Double(c.brom - d) / Double(c.standard - d))
+        // 64x64 random: ~2048 ones -> ~2000 ORs vs 16*63 + <=16*11 ORs in the B-ROM array.
+        XCTAssertLessThan(try XCTUnwrap(f.arrayCellRatio), 0.65)
+        XCTAssertEqual(f.cellsPerLUnit?.standard, Double(c.standard) / 4096 * 58_125_000)
+        let back = try JSONDecoder().decode(ROMAreaFigures.self, from: JSONEncoder().encode(f))
+        XCTAssertEqual(back, f)
+    }
+
     func testVerifyDirectoryEndToEnd() throws {
         try requireTools()
         let t = ROMTile.random(geometry: try ROMGeometry(depth: 32, width: 24), seed: 35)

@@ -143,6 +143,26 @@ final class ROMTileTests: XCTestCase {
         }
     }
 
+    func testSourceFlags() throws {
+        XCTAssertTrue(try makeTileSource(dataHex: "a.hex", image: nil, unit: nil, offset: nil) is HexFileTileSource)
+        let img = try makeTileSource(dataHex: nil, image: "x.rom", unit: "3,4", offset: 16) as? ROMImageTileSource
+        XCTAssertEqual(img?.unit, ArrayUnit(row: 3, column: 4))
+        XCTAssertEqual(img?.offset, 16)
+        let cases: [(String?, String?, String?, Int?, String)] = [
+            (nil, nil, nil, nil, "give exactly one of --data-hex and --image"),
+            ("a.hex", "x.rom", "1,1", nil, "give exactly one of --data-hex and --image"),
+            ("a.hex", nil, "1,1", nil, "--unit and --offset go with --image"),
+            ("a.hex", nil, nil, 4, "--unit and --offset go with --image"),
+            (nil, "x.rom", nil, nil, "--image needs --unit ROW,COL"),
+            (nil, "x.rom", "1;1", nil, "invalid --unit '1;1': expected ROW,COL (two integers, e.g. 3,12)"),
+        ]
+        for (hex, image, unit, offset, message) in cases {
+            XCTAssertThrowsError(try makeTileSource(dataHex: hex, image: image, unit: unit, offset: offset)) { e in
+                XCTAssertEqual("\(e)", message)
+            }
+        }
+    }
+
     func testRandomTilesAreDeterministicAndMasked() throws {
         let g = try ROMGeometry(depth: 16, width: 70)
         let a = ROMTile.random(geometry: g, seed: 42), b = ROMTile.random(geometry: g, seed: 42)
