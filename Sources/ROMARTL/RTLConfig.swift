@@ -1,0 +1,76 @@
+import Foundation
+
+/// Geometry of the ROMA chip as far as the ROM is concerned, with the paper's values as defaults
+/// (Sec. III-A, Table I). Declarative and JSON-loadable so that a sweep can change it. The RTL module
+/// deliberately does not depend on the chip-wide configuration type (separate work); the integration
+/// maps one onto the other.
+public struct RTLArrayConfig: Codable, Equatable, Sendable {
+    /// Rows of the 2-D unit array: 17 = 8 matrix rows + 1 vector-unit row + 8 matrix rows (Sec. III-A).
+    public var rows: Int
+    /// Columns of the array: 16 (Sec. III-A).
+    public var columns: Int
+    /// The row (0-based, counted from the top) that holds the vector units rather than matrix units
+    /// (Sec. III-A: "the central part ... is a 1x16 array of vector units"). Its units have no L-Unit.
+    public var vectorUnitRow: Int
+    /// Total B-ROM capacity of the chip in bytes: 1.86 GB (Table I), read as 1.86e9 bytes.
+    public var romBytes: Double
+
+    public init(rows: Int = 17, columns: Int = 16, vectorUnitRow: Int = 8, romBytes: Double = 1.86e9) {
+        self.rows = rows
+        self.columns = columns
+        self.vectorUnitRow = vectorUnitRow
+        self.romBytes = romBytes
+    }
+
+    /// The paper's chip (Sec. III-A, Table I).
+    public static let paper = RTLArrayConfig()
+
+    /// Number of L-Units = matrix units = (rows - 1) * columns = 256 for the paper's chip.
+    public var lUnits: Int { (rows - ((0..<rows).contains(vectorUnitRow) ? 1 : 0)) * columns }
+
+    /// ROM bits held by one L-Unit when the chip's ROM is spread evenly over its L-Units.
+    public var romBitsPerLUnit: Double { romBytes * 8 / Double(lUnits) }
+
+    /// Checks that `unit` names a matrix unit (one with an L-Unit) of this array.
+    public func validate(_ unit: ArrayUnit) throws {
+        guard (0..<rows).contains(unit.row), (0..<columns).contains(unit.column) else {
+            throw RTLError.unitOutsideArray(row: unit.row, column: unit.column, rows: rows, columns: columns)
+        }
+        if unit.row == vectorUnitRow { throw RTLError.unitIsVectorUnit(row: unit.row, column: unit.column) }
+    }
+
+    /// Loads a configuration from JSON; missing keys keep the paper's values.
+    public static func load(json data: Data) throws -> RTLArrayConfig {
+        struct Partial: Decodable { var rows: Int?; var columns: Int?; var vectorUnitRow: Int?; var romBytes: Double? }
+        let p: Partial
+        do { p = try JSONDecoder().decode(Partial.self, from: data) } catch {
+            throw RTLError.io("invalid RTL array config JSON: \(error)")
+        }
+        let d = RTLArrayConfig.paper
+        let c = RTLArrayConfig(rows: p.rows ?? d.rows, columns: p.columns ?? d.columns,
+                               vectorUnitRow: p.vectorUnitRow ?? d.vectorUnitRow, romBytes: p.romBytes ?? d.romBytes)
+        guard c.rows > 0, c.columns > 0, c.romBytes > 0, c.lUnits > 0 else {
+            throw RTLError.io("invalid RTL array config: rows, columns, romBytes and the L-Unit count must be positive")
+        }
+        return c
+    }
+}
+
+/// A unit of the 2-D array, addressed as ROW,COL (0-based, row 0 at the top).
+public struct ArrayUnit: Equatable, Sendable, CustomStringConvertible {
+    public var row: Int
+    public var column: Int
+    public init(row: Int, column: Int) { self.row = row; self.column = column }
+
+    /// Parses the CLI form "ROW,COL".
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, let r = Int(parts[0]), let c = Int(parts[1]) else {
+            throw RTLError.invalidUnitSyntax(text)
+        }
+        self.init(row: r, column: c)
+    }
+
+    public var description: String { "\(row),\(column)" }
+}
