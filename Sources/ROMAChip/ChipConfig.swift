@@ -102,11 +102,35 @@ public struct ChipConfig: Codable, Sendable, Equatable {
         public var partialSumFormat: NumberFormat
         public init(baseWeightBitsSupported: [Int], quantGroupSize: Int, quantScaleFormat: NumberFormat,
                     quantZeroPointUnsigned: Bool, loraWeightFormat: NumberFormat, activationFormat: NumberFormat,
-                    kvCacheFormat: NumberFormat, partialSumFormat: NumberFormat) {
+                    kvCacheFormat: NumberFormat, partialSumFormat: NumberFormat,
+                    datapath: DatapathNumerics = .paper) {
             self.baseWeightBitsSupported = baseWeightBitsSupported; self.quantGroupSize = quantGroupSize
             self.quantScaleFormat = quantScaleFormat; self.quantZeroPointUnsigned = quantZeroPointUnsigned
             self.loraWeightFormat = loraWeightFormat; self.activationFormat = activationFormat
             self.kvCacheFormat = kvCacheFormat; self.partialSumFormat = partialSumFormat
+            self.datapath = datapath
+        }
+
+        /// The datapath choices the paper leaves open (alignment shift rounding, Bias, residual format);
+        /// optional in JSON, the paper's defaults when absent (docs/numerics.md).
+        public var datapath: DatapathNumerics
+
+        enum CodingKeys: String, CodingKey {
+            case baseWeightBitsSupported, quantGroupSize, quantScaleFormat, quantZeroPointUnsigned, loraWeightFormat
+            case activationFormat, kvCacheFormat, partialSumFormat, datapath
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(baseWeightBitsSupported: try c.decode([Int].self, forKey: .baseWeightBitsSupported),
+                      quantGroupSize: try c.decode(Int.self, forKey: .quantGroupSize),
+                      quantScaleFormat: try c.decode(NumberFormat.self, forKey: .quantScaleFormat),
+                      quantZeroPointUnsigned: try c.decode(Bool.self, forKey: .quantZeroPointUnsigned),
+                      loraWeightFormat: try c.decode(NumberFormat.self, forKey: .loraWeightFormat),
+                      activationFormat: try c.decode(NumberFormat.self, forKey: .activationFormat),
+                      kvCacheFormat: try c.decode(NumberFormat.self, forKey: .kvCacheFormat),
+                      partialSumFormat: try c.decode(NumberFormat.self, forKey: .partialSumFormat),
+                      datapath: try c.decodeIfPresent(DatapathNumerics.self, forKey: .datapath) ?? .paper)
         }
         /// Bits of ROM per base weight including the group's scale and zero point:
         /// bits + (scaleBits + zeroPointBits) / groupSize (Sec. III-B).

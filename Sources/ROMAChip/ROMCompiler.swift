@@ -15,10 +15,13 @@ public struct ROMCompiler {
     public var romBytes: Double
     public var quantizer = "clip-search-mse"
 
-    public init(bits: Int, groupSize: Int? = nil, units: Int = 256, unitRows: Int = 16, unitColumns: Int = 16,
-                romBytes: Double = 1.86e9) {
-        self.bits = bits; self.groupSize = groupSize; self.units = units
-        self.unitRows = unitRows; self.unitColumns = unitColumns; self.romBytes = romBytes
+    /// Rows spread over the chip's L-Units; the fit report uses its ROM size.
+    public init(bits: Int, groupSize: Int? = nil, chip: ChipConfig = .paper) {
+        self.bits = bits; self.groupSize = groupSize
+        units = chip.array.matrixUnits
+        unitRows = chip.array.matrixRowsPerColumn
+        unitColumns = chip.array.columns
+        romBytes = chip.memory.romBytes
     }
 
     public struct Report: Sendable {

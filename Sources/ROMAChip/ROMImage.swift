@@ -239,3 +239,24 @@ public enum ROMImageError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension ROMImage {
+    /// The bytes L-Unit `unit` holds, in ROM order: for each quantized tensor (image order), the packed
+    /// codes of its rows, then their FP16 scales, then their zero points (docs/rom-image.md).
+    public func unitContents(unit u: Int) throws -> [UInt8] {
+        guard (0..<header.units.count).contains(u) else {
+            throw ROMImageError.invalid("L-Unit \(u) is outside the image's \(header.units.count) units")
+        }
+        var out: [UInt8] = []
+        let base = data.assumingMemoryBound(to: UInt8.self)
+        for t in header.tensors where t.kind != .norm {
+            let r0 = t.unitRowStart[u], r1 = t.unitRowStart[u + 1]
+            guard r1 > r0 else { continue }
+            let gpr = t.groupsPerRow
+            out.append(contentsOf: UnsafeBufferPointer(start: base + t.codesOffset + r0 * t.rowCodeBytes, count: (r1 - r0) * t.rowCodeBytes))
+            out.append(contentsOf: UnsafeBufferPointer(start: base + t.scalesOffset + r0 * gpr * 2, count: (r1 - r0) * gpr * 2))
+            out.append(contentsOf: UnsafeBufferPointer(start: base + t.zerosOffset + r0 * gpr, count: (r1 - r0) * gpr))
+        }
+        return out
+    }
+}

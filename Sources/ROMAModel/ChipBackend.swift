@@ -75,10 +75,13 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     private var lora: [Int: [LinearKind: [ChipLoRA]]] = [:]
     private var loraAllocations: [SRAM.Allocation] = []
 
-    public init(image: ROMImage, numerics: DatapathNumerics = .paper, sramBytes: Int = 288_000_000) throws {
+    public let chip: ChipConfig
+
+    public init(image: ROMImage, chip: ChipConfig = .paper) throws {
         self.image = image
-        self.numerics = numerics
-        self.sram = SRAM(capacity: sramBytes)
+        self.chip = chip
+        self.numerics = chip.numerics.datapath
+        self.sram = SRAM(capacity: Int(chip.memory.loraKVSRAMBytes))
         let m = image.model
         config = m
         var lin: [[LinearKind: ROMImage.Tensor]] = []
@@ -98,8 +101,8 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     }
 
     /// Loads a ROM image (checksum verified) and its tokenizer.
-    public static func load(imagePath: String, numerics: DatapathNumerics = .paper) throws -> ChipBackend {
-        try ChipBackend(image: ROMImage(path: imagePath), numerics: numerics)
+    public static func load(imagePath: String, chip: ChipConfig = .paper) throws -> ChipBackend {
+        try ChipBackend(image: ROMImage(path: imagePath), chip: chip)
     }
 
     // MARK: LoRA (H-Unit)

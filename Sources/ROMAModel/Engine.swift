@@ -39,8 +39,8 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Loads a compiled ROM image on the chip backend (checksum verified; tokenizer from the image).
-    public static func chip(imagePath: String, numerics: DatapathNumerics = .paper) throws -> Engine {
-        let backend = try ChipBackend.load(imagePath: imagePath, numerics: numerics)
+    public static func chip(imagePath: String, chip: ChipConfig = .paper) throws -> Engine {
+        let backend = try ChipBackend.load(imagePath: imagePath, chip: chip)
         return try Engine(tokenizer: BPETokenizer(romImage: backend.image), backend: backend)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ROMAChip
 
 /// The shape of one ROM tile, the unit the generator turns into Verilog: `depth` words of `width` bits
 /// (Sec. III-C: "depth D and width W").
@@ -226,10 +227,35 @@ public struct ROMImageTileSource: ROMTileSource {
         self.url = url; self.unit = unit; self.offset = offset; self.array = array
     }
     public var origin: String { "\(url.path) unit \(unit) offset \(offset)" }
+    /// Words `offset ..< offset + depth` of the unit's ROM contents (ROMImage.unitContents), each
+    /// `width` bits taken little-endian from the unit's byte stream.
     public func tile(geometry: ROMGeometry) throws -> ROMTile {
         try array.validate(unit)
         guard offset >= 0 else { throw RTLError.invalidOffset(offset) }
-        throw RTLError.imageNotSupported
+        let image: ROMImage
+        do { image = try ROMImage(path: url.path) } catch { throw RTLError.io("\(error)") }
+        let index = array.lUnitIndex(unit)
+        guard index < image.header.units.count else {
+            throw RTLError.io("unit \(unit) is L-Unit \(index), but the image spreads its rows over \(image.header.units.count) units")
+        }
+        let bytes: [UInt8]
+        do { bytes = try image.unitContents(unit: index) } catch { throw RTLError.io("\(error)") }
+        let totalWords = bytes.count * 8 / geometry.width
+        guard offset + geometry.depth <= totalWords else {
+            throw RTLError.io("unit \(unit) holds \(totalWords) words of \(geometry.width) bits; words \(offset)..<\(offset + geometry.depth) are past its end")
+        }
+        var words: [[UInt64]] = []
+        words.reserveCapacity(geometry.depth)
+        for i in 0..<geometry.depth {
+            var limbs = [UInt64](repeating: 0, count: geometry.limbs)
+            let first = (offset + i) * geometry.width
+            for b in 0..<geometry.width {
+                let bit = first + b
+                if (bytes[bit >> 3] >> UInt8(bit & 7)) & 1 == 1 { limbs[b >> 6] |= UInt64(1) << UInt64(b & 63) }
+            }
+            words.append(limbs)
+        }
+        return try ROMTile(geometry: geometry, words: words)
     }
 }
 

@@ -31,6 +31,13 @@ public struct RTLArrayConfig: Codable, Equatable, Sendable {
     /// ROM bits held by one L-Unit when the chip's ROM is spread evenly over its L-Units.
     public var romBitsPerLUnit: Double { romBytes * 8 / Double(lUnits) }
 
+    /// The L-Unit index of a matrix unit: matrix rows counted top to bottom skipping the vector row,
+    /// times the columns, plus the column (the order a ROM image's partition map uses).
+    public func lUnitIndex(_ unit: ArrayUnit) -> Int {
+        let matrixRow = unit.row < vectorUnitRow ? unit.row : unit.row - 1
+        return matrixRow * columns + unit.column
+    }
+
     /// Checks that `unit` names a matrix unit (one with an L-Unit) of this array.
     public func validate(_ unit: ArrayUnit) throws {
         guard (0..<rows).contains(unit.row), (0..<columns).contains(unit.column) else {

@@ -13,7 +13,6 @@ public enum RTLError: Error, Equatable, Sendable, CustomStringConvertible, Local
     case unitIsVectorUnit(row: Int, column: Int)
     case invalidUnitSyntax(String)
     case invalidOffset(Int)
-    case imageNotSupported
     case badFlags(String)
     case io(String)
     case manifest(path: String, reason: String)
@@ -39,8 +38,6 @@ public enum RTLError: Error, Equatable, Sendable, CustomStringConvertible, Local
             return "unit \(r),\(c) is in the vector-unit row; it has no L-Unit (no ROM)"
         case let .invalidUnitSyntax(s): return "invalid --unit '\(s)': expected ROW,COL (two integers, e.g. 3,12)"
         case let .invalidOffset(n): return "invalid --offset \(n): must be >= 0"
-        case .imageNotSupported:
-            return "ROM images are not supported yet (the ROM image format is another issue); use --data-hex"
         case let .badFlags(msg): return msg
         case let .io(msg): return msg
         case let .manifest(path, reason): return "\(path): \(reason)"

@@ -12,7 +12,7 @@ struct ChipShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show",
         abstract: "Print a chip configuration (default: the paper's chip); JSON output is loadable with --config.")
     @Option(name: .long, help: "Chip configuration JSON to show instead of the paper preset.") var config: String?
-    @Option(name: .long, help: "text or json.") var format: SimOutputFormat = .text
+    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
 
     func run() throws {
         let c = try loadChip(config)

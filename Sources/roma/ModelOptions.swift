@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ROMAChip
 import ROMAModel
 import ROMANumerics
 
@@ -18,6 +19,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Compute backend: reference (FP32 on the GGUF weights) or chip (the ROMA datapath on a ROM image). Default: chip with --image, else reference.")
     var backend: BackendChoice?
 
+    @Option(help: "Chip configuration JSON for the chip backend (default: the paper's chip; see `roma chip show --format json`).")
+    var config: String?
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -31,12 +35,14 @@ struct ModelOptions: ParsableArguments {
 
     func loadEngine() throws -> Engine {
         if let threads { Parallel.threads = threads }
-        if image != nil { return try Engine.chip(imagePath: image!) }
+        if let image {
+            let chip = try config.map { try ChipConfig.load(from: URL(fileURLWithPath: $0)) } ?? .paper
+            return try Engine.chip(imagePath: image, chip: chip)
+        }
         let path = modelPath
         guard FileManager.default.fileExists(atPath: path) else {
             throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
         }
-        if let image { return try Engine.chip(imagePath: image) }
         return try Engine.reference(path: path)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ROMAChip
 import Foundation
 import ROMARTL
 
@@ -9,19 +10,15 @@ struct RTLCommand: ParsableCommand {
         subcommands: [RTLRomCommand.self, RTLVerifyCommand.self, RTLReportCommand.self])
 }
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
-
 extension ROMStyle: ExpressibleByArgument {}
 extension CGenStructure: ExpressibleByArgument {}
 
-/// Runs `body`, turning RTLError into ArgumentParser's clean "Error: ..." exit.
+/// Runs `body`, turning RTLError into one "error: ..." line on stderr and exit code 1.
 private func reporting<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as RTLError { throw RTLCommandFailure(message: e.description) }
-}
-
-struct RTLCommandFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+    do { return try body() } catch let e as RTLError {
+        writeStderr("error: \(e.description)\n")
+        throw ExitCode(1)
+    }
 }
 
 private func printJSON<T: Encodable>(_ value: T) throws {
@@ -42,7 +39,7 @@ struct RTLRomCommand: ParsableCommand {
 
     @Option(name: .customLong("data-hex"), help: "Hex file: one word per line, address 0 first.")
     var dataHex: String?
-    @Option(help: "Compiled ROM image (not supported yet).")
+    @Option(help: "Compiled ROM image (roma compile); with --unit ROW,COL and --offset WORDS.")
     var image: String?
     @Option(help: "L-Unit of the image as ROW,COL (with --image).")
     var unit: String?
@@ -152,7 +149,7 @@ struct RTLReportCommand: ParsableCommand {
     var flow: String = "generic"
     @Option(help: "RTL array config JSON (rows, columns, vectorUnitRow, romBytes); default: the paper's chip.")
     var config: String?
-    @Option(help: "Compiled ROM image (not supported yet).")
+    @Option(help: "Compiled ROM image (roma compile); with --unit ROW,COL and --offset WORDS.")
     var image: String?
     @Option(help: "Directory for the synthesized tiles.")
     var work: String = ".build/rtl-report"
@@ -161,7 +158,6 @@ struct RTLReportCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            if image != nil { throw RTLError.imageNotSupported }
             guard let f = Yosys.Flow(rawValue: flow) else {
                 throw RTLError.io("invalid --flow '\(flow)': use generic or structural")
             }
@@ -169,6 +165,14 @@ struct RTLReportCommand: ParsableCommand {
             if let config {
                 guard let data = FileManager.default.contents(atPath: config) else { throw RTLError.io("cannot read \(config)") }
                 array = try RTLArrayConfig.load(json: data)
+            }
+            if let image {
+                // scale to what this image stores instead of the chip's full ROM
+                let rom: ROMImage
+                do { rom = try ROMImage(path: image) } catch { throw RTLError.io("\(error)") }
+                var bytes = 0
+                for u in 0..<rom.header.units.count { bytes += try rom.unitContents(unit: u).count }
+                array.romBytes = Double(bytes)
             }
             let g = try ROMGeometry(depth: depth, width: width, style: .brom)
             let figures = synthesize

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ROMAFormats
 import Foundation
 import ROMAChip
 import ROMASim
@@ -12,12 +13,11 @@ struct SimCommand: ParsableCommand {
 }
 
 /// Output format of the sim and chip commands (named apart from main's `OutputFormat` to merge cleanly).
-enum SimOutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
 // MARK: - Model and chip loading
 
 /// THE single place where `--model-config` is resolved: a preset name (llama3.2-3b, llama3-8b,
-/// smollm2-135m), a Hugging Face config.json, or (to be wired to ROMAFormats' GGUF reader) a .gguf file.
+/// smollm2-135m), a Hugging Face config.json, or a .gguf file (its llama.* metadata).
 func loadModelConfig(path: String) throws -> ModelConfig {
     if let preset = ModelConfig.preset(named: path) { return preset }
     let url = URL(fileURLWithPath: path)
@@ -39,8 +39,7 @@ func loadModelConfig(path: String) throws -> ModelConfig {
             throw SimError.badModelConfig("'\(path)' is not a valid Hugging Face config.json: \(error.localizedDescription)")
         }
     case "gguf":
-        // TODO(GGUF): wire to the ROMAFormats GGUF reader (llama.* metadata keys -> ModelConfig).
-        throw SimError.badModelConfig("'\(path)': reading the model shape from GGUF is not wired yet; pass a preset or the model's config.json")
+        do { return try ModelConfig(gguf: GGUFFile(path: path)) } catch { throw SimError.badModelConfig("'\(path)': \(error)") }
     default:
         throw SimError.badModelConfig("'\(path)': unsupported model config type '.\(ext)' (expected a preset name, .json or .gguf)")
     }
@@ -99,7 +98,7 @@ struct SimRun: ParsableCommand {
     @Option(name: .long, help: "Output (generated) tokens.") var output: Int = 256
     @Option(name: .long, help: "KV-cache lengths at which to report the decode speed, comma-separated.")
     var kvPoints: String = "0,256,512,1024,2048,4096"
-    @Option(name: .long, help: "text or json.") var format: SimOutputFormat = .text
+    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
 
     func run() throws {
         let (chip, w) = try workload.load()
@@ -117,7 +116,7 @@ struct SimRun: ParsableCommand {
 struct SimPaperCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "paper",
         abstract: "Reproduce the paper's rows R1-R19 (calibrated to R1 and R7 only) and write SVG plots like Figs. 6-12.")
-    @Option(name: .long, help: "text or json.") var format: SimOutputFormat = .text
+    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
     @Option(name: .long, help: "Directory for the SVG plots.") var plots: String = "out/sim-paper"
     @Flag(name: .long, help: "Do not write plots.") var noPlots = false
     @Option(name: .long, help: "Chip configuration JSON to start the calibration from; default: the paper's chip.")

@@ -128,12 +128,11 @@ final class ROMTileTests: XCTestCase {
         XCTAssertThrowsError(try RTLArrayConfig.load(json: Data("not json".utf8)))
     }
 
-    func testImageSourceValidatesUnitThenSaysNotSupported() throws {
+    func testImageSourceValidatesUnitAndFile() throws {
         let g = try ROMGeometry(depth: 64, width: 32)
-        let url = URL(fileURLWithPath: "/tmp/x.rom")
+        let url = URL(fileURLWithPath: "/nonexistent/x.rom")
         XCTAssertThrowsError(try ROMImageTileSource(url: url, unit: ArrayUnit(row: 3, column: 4), offset: 0).tile(geometry: g)) { e in
-            XCTAssertEqual(e as? RTLError, .imageNotSupported)
-            XCTAssertTrue("\(e)".hasPrefix("ROM images are not supported yet"))
+            XCTAssertEqual(e as? RTLError, .io("ROM image '/nonexistent/x.rom' not found"))
         }
         XCTAssertThrowsError(try ROMImageTileSource(url: url, unit: ArrayUnit(row: 30, column: 4), offset: 0).tile(geometry: g)) { e in
             XCTAssertEqual(e as? RTLError, .unitOutsideArray(row: 30, column: 4, rows: 17, columns: 16))
