@@ -35,6 +35,7 @@ let package = Package(
         .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ROMAModelTests", dependencies: ["ROMAModel", "ROMATestSupport"]),
+        .testTarget(name: "ROMAChipTests", dependencies: ["ROMAChip", "ROMAModel", "ROMARTL", "ROMATestSupport"]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMARTL"]),
         .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
