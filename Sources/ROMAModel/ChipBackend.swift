@@ -41,8 +41,10 @@ public struct ChipLoRA: Sendable {
 
     /// Converts FP32 A [rank, in] and B [out, rank] to FP8: each tensor is scaled so its largest
     /// magnitude maps to FP8's max normal (448), then rounded to nearest even.
-    public init(a: [Float], b: [Float], rank: Int, inDim: Int, outDim: Int, scale: Float) {
-        precondition(a.count == rank * inDim && b.count == outDim * rank)
+    public init(a: [Float], b: [Float], rank: Int, inDim: Int, outDim: Int, scale: Float) throws {
+        guard rank > 0, a.count == rank * inDim, b.count == outDim * rank else {
+            throw EngineError.invalid("LoRA weights do not match their shape: A has \(a.count) values for [\(rank) x \(inDim)], B has \(b.count) for [\(outDim) x \(rank)]")
+        }
         func encode(_ x: [Float]) -> ([UInt8], Float) {
             let amax = x.map(abs).max() ?? 0
             let s = amax > 0 ? amax / FP8E4M3.maxNormal : 1
