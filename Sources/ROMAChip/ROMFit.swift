@@ -39,11 +39,15 @@ public struct ROMFit: Sendable {
         var s = "ROM fit: \(model.name), INT\(bits), group \(groupSize) (\(String(format: "%.4f", ROMFit.bytesPerWeight(bits: bits, groupSize: groupSize) * 8)) bits/weight) against \(String(format: "%.2f", romBytes / 1e9)) GB ROM\n"
         for r in rows {
             s += "  " + r.tensorClass.padding(toLength: 32, withPad: " ", startingAt: 0)
-                + String(format: "%14d weights  %9.3f GB  %5.1f%%\n", r.weights, r.bytes / 1e9, 100 * r.bytes / romBytes)
+                + String(r.weights).leftPadded(14) + String(format: " weights  %9.3f GB  %5.1f%%\n", r.bytes / 1e9, 100 * r.bytes / romBytes)
         }
-        s += String(format: "  %@%14d weights  %9.3f GB  %5.1f%%  -> %@ (margin %+.3f GB)\n",
-                    "total".padding(toLength: 32, withPad: " ", startingAt: 0), rows.reduce(0) { $0 + $1.weights },
-                    totalBytes / 1e9, 100 * totalBytes / romBytes, fits ? "fits" : "does NOT fit", margin / 1e9)
+        s += "  " + "total".padding(toLength: 32, withPad: " ", startingAt: 0) + String(rows.reduce(0) { $0 + $1.weights }).leftPadded(14)
+            + String(format: " weights  %9.3f GB  %5.1f%%  -> ", totalBytes / 1e9, 100 * totalBytes / romBytes)
+            + (fits ? "fits" : "does NOT fit") + String(format: " (margin %+.3f GB)\n", margin / 1e9)
         return s
     }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

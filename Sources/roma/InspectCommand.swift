@@ -1,14 +1,25 @@
 import ArgumentParser
 import Foundation
 import ROMAFormats
+import ROMAChip
 import ROMAModel
 
-/// `roma inspect FILE`: metadata and tensor table of a GGUF file.
+/// `roma inspect FILE`: metadata and tensor table of a GGUF model or a ROM image; or, with
+/// `--model-config`, whether a model fits the chip's ROM (no weights needed).
 struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show the metadata and tensors of a GGUF model.")
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show a GGUF model or a ROM image; or check that a model fits the ROM.")
 
-    @Argument(help: "A GGUF file (default: the SmolLM2 model).")
+    @Argument(help: "A GGUF file or a ROM image (default: the SmolLM2 model).")
     var file: String?
+
+    @Option(help: "Instead of a file: a model configuration (llama3.2-3b, llama3-8b, smollm2-135m, a config.json or a .gguf) to check against the chip's ROM.")
+    var modelConfig: String?
+    @Option(help: "Bits per base weight for --model-config.")
+    var bits: Int = 4
+    @Option(help: "Group size for --model-config (default: as `roma compile` picks).")
+    var group: Int?
+    @Option(help: "Chip configuration JSON (default: the paper's chip).")
+    var config: String?
 
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
@@ -18,7 +29,24 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let chip = try config.map { try ChipConfig.load(from: URL(fileURLWithPath: $0)) } ?? .paper
+            if let modelConfig {
+                guard bits == 2 || bits == 4 else { throw ValidationError("--bits must be 2 or 4") }
+                let m = try loadModelConfig(path: modelConfig)
+                let g = try ROMCompiler.resolveGroupSize(group, model: m)
+                let fit = ROMFit(model: m, bits: bits, groupSize: g, romBytes: chip.memory.romBytes)
+                if format == .json {
+                    try printJSON(["model": m.name, "bits": bits, "group": g, "rom_bytes": chip.memory.romBytes,
+                                   "total_bytes": fit.totalBytes, "fits": fit.fits, "margin_bytes": fit.margin,
+                                   "classes": fit.rows.map { ["class": $0.tensorClass, "weights": $0.weights, "bytes": $0.bytes] }])
+                } else { print(fit.report(), terminator: "") }
+                return
+            }
             let path = file ?? ModelLocator.defaultModelPath
+            if let f = FileHandle(forReadingAtPath: path), let head = try? f.read(upToCount: 8), Array(head) == ROMImage.magic {
+                try inspectImage(path)
+                return
+            }
             let g = try GGUFFile(path: path)
             switch format {
             case .json:
@@ -53,6 +81,40 @@ struct InspectCommand: ParsableCommand {
                 print("  total tensor bytes: \(total)")
             }
         }
+    }
+
+    private func inspectImage(_ path: String) throws {
+        let img = try ROMImage(path: path)
+        let h = img.header
+        let summary = ROMImageSummary(img)
+        if format == .json {
+            try printJSON(["path": path, "sha256": img.checksumHex, "bytes": img.file.count, "model": h.model.name,
+                           "bits": h.quantization.bits, "group": h.quantization.groupSize, "method": h.quantization.method,
+                           "source": ["file": h.source.file, "sha256": h.source.sha256],
+                           "units": h.units.count, "unit_bytes": summary.unitBytes(),
+                           "tensors": h.tensors.map { ["name": $0.name, "kind": $0.kind.rawValue, "rows": $0.rows, "cols": $0.cols,
+                                                       "bits": $0.bits, "group": $0.groupSize, "rom_bytes": img.romBytes($0),
+                                                       "unit_row_start": $0.unitRowStart] }])
+            return
+        }
+        print("ROMA ROM image v\(ROMImage.version)  \(path)")
+        print("sha256 \(img.checksumHex) (verified), \(img.file.count) bytes, mapped read-only")
+        print("model \(h.model.name): \(h.model.numLayers) layers, hidden \(h.model.hiddenSize), ffn \(h.model.intermediateSize), heads \(h.model.numHeads)/\(h.model.numKVHeads), vocab \(h.model.vocabSize)")
+        print("base weights INT\(h.quantization.bits), group \(h.quantization.groupSize), FP16 scale + UInt\(h.quantization.bits) zero point; quantizer \(h.quantization.method)")
+        print("source \(h.source.file) sha256 \(h.source.sha256.prefix(16))...; tokenizer \(h.tokenizer.model)/\(h.tokenizer.pre), \(h.tokenizer.tokens.count) tokens")
+        print("\ntensors:")
+        print("  name                       kind       rows x cols      ROM bytes  rows per L-Unit")
+        for t in h.tensors {
+            let sizes = zip(t.unitRowStart.dropFirst(), t.unitRowStart).map { $0 - $1 }
+            let per = t.kind == .norm ? "-" : "\(sizes.min()!)-\(sizes.max()!)"
+            print("  " + t.name.padding(toLength: 26, withPad: " ", startingAt: 0) + " " + t.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + " " + "\(t.rows) x \(t.cols)".padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + String(format: "%10d  ", img.romBytes(t)) + per)
+        }
+        print("\n" + summary.unitFillReport())
+        let fit = ROMFit(model: h.model, bits: h.quantization.bits, groupSize: h.quantization.groupSize,
+                         romBytes: Double(h.units.romBytesPerUnit * h.units.count))
+        print(fit.report(), terminator: "")
     }
 
     private func fullDescription(_ v: GGUFValue) -> String {
