@@ -86,7 +86,36 @@ public enum LUnitArray {
                     zI[i * gpr + g] = Int32(zeros.value[r * gpr + g])
                 }
             }
-            for tok in 0..<T {
+            var tok = 0
+            if G == 64 {
+                // four tokens at a time share each unpacked weight group
+                let xvs = x.vsum, xp2 = x.pow2
+                while tok + 4 <= T {
+                    let v0 = x.values + tok * cols, v1 = v0 + cols, v2 = v1 + cols, v3 = v2 + cols
+                    let vs0 = xvs + tok * gpr, vs1 = vs0 + gpr, vs2 = vs1 + gpr, vs3 = vs2 + gpr
+                    let p0 = xp2 + tok * gpr, p1 = p0 + gpr, p2 = p1 + gpr, p3 = p2 + gpr
+                    for i in 0..<nr {
+                        let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
+                        var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
+                        for g in 0..<gpr {
+                            let o = g &* 64
+                            let (d0, d1, d2, d3) = LUnitKernels.dot64x4(v0 + o, v1 + o, v2 + o, v3 + o, w + o)
+                            let sg = s[g], zg = z[g]
+                            acc0 += Float(d0 &- vs0[g] &* zg) * sg * p0[g]
+                            acc1 += Float(d1 &- vs1[g] &* zg) * sg * p1[g]
+                            acc2 += Float(d2 &- vs2[g] &* zg) * sg * p2[g]
+                            acc3 += Float(d3 &- vs3[g] &* zg) * sg * p3[g]
+                        }
+                        let r = r0 + i
+                        o.value[tok * outStride + r] = roundToFP16 ? FP16.round(acc0) : acc0
+                        o.value[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(acc1) : acc1
+                        o.value[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(acc2) : acc2
+                        o.value[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(acc3) : acc3
+                    }
+                    tok += 4
+                }
+            }
+            while tok < T {
                 let v = x.values + tok * cols
                 let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
                 for i in 0..<nr {
@@ -99,6 +128,7 @@ public enum LUnitArray {
                     }
                     o.value[tok * outStride + r0 + i] = roundToFP16 ? FP16.round(acc) : acc
                 }
+                tok += 1
             }
         }
     }

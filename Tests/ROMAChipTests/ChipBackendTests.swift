@@ -23,11 +23,16 @@ final class ChipBackendTests: XCTestCase {
     /// LUnitArray.matmul (both the decode and the batched kernel) is bit-identical to summing the
     /// golden `LUnit.group` results of every group in order and rounding to FP16.
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {
-        for bits in [4, 2] {
-            let img = try ROMImage(path: paths(bits: bits).rom)
+        let tiny64 = TinyModel(seed: 43, ffn: 128)   // rows of 64 and 128: group size 64 (the decode and 4-token kernels)
+        let gguf64 = try tiny64.write()
+        for (bits, group) in [(4, 32), (2, 32), (4, 64), (2, 64)] {
+            let path = group == 32 ? try paths(bits: bits).rom : TempFiles.path("g64-\(bits)-\(UUID().uuidString).rom")
+            if group == 64 { _ = try ROMCompiler(bits: bits, groupSize: 64).compile(gguf: GGUFFile(path: gguf64), output: path) }
+            let img = try ROMImage(path: path)
             let t = try img.requireTensor("blk.0.ffn_down.weight")
+            XCTAssertEqual(t.groupSize, group)
             var rng = SplitMix(UInt64(bits))
-            for T in [1, 5] {
+            for T in [1, 5, 9] {
                 let x = (0..<(T * t.cols)).map { _ in FP16.round(rng.normal() * Float(1 << (rng.next() % 6))) }
                 let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)
                 defer { out.deallocate() }
@@ -47,7 +52,7 @@ final class ChipBackendTests: XCTestCase {
                                                   scaleBits: UInt16(littleEndian: img.scales(t)[r * t.groupsPerRow + g]))
                             acc += res.res
                         }
-                        XCTAssertEqual(out[tok * t.rows + r].bitPattern, FP16.round(acc).bitPattern, "bits \(bits) T \(T) token \(tok) row \(r)")
+                        XCTAssertEqual(out[tok * t.rows + r].bitPattern, FP16.round(acc).bitPattern, "bits \(bits) G \(group) T \(T) token \(tok) row \(r)")
                     }
                 }
             }

@@ -24,8 +24,11 @@ public struct TinyModel {
     /// Special tokens 0..2, then the 256 byte-level symbols, then merged tokens.
     public static let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
-    public init(seed: UInt64 = 1, weightType: GGMLType = .f32) {
+    public init(seed: UInt64 = 1, weightType: GGMLType = .f32, hidden: Int = 64, ffn: Int = 96, layers: Int = 2,
+                heads: Int = 4, kvHeads: Int = 2, headDim: Int = 16) {
         self.weightType = weightType
+        self.hidden = hidden; self.ffn = ffn; self.layers = layers
+        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
         var vocab = TinyModel.specials
         for b in 0..<256 { vocab.append(String(ByteLevelTable.byteToScalar[b])) }
         let merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "Ġ s", "Ġ w", "o r"]

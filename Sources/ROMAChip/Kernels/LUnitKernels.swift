@@ -77,4 +77,17 @@ public enum LUnitKernels {
         for j in 0..<64 { let b = p[j]; scratch[j] = Int16(b & 0x0F); hi[j] = Int16(b >> 4) }
         return dot128(v, scratch)
     }
+
+    /// Four activation vectors against one unpacked 64-group: (Σ a0*b, Σ a1*b, Σ a2*b, Σ a3*b).
+    @inline(__always)
+    public static func dot64x4(_ a0: UnsafePointer<Int16>, _ a1: UnsafePointer<Int16>, _ a2: UnsafePointer<Int16>,
+                               _ a3: UnsafePointer<Int16>, _ b: UnsafePointer<Int16>) -> (Int32, Int32, Int32, Int32) {
+        var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
+        for k in 0..<64 {
+            let w = Int32(b[k])
+            s0 &+= Int32(a0[k]) &* w; s1 &+= Int32(a1[k]) &* w
+            s2 &+= Int32(a2[k]) &* w; s3 &+= Int32(a3[k]) &* w
+        }
+        return (s0, s1, s2, s3)
+    }
 }
