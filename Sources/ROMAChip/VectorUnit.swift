@@ -52,27 +52,21 @@ public enum VectorUnit {
 /// The SRAM-based H-Unit (Sec. III-A): holds the KV cache (FP16) and LoRA weights (FP8 E4M3) and
 /// computes attention and the LoRA products.
 public enum HUnit {
-    /// Attention for one query head over `n` cached positions of one KV head:
-    /// scores_j = (Σ_d q_d k_jd, FP32) * scale; softmax on the vector unit; out_d = fp16(Σ_j p_j v_jd).
-    public static func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<UInt16>, values: UnsafePointer<UInt16>,
+    /// Attention for one query head over `n` cached positions of one KV head (K, V hold FP16 values):
+    /// score_j = q·k_j (the H-Unit's FP32 dot product: four 8-lane accumulators over 32-element
+    /// blocks, then a fixed reduction, `F32Kernels.dot`) times `scale`; softmax on the vector unit;
+    /// out_d = fp16(Σ_j p_j v_jd), accumulated in FP32 in position order.
+    public static func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                                   stride: Int, n: Int, headDim: Int, scale: Float,
                                   scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        let table = FP16.table
-        table.withUnsafeBufferPointer { t in
-            for j in 0..<n {
-                let k = keys + j * stride
-                var s: Float = 0
-                for d in 0..<headDim { s += q[d] * t[Int(k[d])] }
-                scores[j] = s * scale
-            }
-            VectorUnit.softmax(scores, n)
-            for d in 0..<headDim { out[d] = 0 }
-            for j in 0..<n {
-                let v = values + j * stride, p = scores[j]
-                for d in 0..<headDim { out[d] += p * t[Int(v[d])] }
-            }
-            for d in 0..<headDim { out[d] = FP16.round(out[d]) }
+        for j in 0..<n { scores[j] = F32Kernels.dot(q, keys + j &* stride, headDim) * scale }
+        VectorUnit.softmax(scores, n)
+        for d in 0..<headDim { out[d] = 0 }
+        for j in 0..<n {
+            let v = values + j &* stride, p = scores[j]
+            for d in 0..<headDim { out[d] += p * v[d] }
         }
+        for d in 0..<headDim { out[d] = FP16.round(out[d]) }
     }
 
     /// LoRA on the H-Unit: y += scale * B (A x), A [r, in] and B [out, r] in FP8 E4M3 with one FP32

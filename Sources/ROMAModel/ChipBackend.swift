@@ -3,13 +3,15 @@ import ROMAChip
 import ROMAFormats
 import ROMANumerics
 
-/// The KV cache in H-Unit SRAM: K and V per layer as FP16, [capacity, numKVHeads * headDim].
+/// The KV cache in H-Unit SRAM: K and V per layer, [capacity, numKVHeads * headDim]. The values are
+/// FP16 (rounded when stored); the functional model keeps them in FP32 words so the H-Unit kernels
+/// need no conversion. SRAM is charged 2 bytes per value.
 public final class ChipKVCache: KVCache, @unchecked Sendable {
     public private(set) var count = 0
     public let capacity: Int
     let kvDim: Int
-    let keys: [UnsafeMutablePointer<UInt16>]
-    let values: [UnsafeMutablePointer<UInt16>]
+    let keys: [UnsafeMutablePointer<Float>]
+    let values: [UnsafeMutablePointer<Float>]
     let sram: SRAM
     let allocation: SRAM.Allocation
 
@@ -195,8 +197,8 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         let group = H / config.numKVHeads
         let K = c.keys[layer], V = c.values[layer]
         for i in 0..<(T * kvDim) {
-            K[start * kvDim + i] = FP16.fromFloat(k.data[i])
-            V[start * kvDim + i] = FP16.fromFloat(v.data[i])
+            K[start * kvDim + i] = FP16.round(k.data[i])
+            V[start * kvDim + i] = FP16.round(v.data[i])
         }
         let out = Matrix(rows: T, cols: H * hd)
         let scale = 1 / Float(hd).squareRoot()

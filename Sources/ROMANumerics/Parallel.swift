@@ -70,7 +70,12 @@ final class WorkerPool: @unchecked Sendable {
                 cond.lock(); cond.broadcast(); cond.unlock()
             }
             work()
-            while finished.load(ordering: .sequentiallyConsistent) < helpers { }
+            // wait for the helpers; yield the core if they are slow (an oversubscribed machine)
+            var spins = 0
+            while finished.load(ordering: .sequentiallyConsistent) < helpers {
+                spins += 1
+                if spins > 2_000 { sched_yield() }
+            }
             job = nil
         }
     }
@@ -93,6 +98,7 @@ final class WorkerPool: @unchecked Sendable {
             while generation.load(ordering: .sequentiallyConsistent) == seen {
                 spins += 1
                 if spins & 255 == 0 {
+                    sched_yield()
                     let now = DispatchTime.now().uptimeNanoseconds
                     if spinStart == 0 { spinStart = now } else if now - spinStart > spinNanoseconds {
                         cond.lock()

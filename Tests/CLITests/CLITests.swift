@@ -3,8 +3,8 @@ import Foundation
 import ROMAFormats
 import ROMATestSupport
 
-/// Runs the built `roma` executable: exit codes, messages and JSON shapes.
-final class CLITests: XCTestCase {
+/// Runs the built `roma` executable.
+enum RomaCLI {
     struct Result { let code: Int32; let out: String; let err: String }
 
     static var romaPath: String {
@@ -16,8 +16,8 @@ final class CLITests: XCTestCase {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    func roma(_ args: [String], stdin: String? = nil) throws -> Result {
-        let path = CLITests.romaPath
+    static func run(_ args: [String], stdin: String? = nil) throws -> Result {
+        let path = romaPath
         guard FileManager.default.isExecutableFile(atPath: path) else {
             XCTFail("roma executable not found at \(path): run `swift build` before `swift test`")
             return Result(code: -1, out: "", err: "")
@@ -34,6 +34,11 @@ final class CLITests: XCTestCase {
         p.waitUntilExit()
         return Result(code: p.terminationStatus, out: String(decoding: od, as: UTF8.self), err: String(decoding: ed, as: UTF8.self))
     }
+}
+
+/// Exit codes, messages and JSON shapes of the model commands.
+final class CLITests: XCTestCase {
+    func roma(_ args: [String], stdin: String? = nil) throws -> RomaCLI.Result { try RomaCLI.run(args, stdin: stdin) }
 
     lazy var tinyPath: String = try! TinyModel(seed: 21).write()
 
@@ -165,5 +170,54 @@ final class CLITests: XCTestCase {
         let r = try roma(["generate", "--model", tinyPath, "--prompt", "x", "--max-tokens", "500"])
         XCTAssertEqual(r.code, 1)
         XCTAssertEqual(r.err, "error: prompt plus generated tokens (501) exceed the context length (128)\n")
+    }
+}
+
+/// The chip commands: compile, run on the image, inspect it, golden L-Unit.
+final class ChipCLITests: XCTestCase {
+    lazy var tinyPath: String = try! TinyModel(seed: 23).write()
+
+    func testCompileInspectAndGenerateOnTheChip() throws {
+        let rom = TempFiles.path("cli-\(UUID().uuidString).rom")
+        let c = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom, "--format", "json"])
+        XCTAssertEqual(c.code, 0, c.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(c.out.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["group"] as? Int, 32)
+        XCTAssertEqual((obj["sha256"] as? String)?.count, 64)
+        XCTAssertTrue(c.err.contains("compile ["), "progress bar on stderr")
+        let i = try RomaCLI.run(["inspect", rom])
+        XCTAssertEqual(i.code, 0, i.err)
+        XCTAssertTrue(i.out.contains("sha256 \(obj["sha256"] as! String) (verified)"), i.out)
+        XCTAssertTrue(i.out.contains("blk.1.ffn_down.weight"))
+        let g = try RomaCLI.run(["generate", "--image", rom, "--prompt", "the cat", "--max-tokens", "4", "--format", "json"])
+        XCTAssertEqual(g.code, 0, g.err)
+        let gen = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(g.out.utf8)) as? [String: Any])
+        XCTAssertEqual(gen["backend"] as? String, "chip")
+        let b = try RomaCLI.run(["bench", "--image", rom, "--backend", "chip", "--prompt-tokens", "8", "--gen-tokens", "2", "--repetitions", "1", "--format", "json"])
+        XCTAssertEqual(b.code, 0, b.err)
+        XCTAssertEqual(try RomaCLI.run(["generate", "--prompt", "x", "--backend", "chip"]).code, 64)
+        let wrong = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "3", "--output", rom])
+        XCTAssertTrue(wrong.err.contains("--bits must be 2 or 4, got 3"), wrong.err)
+        let group = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--group", "64", "--output", rom + "x"])
+        XCTAssertEqual(group.err, "error: group size 64 does not divide the row length 96 of 'blk.0.ffn_down.weight'\n")
+        let fit = try RomaCLI.run(["inspect", "--model-config", "llama3.2-3b", "--bits", "4", "--format", "json"])
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(fit.out.utf8)) as? [String: Any])?["fits"] as? Bool, true)
+    }
+
+    func testGoldenLUnit() throws {
+        let stim = TempFiles.path("stim.jsonl")
+        // 2.0, -0.75, 2^-7, denormal, 0 with codes [3,1,2,5,7], z 2, s 0.5 (hand-worked in LUnitTests)
+        let line = #"{"a": [16384, 47616, 8192, 3, 0], "w": [3, 1, 2, 5, 7], "z": 2, "s": 14336, "bits": 4}"#
+        try (line + "\n" + line + "\n").write(toFile: stim, atomically: true, encoding: .utf8)
+        let r = try RomaCLI.run(["golden", "lunit", "--input", stim])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(r.out, String(repeating: #"{"max_exp":16,"vsum":644,"dot":2696,"res":1.375}"# + "\n", count: 2))
+        let bad = TempFiles.path("bad.jsonl")
+        try #"{"a": [1, 2], "w": [16, 0], "z": 0, "s": 15360, "bits": 4}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let e = try RomaCLI.run(["golden", "lunit", "--input", bad])
+        XCTAssertEqual(e.code, 1)
+        XCTAssertEqual(e.err, "error: golden: line 1: 'w' codes must be in 0..<16 for 4-bit weights\n")
+        try "not json\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try RomaCLI.run(["golden", "lunit", "--input", bad]).err, "error: golden: line 1: not a JSON object\n")
     }
 }
