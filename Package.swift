@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "ROMASimTests", dependencies: ["ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMARTL"]),
         .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
-        .testTarget(name: "RealModelTests", dependencies: ["ROMAModel", "ROMATestSupport"],
+        .testTarget(name: "RealModelTests", dependencies: ["ROMAModel", "ROMAChip", "ROMAFormats", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
     ]
 )
