@@ -26,6 +26,21 @@ public enum NormKind: Sendable, Equatable {
     case attention(layer: Int), ffn(layer: Int), output
 }
 
+/// The RMSNorm gains of a model, looked up by `NormKind`.
+public struct NormWeights: Sendable {
+    public let attention: [[Float]], ffn: [[Float]], output: [Float]
+    public init(attention: [[Float]], ffn: [[Float]], output: [Float]) {
+        self.attention = attention; self.ffn = ffn; self.output = output
+    }
+    public subscript(_ kind: NormKind) -> [Float] {
+        switch kind {
+        case .attention(let l): return attention[l]
+        case .ffn(let l): return ffn[l]
+        case .output: return output
+        }
+    }
+}
+
 /// Per-sequence attention state. Each backend stores K and V in its own format (FP32 for the
 /// reference engine, FP16 in H-Unit SRAM for the chip); a cache is never shared between requests.
 public protocol KVCache: AnyObject {

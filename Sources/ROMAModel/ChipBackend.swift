@@ -73,7 +73,7 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     let linearTensors: [[LinearKind: ROMImage.Tensor]]
     let embedding: ROMImage.Tensor
     let output: ROMImage.Tensor
-    let attnNorm: [[Float]], ffnNorm: [[Float]], outNorm: [Float]
+    let norms: NormWeights
     let invFreq: [Float]
     /// LoRA adapters attached per (layer, kind); all are applied (several adapters can be active).
     private var lora: [Int: [LinearKind: [ChipLoRA]]] = [:]
@@ -97,8 +97,8 @@ public final class ChipBackend: Backend, @unchecked Sendable {
             an.append(image.normValues(try image.requireTensor("blk.\(l).attn_norm.weight")))
             fn.append(image.normValues(try image.requireTensor("blk.\(l).ffn_norm.weight")))
         }
-        linearTensors = lin; attnNorm = an; ffnNorm = fn
-        outNorm = image.normValues(try image.requireTensor("output_norm.weight"))
+        linearTensors = lin
+        norms = NormWeights(attention: an, ffn: fn, output: image.normValues(try image.requireTensor("output_norm.weight")))
         embedding = try image.requireTensor("token_embd.weight")
         output = m.tiedEmbeddings ? embedding : try image.requireTensor("output.weight")
         invFreq = (0..<(m.headDim / 2)).map { Float(pow(m.ropeTheta, -2.0 * Double($0) / Double(m.headDim))) }
@@ -144,12 +144,7 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     }
 
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix {
-        let g: [Float]
-        switch norm {
-        case .attention(let l): g = attnNorm[l]
-        case .ffn(let l): g = ffnNorm[l]
-        case .output: g = outNorm
-        }
+        let g = norms[norm]
         let y = Matrix(rows: x.rows, cols: x.cols)
         let eps = Float(config.rmsNormEps)
         g.withUnsafeBufferPointer { gp in

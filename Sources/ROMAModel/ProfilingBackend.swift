@@ -40,7 +40,8 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func report() -> String {
         let total = seconds.values.reduce(0, +)
         return seconds.sorted { $0.value > $1.value }.map {
-            String(format: "  %-14@ %8.3f s  %5.1f%%  (%d calls)", $0.key as NSString, $0.value, 100 * $0.value / max(total, 1e-12), calls[$0.key] ?? 0)
+            "  " + $0.key.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(format: " %8.3f s  %5.1f%%  (%d calls)", $0.value, 100 * $0.value / max(total, 1e-12), calls[$0.key] ?? 0)
         }.joined(separator: "\n")
     }
 }

@@ -70,7 +70,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     let embedding: DenseWeight          // [vocab, hidden]
     let output: DenseWeight             // tied: same object as embedding
     let linears: [[LinearKind: DenseWeight]]
-    let attnNorm: [[Float]], ffnNorm: [[Float]], outNorm: [Float]
+    let norms: NormWeights
     let invFreq: [Double]
 
     public init(gguf g: GGUFFile) throws {
@@ -88,8 +88,8 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
             an.append(try g.dequantize(g.requireTensor("blk.\(l).attn_norm.weight")))
             fn.append(try g.dequantize(g.requireTensor("blk.\(l).ffn_norm.weight")))
         }
-        linears = lin; attnNorm = an; ffnNorm = fn
-        outNorm = try g.dequantize(g.requireTensor("output_norm.weight"))
+        linears = lin
+        norms = NormWeights(attention: an, ffn: fn, output: try g.dequantize(g.requireTensor("output_norm.weight")))
         invFreq = (0..<(cfg.headDim / 2)).map { pow(cfg.ropeTheta, -2.0 * Double($0) / Double(cfg.headDim)) }
     }
 
@@ -110,12 +110,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     }
 
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix {
-        let g: [Float]
-        switch norm {
-        case .attention(let l): g = attnNorm[l]
-        case .ffn(let l): g = ffnNorm[l]
-        case .output: g = outNorm
-        }
+        let g = norms[norm]
         let y = Matrix(rows: x.rows, cols: x.cols)
         let eps = Float(config.rmsNormEps)
         for r in 0..<x.rows {

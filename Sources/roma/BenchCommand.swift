@@ -64,9 +64,10 @@ struct BenchCommand: ParsableCommand {
                                "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
                                "pp_runs": pp, "tg_runs": tg])
             } else {
+                let name = engine.backend.name.padding(toLength: 10, withPad: " ", startingAt: 0)
                 print("backend    threads  test     t/s (median of \(repetitions))")
-                print(String(format: "%-10@ %7d  pp%-5d  %8.2f", engine.backend.name as NSString, threads, promptTokens, median(pp)))
-                print(String(format: "%-10@ %7d  tg%-5d  %8.2f", engine.backend.name as NSString, threads, genTokens, median(tg)))
+                print(name + String(format: " %7d  pp%-5d  %8.2f", threads, promptTokens, median(pp)))
+                print(name + String(format: " %7d  tg%-5d  %8.2f", threads, genTokens, median(tg)))
             }
         }
     }
