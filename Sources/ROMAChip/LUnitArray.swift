@@ -39,97 +39,127 @@ public enum LUnitArray {
         deinit { values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate() }
     }
 
+    /// One matrix product for the array: a ROM tensor and where its [T, rows] result goes.
+    public struct Product: @unchecked Sendable {
+        public let tensor: ROMImage.Tensor
+        public let out: UnsafeMutablePointer<Float>
+        public let outStride: Int
+        public let roundToFP16: Bool
+        public init(tensor: ROMImage.Tensor, out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool) {
+            self.tensor = tensor; self.out = out; self.outStride = outStride; self.roundToFP16 = roundToFP16
+        }
+    }
+
+    /// Rows per unit of parallel work (a slice of the rows some L-Units hold).
+    static let blockRows = 16
+
     /// out[t * outStride + r] = Σ_g Eq1(group g of row r, token t), optionally rounded to FP16.
-    /// Work is split over blocks of rows (one block is a slice of the rows that some L-Units hold);
-    /// each block unpacks its codes once and reuses them for every token.
     public static func matmul(image: ROMImage, tensor t: ROMImage.Tensor, x: AlignedActivations,
                               out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool) {
-        precondition(x.cols == t.cols && x.groupSize == t.groupSize, "activation shape does not match tensor '\(t.name)'")
+        matmul(image: image, products: [Product(tensor: t, out: out, outStride: outStride, roundToFP16: roundToFP16)], x: x)
+    }
+
+    /// Several products of the same broadcast activations (Q, K, V; gate, up) in one pass over the
+    /// array: every unit works on its rows of every tensor, and the alignment is done once.
+    public static func matmul(image: ROMImage, products: [Product], x: AlignedActivations) {
+        var work: [(product: Int, block: Int)] = []
+        for (i, p) in products.enumerated() {
+            precondition(x.cols == p.tensor.cols && x.groupSize == p.tensor.groupSize,
+                         "activation shape does not match tensor '\(p.tensor.name)'")
+            for b in 0..<((p.tensor.rows + blockRows - 1) / blockRows) { work.append((i, b)) }
+        }
+        let items = Unchecked(work)
+        Parallel.forEach(work.count) { i in
+            let (pi, b) = items.value[i]
+            let p = products[pi]
+            let r0 = b * blockRows
+            computeRows(image: image, product: p, rows: r0..<min(p.tensor.rows, r0 + blockRows), x: x)
+        }
+    }
+
+    /// Rows `rows` of one product, every token. Each row's codes are unpacked once and reused for
+    /// every token (four tokens at a time for group 64); a single token streams the packed codes.
+    static func computeRows(image: ROMImage, product p: Product, rows: Range<Int>, x: AlignedActivations) {
+        let t = p.tensor
         let T = x.tokens, G = t.groupSize, gpr = t.groupsPerRow, bits = t.bits
-        let codes = Unchecked(image.codes(t)), scales = Unchecked(image.scales(t)), zeros = Unchecked(image.zeros(t))
-        let o = Unchecked(out)
-        let rowBytes = t.rowCodeBytes, cols = t.cols, rows = t.rows
-        let blockRows = 16
-        let blocks = (rows + blockRows - 1) / blockRows
-        let table = Unchecked(FP16.table.withUnsafeBufferPointer { $0.baseAddress! })
+        let codes = image.codes(t), scales = image.scales(t), zeros = image.zeros(t)
+        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        let rowBytes = t.rowCodeBytes, cols = t.cols
+        let table = FP16.table.withUnsafeBufferPointer { $0.baseAddress! }
         if T == 1 && bits == 4 && (G == 64 || G == 128) {
             // decode: stream each row's packed codes once, unpacking group by group in L1
-            Parallel.forEach(blocks) { b in
-                let scratch = UnsafeMutablePointer<Int16>.allocate(capacity: 128)
-                defer { scratch.deallocate() }
-                let v = x.values, vs = x.vsum, p2 = x.pow2
-                for r in (b * blockRows)..<min(rows, (b + 1) * blockRows) {
-                    let rc = codes.value + r * rowBytes, sc = scales.value + r * gpr, zp = zeros.value + r * gpr
-                    var acc: Float = 0
-                    for g in 0..<gpr {
-                        let dot = G == 64 ? LUnitKernels.dotPacked4x64(v + g &* 64, rc + g &* 32, scratch)
-                                          : LUnitKernels.dotPacked4x128(v + g &* 128, rc + g &* 64, scratch)
-                        let s = table.value[Int(UInt16(littleEndian: sc[g]))]
-                        acc += Float(dot &- vs[g] &* Int32(zp[g])) * s * p2[g]
-                    }
-                    o.value[r] = roundToFP16 ? FP16.round(acc) : acc
+            let scratch = UnsafeMutablePointer<Int16>.allocate(capacity: 128)
+            defer { scratch.deallocate() }
+            let v = x.values, vs = x.vsum, p2 = x.pow2
+            for r in rows {
+                let rc = codes + r * rowBytes, sc = scales + r * gpr, zp = zeros + r * gpr
+                var acc: Float = 0
+                for g in 0..<gpr {
+                    let dot = G == 64 ? LUnitKernels.dotPacked4x64(v + g &* 64, rc + g &* 32, scratch)
+                                      : LUnitKernels.dotPacked4x128(v + g &* 128, rc + g &* 64, scratch)
+                    let s = table[Int(UInt16(littleEndian: sc[g]))]
+                    acc += Float(dot &- vs[g] &* Int32(zp[g])) * s * p2[g]
                 }
+                o[r] = roundToFP16 ? FP16.round(acc) : acc
             }
             return
         }
-        Parallel.forEach(blocks) { b in
-            let r0 = b * blockRows, nr = min(rows, r0 + blockRows) - r0
-            let w16 = UnsafeMutablePointer<Int16>.allocate(capacity: nr * cols)
-            let sF = UnsafeMutablePointer<Float>.allocate(capacity: nr * gpr)
-            let zI = UnsafeMutablePointer<Int32>.allocate(capacity: nr * gpr)
-            defer { w16.deallocate(); sF.deallocate(); zI.deallocate() }
-            for i in 0..<nr {
-                let r = r0 + i
-                LUnitKernels.unpackRow(codes.value + r * rowBytes, bits: bits, group: G, cols: cols, into: w16 + i * cols)
-                for g in 0..<gpr {
-                    sF[i * gpr + g] = table.value[Int(UInt16(littleEndian: scales.value[r * gpr + g]))]
-                    zI[i * gpr + g] = Int32(zeros.value[r * gpr + g])
-                }
+        let r0 = rows.lowerBound, nr = rows.count
+        let w16 = UnsafeMutablePointer<Int16>.allocate(capacity: nr * cols)
+        let sF = UnsafeMutablePointer<Float>.allocate(capacity: nr * gpr)
+        let zI = UnsafeMutablePointer<Int32>.allocate(capacity: nr * gpr)
+        defer { w16.deallocate(); sF.deallocate(); zI.deallocate() }
+        for i in 0..<nr {
+            let r = r0 + i
+            LUnitKernels.unpackRow(codes + r * rowBytes, bits: bits, group: G, cols: cols, into: w16 + i * cols)
+            for g in 0..<gpr {
+                sF[i * gpr + g] = table[Int(UInt16(littleEndian: scales[r * gpr + g]))]
+                zI[i * gpr + g] = Int32(zeros[r * gpr + g])
             }
-            var tok = 0
-            if G == 64 {
-                // four tokens at a time share each unpacked weight group
-                let xvs = x.vsum, xp2 = x.pow2
-                while tok + 4 <= T {
-                    let v0 = x.values + tok * cols, v1 = v0 + cols, v2 = v1 + cols, v3 = v2 + cols
-                    let vs0 = xvs + tok * gpr, vs1 = vs0 + gpr, vs2 = vs1 + gpr, vs3 = vs2 + gpr
-                    let p0 = xp2 + tok * gpr, p1 = p0 + gpr, p2 = p1 + gpr, p3 = p2 + gpr
-                    for i in 0..<nr {
-                        let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
-                        var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
-                        for g in 0..<gpr {
-                            let o = g &* 64
-                            let (d0, d1, d2, d3) = LUnitKernels.dot64x4(v0 + o, v1 + o, v2 + o, v3 + o, w + o)
-                            let sg = s[g], zg = z[g]
-                            acc0 += Float(d0 &- vs0[g] &* zg) * sg * p0[g]
-                            acc1 += Float(d1 &- vs1[g] &* zg) * sg * p1[g]
-                            acc2 += Float(d2 &- vs2[g] &* zg) * sg * p2[g]
-                            acc3 += Float(d3 &- vs3[g] &* zg) * sg * p3[g]
-                        }
-                        let r = r0 + i
-                        o.value[tok * outStride + r] = roundToFP16 ? FP16.round(acc0) : acc0
-                        o.value[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(acc1) : acc1
-                        o.value[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(acc2) : acc2
-                        o.value[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(acc3) : acc3
-                    }
-                    tok += 4
-                }
-            }
-            while tok < T {
-                let v = x.values + tok * cols
-                let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+        }
+        var tok = 0
+        if G == 64 {
+            // four tokens at a time share each unpacked weight group
+            let xvs = x.vsum, xp2 = x.pow2
+            while tok + 4 <= T {
+                let v0 = x.values + tok * cols, v1 = v0 + cols, v2 = v1 + cols, v3 = v2 + cols
+                let vs0 = xvs + tok * gpr, vs1 = vs0 + gpr, vs2 = vs1 + gpr, vs3 = vs2 + gpr
+                let p0 = xp2 + tok * gpr, p1 = p0 + gpr, p2 = p1 + gpr, p3 = p2 + gpr
                 for i in 0..<nr {
                     let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
-                    let acc: Float
-                    switch G {
-                    case 64: acc = rowResult64(v, w, vs, p2, s, z, gpr)
-                    case 128: acc = rowResult128(v, w, vs, p2, s, z, gpr)
-                    default: acc = rowResult(v, w, vs, p2, s, z, gpr, G)
+                    var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
+                    for g in 0..<gpr {
+                        let off = g &* 64
+                        let (d0, d1, d2, d3) = LUnitKernels.dot64x4(v0 + off, v1 + off, v2 + off, v3 + off, w + off)
+                        let sg = s[g], zg = z[g]
+                        acc0 += Float(d0 &- vs0[g] &* zg) * sg * p0[g]
+                        acc1 += Float(d1 &- vs1[g] &* zg) * sg * p1[g]
+                        acc2 += Float(d2 &- vs2[g] &* zg) * sg * p2[g]
+                        acc3 += Float(d3 &- vs3[g] &* zg) * sg * p3[g]
                     }
-                    o.value[tok * outStride + r0 + i] = roundToFP16 ? FP16.round(acc) : acc
+                    let r = r0 + i
+                    o[tok * outStride + r] = roundToFP16 ? FP16.round(acc0) : acc0
+                    o[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(acc1) : acc1
+                    o[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(acc2) : acc2
+                    o[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(acc3) : acc3
                 }
-                tok += 1
+                tok += 4
             }
+        }
+        while tok < T {
+            let v = x.values + tok * cols
+            let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+            for i in 0..<nr {
+                let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
+                let acc: Float
+                switch G {
+                case 64: acc = rowResult64(v, w, vs, p2, s, z, gpr)
+                case 128: acc = rowResult128(v, w, vs, p2, s, z, gpr)
+                default: acc = rowResult(v, w, vs, p2, s, z, gpr, G)
+                }
+                o[tok * outStride + r0 + i] = roundToFP16 ? FP16.round(acc) : acc
+            }
+            tok += 1
         }
     }
 

@@ -26,6 +26,12 @@ public enum NormKind: Sendable, Equatable {
     case attention(layer: Int), ffn(layer: Int), output
 }
 
+extension Backend {
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix] {
+        kinds.map { linear(x, $0, layer: layer) }
+    }
+}
+
 /// The RMSNorm gains of a model, looked up by `NormKind`.
 public struct NormWeights: Sendable {
     public let attention: [[Float]], ffn: [[Float]], output: [Float]
@@ -68,6 +74,8 @@ public protocol Backend: AnyObject, Sendable {
     func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix
     /// y = W x for the given layer weight (x: [T, in] -> [T, out]).
     func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix
+    /// Several linears of the same input (Q, K, V; gate, up), in `kinds` order.
+    func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix]
     /// Rotary position embedding in place, adjacent-pair (GGUF llama / ggml NORM) convention.
     func rope(_ x: Matrix, heads: Int, startPosition: Int)
     /// Stores k, v in the cache at the next positions, then causal grouped-query attention of q

@@ -155,14 +155,23 @@ public final class ChipBackend: Backend, @unchecked Sendable {
 
     /// Base product on the L-Units (+ LoRA on the H-Units), output FP16.
     public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
-        let t = linearTensors[layer][kind]!
-        let out = Matrix(rows: x.rows, cols: t.rows)
-        let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: t.groupSize, numerics: numerics)
-        let adapters = lora[layer]?[kind] ?? []
-        LUnitArray.matmul(image: image, tensor: t, x: act, out: out.data, outStride: t.rows, roundToFP16: adapters.isEmpty)
-        if !adapters.isEmpty {
+        linears(x, [kind], layer: layer)[0]
+    }
+
+    /// Products of one broadcast input: aligned once, all tensors' rows in one pass over the L-Units.
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix] {
+        let tensors = kinds.map { linearTensors[layer][$0]! }
+        let outs = tensors.map { Matrix(rows: x.rows, cols: $0.rows) }
+        let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: tensors[0].groupSize, numerics: numerics)
+        let adapters = kinds.map { lora[layer]?[$0] ?? [] }
+        let products = tensors.indices.map {
+            LUnitArray.Product(tensor: tensors[$0], out: outs[$0].data, outStride: tensors[$0].rows, roundToFP16: adapters[$0].isEmpty)
+        }
+        LUnitArray.matmul(image: image, products: products, x: act)
+        for (i, ads) in adapters.enumerated() where !ads.isEmpty {
+            let out = outs[i], rows = tensors[i].rows
             for r in 0..<x.rows {
-                for ad in adapters {
+                for ad in ads {
                     ad.a.withUnsafeBufferPointer { a in
                         ad.b.withUnsafeBufferPointer { b in
                             HUnit.loraAccumulate(x: x.row(r), inDim: ad.inDim, a: a.baseAddress!, aScale: ad.aScale,
@@ -171,10 +180,10 @@ public final class ChipBackend: Backend, @unchecked Sendable {
                         }
                     }
                 }
-                for o in 0..<t.rows { out.row(r)[o] = FP16.round(out.row(r)[o]) }
+                for o in 0..<rows { out.row(r)[o] = FP16.round(out.row(r)[o]) }
             }
         }
-        return out
+        return outs
     }
 
     public func rope(_ x: Matrix, heads: Int, startPosition: Int) {

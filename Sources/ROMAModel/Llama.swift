@@ -21,16 +21,16 @@ public final class LlamaModel: @unchecked Sendable {
         for l in 0..<config.numLayers {
             // attention block
             let h = b.rmsNorm(x, .attention(layer: l))
-            let q = b.linear(h, .q, layer: l)
-            let k = b.linear(h, .k, layer: l)
-            let v = b.linear(h, .v, layer: l)
+            let qkv = b.linears(h, [.q, .k, .v], layer: l)
+            let (q, k, v) = (qkv[0], qkv[1], qkv[2])
             b.rope(q, heads: config.numHeads, startPosition: start)
             b.rope(k, heads: config.numKVHeads, startPosition: start)
             let a = b.attention(q: q, k: k, v: v, layer: l, cache: cache)
             b.addResidual(x, b.linear(a, .o, layer: l))
             // feed-forward block (SwiGLU)
             let h2 = b.rmsNorm(x, .ffn(layer: l))
-            let g = b.swiGLU(gate: b.linear(h2, .gate, layer: l), up: b.linear(h2, .up, layer: l))
+            let gateUp = b.linears(h2, [.gate, .up], layer: l)
+            let g = b.swiGLU(gate: gateUp[0], up: gateUp[1])
             b.addResidual(x, b.linear(g, .down, layer: l))
         }
         b.commit(tokens: tokens.count, cache: cache)

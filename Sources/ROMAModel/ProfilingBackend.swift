@@ -27,6 +27,9 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
         time("linear." + kind.rawValue) { inner.linear(x, kind, layer: layer) }
     }
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix] {
+        time("linear." + kinds.map(\.rawValue).joined(separator: "+")) { inner.linears(x, kinds, layer: layer) }
+    }
     public func rope(_ x: Matrix, heads: Int, startPosition: Int) { time("rope") { inner.rope(x, heads: heads, startPosition: startPosition) } }
     public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
         time("attention") { inner.attention(q: q, k: k, v: v, layer: layer, cache: cache) }
