@@ -1,4 +1,5 @@
 import ArgumentParser
+import ROMARTL
 import ROMAFormats
 import Foundation
 import ROMAChip
@@ -221,9 +222,28 @@ struct SimAreaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "area",
         abstract: "Area and power per component (Table I, Fig. 11) and the four L-Unit designs (Fig. 12).")
     @Option(name: .long, help: "Chip configuration JSON; default: the paper's chip.") var config: String?
+    @Option(name: .long, help: "Take the B-ROM/standard ROM area ratio and NUM_CGEN from `roma rtl report --synthesize --format json` output instead of the paper's ~40% claim.")
+    var rtlReport: String?
 
     func run() throws {
-        let chip = try loadChip(config)
+        var chip = try loadChip(config)
+        if let rtlReport {
+            guard let data = FileManager.default.contents(atPath: rtlReport) else {
+                throw SimError.badModelConfig("cannot read RTL report '\(rtlReport)'")
+            }
+            let fig: ROMAreaFigures
+            do { fig = try JSONDecoder().decode(ROMAreaFigures.self, from: data) } catch {
+                throw SimError.badModelConfig("'\(rtlReport)' is not `roma rtl report --format json` output: \(error)")
+            }
+            guard let ratio = fig.arrayCellRatio ?? fig.cellRatio else {
+                throw SimError.badModelConfig("'\(rtlReport)' has no measured cell counts; run `roma rtl report --synthesize --format json`")
+            }
+            chip.technology.bromAreaToROMRatio = ratio
+            chip.lUnit.bromCGenTransistors = fig.numCGen
+            chip.lUnit.bromWordBits = fig.tile.width
+            print(String(format: "B-ROM / standard ROM area ratio %.3f and NUM_CGEN %d from %@ (%@ yosys cells, %dx%d tile)\n",
+                         ratio, fig.numCGen, rtlReport, fig.cellFlow ?? "?", fig.tile.depth, fig.tile.width))
+        }
         let sim = try ChipSimulator(chip: chip, workload: .paper3B)
         let area = SimArea(chip: chip)
         let a = area.breakdown(), p = PaperReproduction.peakPower(sim)

@@ -221,3 +221,25 @@ final class ChipCLITests: XCTestCase {
         XCTAssertEqual(try RomaCLI.run(["golden", "lunit", "--input", bad]).err, "error: golden: line 1: not a JSON object\n")
     }
 }
+
+/// The area model consumes the RTL generator's measured B-ROM/ROM ratio.
+final class SimRTLCLITests: XCTestCase {
+    func testSimAreaTakesTheRTLReport() throws {
+        guard ["/usr/bin/yosys", "/usr/local/bin/yosys"].contains(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("yosys not installed (scripts/install-eda.sh)")
+        }
+        let rep = try RomaCLI.run(["rtl", "report", "--synthesize", "--flow", "structural", "--depth", "64", "--width", "32",
+                                   "--work", TempFiles.path("rtlrep"), "--format", "json"])
+        XCTAssertEqual(rep.code, 0, rep.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(rep.out.utf8)) as? [String: Any])
+        let ratio = try XCTUnwrap(obj["arrayCellRatio"] as? Double)
+        let path = TempFiles.path("rtl-report.json")
+        try rep.out.write(toFile: path, atomically: true, encoding: .utf8)
+        let area = try RomaCLI.run(["sim", "area", "--rtl-report", path])
+        XCTAssertEqual(area.code, 0, area.err)
+        XCTAssertTrue(area.out.hasPrefix(String(format: "B-ROM / standard ROM area ratio %.3f and NUM_CGEN 22", ratio)), area.out)
+        let bad = try RomaCLI.run(["sim", "area", "--rtl-report", "/nonexistent.json"])
+        XCTAssertNotEqual(bad.code, 0)
+        XCTAssertTrue(bad.err.contains("cannot read RTL report '/nonexistent.json'"), bad.err)
+    }
+}
