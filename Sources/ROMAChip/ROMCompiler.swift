@@ -13,7 +13,21 @@ public struct ROMCompiler {
     public var unitRows: Int
     public var unitColumns: Int
     public var romBytes: Double
-    public var quantizer = "clip-search-mse"
+    /// Input Hessians per GGUF weight name (from calibration text, `CalibrationBackend`): a tensor
+    /// with one is quantized by GPTQ (`GPTQ`), the others by the per-group clip search alone.
+    public var hessians: [String: Hessian] = [:]
+    /// GPTQ's relative diagonal dampening (fraction of mean diag H). Default by bits, measured on
+    /// SmolLM2 (2 GPL-3 chunks, G = 64): INT4 0.3 (0.01 -> 20.71, 0.1 -> 20.05, 0.3 -> 19.58,
+    /// 1.0 -> 20.37), INT2 0.1 (0.03 -> 626, 0.1 -> 359, 0.3 -> 633); docs/rom-image.md.
+    /// nil: `defaultDampening(bits:)`.
+    public var dampening: Double?
+    var effectiveDampening: Double { dampening ?? ROMCompiler.defaultDampening(bits: bits) }
+
+    public static func defaultDampening(bits: Int) -> Double { bits == 2 ? 0.1 : 0.3 }
+    /// GPTQ: pick group scales and zero points by the output-error-weighted clip search.
+    public var weightedGroupSearch = true
+    /// The image header's quantization.method.
+    public var quantizer: String { hessians.isEmpty ? "clip-search-mse" : "gptq-clip-search" }
 
     /// Rows spread over the chip's L-Units; the fit report uses its ROM size.
     public init(bits: Int, groupSize: Int? = nil, chip: ChipConfig = .paper) {
@@ -119,6 +133,7 @@ public struct ROMCompiler {
         json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buf[64..<(64 + json.count)]).copyMemory(from: $0) }
         let data = buf.baseAddress! + dataOffset
         var errors: [(String, Double)] = []
+        var factorCache: (ObjectIdentifier, GPTQ.Factor)?
         for (i, t) in plan.enumerated() {
             progress(i, plan.count, t.name)
             let src = try g.requireTensor(t.name)
@@ -128,7 +143,20 @@ public struct ROMCompiler {
                 for k in 0..<v.count { p[k] = FP16.fromFloat(v[k]).littleEndian }
                 continue
             }
-            errors.append((t.name, try quantizeTensor(g, src, t, into: data)))
+            var factor: GPTQ.Factor?
+            if let h = hessians[t.name] {
+                guard h.n == t.cols else {
+                    throw ROMImageError.invalid("calibration Hessian for '\(t.name)' is \(h.n) x \(h.n), the weight has \(t.cols) columns")
+                }
+                if let c = factorCache, c.0 == ObjectIdentifier(h) {
+                    factor = c.1
+                } else {
+                    let f = try GPTQ(quantizer: GroupQuantizer(bits: t.bits, groupSize: t.groupSize), dampening: effectiveDampening).factor(h)
+                    factorCache = (ObjectIdentifier(h), f)
+                    factor = f
+                }
+            }
+            errors.append((t.name, try quantizeTensor(g, src, t, factor: factor, into: data)))
         }
         progress(plan.count, plan.count, "checksum")
         let sum = ROMImage.computeChecksum(UnsafeRawBufferPointer(buf))
@@ -147,8 +175,10 @@ public struct ROMCompiler {
                       tensorErrors: errors, seconds: Date().timeIntervalSince(t0))
     }
 
-    /// Quantizes one GGUF tensor into the image layout; returns its relative RMS error.
-    func quantizeTensor(_ g: GGUFFile, _ src: GGUFTensorInfo, _ t: ROMImage.Tensor, into data: UnsafeMutableRawPointer) throws -> Double {
+    /// Quantizes one GGUF tensor into the image layout (by GPTQ when `factor`, the tensor's inverse
+    /// Hessian factor, is given); returns its relative RMS weight error.
+    func quantizeTensor(_ g: GGUFFile, _ src: GGUFTensorInfo, _ t: ROMImage.Tensor, factor: GPTQ.Factor? = nil,
+                        into data: UnsafeMutableRawPointer) throws -> Double {
         guard src.type.canDequantize else { throw FormatError.invalid("tensor '\(src.name)': type \(src.type) is not supported") }
         let q = GroupQuantizer(bits: t.bits, groupSize: t.groupSize)
         let rowBytes = src.type.rowBytes(t.cols)!
@@ -160,12 +190,28 @@ public struct ROMCompiler {
         let errs = Unchecked(UnsafeMutablePointer<Double>.allocate(capacity: 2 * t.rows))
         defer { errs.value.deallocate() }
         let (cols, rowCodeBytes, type) = (t.cols, t.rowCodeBytes, src.type)
+        let gptq = factor.map { (GPTQ(quantizer: q, dampening: effectiveDampening, weightedGroupSearch: weightedGroupSearch), $0) }
         Parallel.forEach(t.rows, minChunk: 16) { r in
             let row = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-            let unpacked = UnsafeMutablePointer<UInt8>.allocate(capacity: q.groupSize)
+            let unpacked = UnsafeMutablePointer<UInt8>.allocate(capacity: max(q.groupSize, cols))
             defer { row.deallocate(); unpacked.deallocate() }
             Dequantize.row(type: type, src: srcBase + r * rowBytes, dst: row, count: cols)
             var err = 0.0, norm = 0.0
+            if let (solver, f) = gptq {
+                let work = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                let rowScales = UnsafeMutablePointer<UInt16>.allocate(capacity: gpr)
+                defer { work.deallocate(); rowScales.deallocate() }
+                work.update(from: row, count: cols)
+                err = Double(solver.quantizeRow(work, original: row, factor: f, codes: unpacked, scales: rowScales,
+                                                zeros: zeros.value + r * gpr))
+                for gi in 0..<gpr {
+                    q.pack(unpacked + gi * q.groupSize, into: codes.value + r * rowCodeBytes + gi * q.packedGroupBytes)
+                    scales.value[r * gpr + gi] = rowScales[gi].littleEndian
+                }
+                for k in 0..<cols { norm += Double(row[k] * row[k]) }
+                errs.value[2 * r] = err; errs.value[2 * r + 1] = norm
+                return
+            }
             for gi in 0..<gpr {
                 let (s, z, e) = q.quantizeGroup(row + gi * q.groupSize, q.groupSize, codes: unpacked)
                 q.pack(unpacked, into: codes.value + r * rowCodeBytes + gi * q.packedGroupBytes)

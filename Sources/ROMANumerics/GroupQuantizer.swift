@@ -19,8 +19,11 @@ public struct GroupQuantizer: Sendable {
 
     public var levels: Int { 1 << bits }
 
-    /// Quantizes one group: returns (codes, scale FP16 bits, zero point), squared error.
-    public func quantizeGroup(_ x: UnsafePointer<Float>, _ n: Int, codes: UnsafeMutablePointer<UInt8>) -> (scale: UInt16, zero: UInt8, error: Float) {
+    /// Quantizes one group: returns (codes, scale FP16 bits, zero point), squared error. With
+    /// `weights` the search minimises Σ weights[i]·(x[i] - x̂[i])² instead (GPTQ passes each column's
+    /// 1/[H⁻¹]ᵢᵢ, the output-error cost of its rounding error); the returned error stays unweighted.
+    public func quantizeGroup(_ x: UnsafePointer<Float>, _ n: Int, codes: UnsafeMutablePointer<UInt8>,
+                              weights: UnsafePointer<Float>? = nil) -> (scale: UInt16, zero: UInt8, error: Float) {
         var lo = x[0], hi = x[0]
         for i in 1..<n { lo = min(lo, x[i]); hi = max(hi, x[i]) }
         lo = min(lo, 0); hi = max(hi, 0)   // keep 0 representable-ish and z in range
@@ -35,6 +38,14 @@ public struct GroupQuantizer: Sendable {
             guard s > 0, s.isFinite else { return .infinity }
             let inv = 1 / s
             var err: Float = 0
+            if let weights {
+                for i in 0..<n {
+                    let q = min(max((x[i] * inv).rounded() + z, 0), qmax)
+                    let d = x[i] - (q - z) * s
+                    err += weights[i] * d * d
+                }
+                return err
+            }
             for i in 0..<n {
                 let q = min(max((x[i] * inv).rounded() + z, 0), qmax)
                 let d = x[i] - (q - z) * s
@@ -57,7 +68,8 @@ public struct GroupQuantizer: Sendable {
         var num: Float = 0, den: Float = 0
         for i in 0..<n {
             let q = min(max((x[i] / s0).rounded() + z0, 0), qmax) - z0
-            num += x[i] * q; den += q * q
+            let wi = weights?[i] ?? 1
+            num += wi * x[i] * q; den += wi * q * q
         }
         if den > 0 {
             let sBits = FP16.fromFloat(num / den)
@@ -66,6 +78,11 @@ public struct GroupQuantizer: Sendable {
         }
         let s = FP16.toFloat(best.s), z = Float(best.z)
         for i in 0..<n { codes[i] = UInt8(min(max((x[i] / s).rounded() + z, 0), qmax)) }
+        if weights != nil {
+            var err: Float = 0
+            for i in 0..<n { let d = x[i] - (Float(codes[i]) - z) * s; err += d * d }
+            return (best.s, best.z, err)
+        }
         return (best.s, best.z, best.err)
     }
 

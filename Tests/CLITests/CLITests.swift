@@ -103,6 +103,35 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.out.contains("llama.block_count [u32] = 2"))
     }
 
+    // MARK: compile with calibration (GPTQ)
+
+    func testCompileWithCalibrationText() throws {
+        let text = TempFiles.path("calib-\(UUID().uuidString).txt")
+        try String(repeating: "the weather in the north is warm and the rain is on the sea. ", count: 20)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        let out = TempFiles.path("cal-\(UUID().uuidString).rom")
+        let r = try roma(["compile", "--model", tinyPath, "--bits", "4", "--output", out, "--calibration-text", text,
+                          "--calibration-tokens", "200", "--format", "json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j["method"] as? String, "gptq-clip-search")
+        XCTAssertTrue(r.err.contains("calibrate ["), r.err)
+
+        let missing = try roma(["compile", "--model", tinyPath, "--bits", "4", "--output", out + "2", "--calibration-text", "/nonexistent.txt"])
+        XCTAssertEqual(missing.code, 1)
+        XCTAssertEqual(missing.err, "error: cannot read calibration text file '/nonexistent.txt'\n")
+        let few = try roma(["compile", "--model", tinyPath, "--bits", "4", "--output", out + "3", "--calibration-text", text,
+                            "--calibration-tokens", "100000"])
+        XCTAssertEqual(few.code, 1)
+        XCTAssertTrue(few.err.hasPrefix("error: calibration text '\(text)' has "), few.err)
+        XCTAssertTrue(few.err.hasSuffix(" tokens; --calibration-tokens 100000 needs at least that many\n"), few.err)
+        let tiny = try roma(["compile", "--model", tinyPath, "--bits", "4", "--output", out + "4", "--calibration-text", text,
+                             "--calibration-tokens", "8"])
+        XCTAssertNotEqual(tiny.code, 0)
+        XCTAssertTrue(tiny.err.contains("--calibration-tokens must be at least 16, got 8"), tiny.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "2") || FileManager.default.fileExists(atPath: out + "3"))
+    }
+
     // MARK: errors
 
     func testMissingModel() throws {
