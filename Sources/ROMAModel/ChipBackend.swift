@@ -5,13 +5,8 @@ import ROMANumerics
 
 /// The KV cache in H-Unit SRAM: K and V per layer, [capacity, numKVHeads * headDim]. The values are
 /// FP16 (rounded when stored); the functional model keeps them in FP32 words so the H-Unit kernels
-/// need no conversion. SRAM is charged 2 bytes per value.
-public final class ChipKVCache: KVCache, @unchecked Sendable {
-    public private(set) var count = 0
-    public let capacity: Int
-    let kvDim: Int
-    let keys: [UnsafeMutablePointer<Float>]
-    let values: [UnsafeMutablePointer<Float>]
+/// need no conversion. SRAM is charged 2 bytes per value and released with the cache.
+public final class ChipKVCache: FP32KVCache, @unchecked Sendable {
     let sram: SRAM
     let allocation: SRAM.Allocation
 
@@ -21,16 +16,9 @@ public final class ChipKVCache: KVCache, @unchecked Sendable {
     init(model m: ModelConfig, capacity: Int, sram: SRAM) throws {
         allocation = try sram.allocate(capacity * ChipKVCache.bytesPerToken(m), label: "KV cache for \(capacity) tokens")
         self.sram = sram
-        self.capacity = capacity; kvDim = m.kvDim
-        keys = (0..<m.numLayers).map { _ in .allocate(capacity: capacity * m.kvDim) }
-        values = (0..<m.numLayers).map { _ in .allocate(capacity: capacity * m.kvDim) }
+        super.init(layers: m.numLayers, kvDim: m.kvDim, capacity: capacity)
     }
-    deinit {
-        keys.forEach { $0.deallocate() }; values.forEach { $0.deallocate() }
-        sram.release(allocation)
-    }
-    public func truncate(to n: Int) { count = min(count, max(0, n)) }
-    func advance(_ n: Int) { count += n }
+    deinit { sram.release(allocation) }
 }
 
 /// A LoRA adapter on one linear layer, stored for the H-Unit in FP8 E4M3 with per-tensor scales.

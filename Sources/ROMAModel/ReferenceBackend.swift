@@ -44,8 +44,9 @@ public final class DenseWeight: @unchecked Sendable {
     }
 }
 
-/// FP32 KV cache: K and V per layer, [capacity, numKVHeads * headDim].
-public final class FP32KVCache: KVCache, @unchecked Sendable {
+/// KV cache storage: K and V per layer as FP32 words, [capacity, numKVHeads * headDim].
+/// The reference engine keeps full FP32; the chip's cache (a subclass) holds FP16 values.
+public class FP32KVCache: KVCache, @unchecked Sendable {
     public private(set) var count = 0
     public let capacity: Int
     let kvDim: Int
