@@ -74,7 +74,16 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         let positives: [(String, Int)] = [("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
             ("num_layers", numLayers), ("num_heads", numHeads), ("num_kv_heads", numKVHeads),
             ("head_dim", headDim), ("vocab_size", vocabSize)]
-        for (k, v) in positives where v <= 0 { throw ModelConfigError.invalid("\(k) must be positive, got \(v)") }
+        for (k, v) in positives where v <= 0 || v > 1 << 24 {
+            throw ModelConfigError.invalid("\(k) must be in 1...\(1 << 24), got \(v)")
+        }
+        if numLayers > 4096 { throw ModelConfigError.invalid("num_layers must be at most 4096, got \(numLayers)") }
+        if contextLength < 1 || contextLength > 1 << 24 {
+            throw ModelConfigError.invalid("context_length must be in 1...\(1 << 24), got \(contextLength)")
+        }
+        if numHeads * headDim > 1 << 24 || numKVHeads * headDim > 1 << 24 {
+            throw ModelConfigError.invalid("heads x head_dim must be at most \(1 << 24)")
+        }
         if numHeads % numKVHeads != 0 {
             throw ModelConfigError.invalid("num_heads (\(numHeads)) is not a multiple of num_kv_heads (\(numKVHeads))")
         }

@@ -196,6 +196,10 @@ public struct ROMCompiler {
             let unpacked = UnsafeMutablePointer<UInt8>.allocate(capacity: max(q.groupSize, cols))
             defer { row.deallocate(); unpacked.deallocate() }
             Dequantize.row(type: type, src: srcBase + r * rowBytes, dst: row, count: cols)
+            if (0..<cols).contains(where: { !row[$0].isFinite }) {
+                errs.value[2 * r] = .nan; errs.value[2 * r + 1] = 0   // reported below
+                return
+            }
             var err = 0.0, norm = 0.0
             if let (solver, f) = gptq {
                 let work = UnsafeMutablePointer<Float>.allocate(capacity: cols)
@@ -221,6 +225,12 @@ public struct ROMCompiler {
             }
             for k in 0..<cols { norm += Double(row[k] * row[k]) }
             errs.value[2 * r] = err; errs.value[2 * r + 1] = norm
+        }
+        if let bad = (0..<t.rows).first(where: { errs.value[2 * $0].isNaN }) {
+            throw ROMImageError.invalid("tensor '\(t.name)' row \(bad) holds a non-finite weight (NaN or infinity); it cannot be quantized")
+        }
+        if let bad = (0..<t.rows).first(where: { errs.value[2 * $0].isInfinite }) {
+            throw ROMImageError.invalid("tensor '\(t.name)' row \(bad) spans a range no FP16 scale can represent")
         }
         var e = 0.0, n = 0.0
         for r in 0..<t.rows { e += errs.value[2 * r]; n += errs.value[2 * r + 1] }

@@ -107,8 +107,10 @@ public final class ROMImage: @unchecked Sendable {
         guard version == ROMImage.version else {
             throw ROMImageError.unsupportedVersion(version)
         }
-        let jsonLength = Int(b.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian)
-        let dataOff = Int(b.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian)
+        guard let jsonLength = Int(exactly: b.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian),
+              let dataOff = Int(exactly: b.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian) else {
+            throw ROMImageError.corrupt("header lengths are out of range")
+        }
         guard jsonLength > 0, jsonLength <= b.count - ROMImage.headerSize, dataOff >= ROMImage.headerSize + jsonLength,
               dataOff <= b.count, dataOff % ROMImage.dataAlignment == 0 else {
             throw ROMImageError.corrupt("file is truncated or corrupt: header says JSON \(jsonLength) bytes, data at \(dataOff), file has \(b.count) bytes")
@@ -145,32 +147,48 @@ public final class ROMImage: @unchecked Sendable {
         let q = header.quantization
         guard q.bits == 2 || q.bits == 4 else { throw ROMImageError.corrupt("quantization bits \(q.bits) is not 2 or 4") }
         try header.model.validate()
+        let limit = 1 << 40   // no dimension or offset can exceed the file
+        func inData(_ offset: Int, _ length: Int) -> Bool {
+            offset >= 0 && length >= 0 && offset <= dataBytes && length <= dataBytes - offset
+        }
         for t in header.tensors {
-            guard t.rows > 0, t.cols > 0 else { throw ROMImageError.corrupt("tensor '\(t.name)' has an empty shape") }
+            guard t.rows > 0, t.cols > 0, t.rows < limit, t.cols < limit else {
+                throw ROMImageError.corrupt("tensor '\(t.name)' has an invalid shape \(t.rows) x \(t.cols)")
+            }
+            guard t.codesOffset % 64 == 0, t.scalesOffset % 64 == 0, t.zerosOffset % 64 == 0 else {
+                throw ROMImageError.corrupt("tensor '\(t.name)': a section is not 64-byte aligned")
+            }
             if t.kind == .norm {
-                guard t.bits == 16, t.codesOffset >= 0, t.codesBytes == t.cols * 2, t.codesOffset + t.codesBytes <= dataBytes else {
+                guard t.bits == 16, t.rows == 1, t.codesBytes == t.cols * 2, inData(t.codesOffset, t.codesBytes) else {
                     throw ROMImageError.corrupt("norm tensor '\(t.name)' lies outside the data section")
                 }
                 continue
             }
-            guard t.bits == 2 || t.bits == 4, t.groupSize > 0, t.cols % t.groupSize == 0, t.groupSize % 8 == 0 else {
-                throw ROMImageError.corrupt("tensor '\(t.name)': invalid bits \(t.bits) / group \(t.groupSize) for \(t.cols) columns")
+            guard t.bits == q.bits, t.groupSize == q.groupSize, t.groupSize % 8 == 0, t.cols % t.groupSize == 0 else {
+                throw ROMImageError.corrupt("tensor '\(t.name)': bits \(t.bits) / group \(t.groupSize) do not match the image's INT\(q.bits) / group \(q.groupSize) for \(t.cols) columns")
             }
             let groups = t.rows * t.groupsPerRow
-            guard t.codesBytes == t.rows * t.rowCodeBytes,
-                  t.codesOffset >= 0, t.codesOffset + t.codesBytes <= dataBytes,
-                  t.scalesOffset >= 0, t.scalesOffset + 2 * groups <= dataBytes,
-                  t.zerosOffset >= 0, t.zerosOffset + groups <= dataBytes else {
+            guard t.codesBytes == t.rows * t.rowCodeBytes, inData(t.codesOffset, t.codesBytes),
+                  inData(t.scalesOffset, 2 * groups), inData(t.zerosOffset, groups) else {
                 throw ROMImageError.corrupt("tensor '\(t.name)' lies outside the data section (\(dataBytes) bytes)")
             }
             guard t.unitRowStart.count == header.units.count + 1, t.unitRowStart.first == 0, t.unitRowStart.last == t.rows,
                   zip(t.unitRowStart, t.unitRowStart.dropFirst()).allSatisfy({ $0 <= $1 }) else {
                 throw ROMImageError.corrupt("tensor '\(t.name)': invalid unit partition map")
             }
+            let zp = (file.bytes.baseAddress! + dataOffset + t.zerosOffset).assumingMemoryBound(to: UInt8.self)
+            let maxZero = UInt8((1 << t.bits) - 1)
+            for i in 0..<groups where zp[i] > maxZero {
+                throw ROMImageError.corrupt("tensor '\(t.name)': zero point \(zp[i]) of group \(i) does not fit \(t.bits) bits")
+            }
         }
         let m = header.model
-        for (name, _) in m.expectedTensors() where tensor(name) == nil {
-            throw ROMImageError.corrupt("tensor '\(name)' is missing")
+        for (name, shape) in m.expectedTensors() {
+            guard let t = tensor(name) else { throw ROMImageError.corrupt("tensor '\(name)' is missing") }
+            let found = t.kind == .norm ? [t.cols] : [t.cols, t.rows]
+            guard found == shape else {
+                throw ROMImageError.corrupt("tensor '\(name)' has shape \(found), the model needs \(shape)")
+            }
         }
     }
 

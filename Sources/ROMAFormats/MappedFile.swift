@@ -13,12 +13,14 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO must not block; anything but a regular file is refused below
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw FormatError.io(path: path, message: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FormatError.io(path: path, message: String(cString: strerror(errno))) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw FormatError.io(path: path, message: "is a directory") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw FormatError.io(path: path, message: "is not a regular file") }
         let size = Int(st.st_size)
         if size == 0 {
             base = nil

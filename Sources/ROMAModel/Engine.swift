@@ -121,6 +121,9 @@ extension Engine {
         try config.validate()
         guard !promptIDs.isEmpty else { throw EngineError.emptyPrompt }
         guard maxTokens >= 0 else { throw EngineError.invalid("max tokens must be >= 0") }
+        guard maxTokens <= self.config.contextLength else {
+            throw EngineError.contextOverflow(needed: promptIDs.count + min(maxTokens, Int.max - promptIDs.count), limit: self.config.contextLength)
+        }
         let needed = promptIDs.count + maxTokens
         guard needed <= self.config.contextLength else { throw EngineError.contextOverflow(needed: needed, limit: self.config.contextLength) }
         let s = try session ?? self.session(capacity: needed)

@@ -76,6 +76,11 @@ public struct GroupQuantizer: Sendable {
             let e = evaluate(sBits, z0)
             if e < best.err { best = (sBits, best.z, e) }
         }
+        if best.err == .infinity {
+            // no representable scale (a range beyond FP16): the group cannot be stored; give zeros
+            for i in 0..<n { codes[i] = 0 }
+            return (FP16.fromFloat(0), 0, .infinity)
+        }
         let s = FP16.toFloat(best.s), z = Float(best.z)
         for i in 0..<n { codes[i] = UInt8(min(max((x[i] / s).rounded() + z, 0), qmax)) }
         if weights != nil {

@@ -18,7 +18,10 @@ public enum Parallel {
             return
         }
         poolLock.lock()
-        if pool == nil || pool!.helpers != threads - 1 { pool = WorkerPool(helpers: threads - 1) }
+        if pool == nil || pool!.helpers != threads - 1 {
+            pool?.shutdown()
+            pool = WorkerPool(helpers: threads - 1)
+        }
         let p = pool!
         poolLock.unlock()
         let chunk = max(minChunk, count / (threads * 8))
@@ -43,6 +46,7 @@ final class WorkerPool: @unchecked Sendable {
     private let cond = NSCondition()
     private let runLock = NSLock()
     nonisolated(unsafe) private var job: ((Int) -> Void)?
+    private let stopped = Atomic<Bool>(false)
     nonisolated(unsafe) private var count = 0
     nonisolated(unsafe) private var chunk = 1
     /// How long an idle helper spins before it sleeps.
@@ -58,7 +62,12 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     func run(count: Int, chunk: Int, _ body: (Int) -> Void) {
-        runLock.lock(); defer { runLock.unlock() }
+        // A nested call (from inside a job) or a second caller runs serially instead of waiting.
+        guard runLock.try() else {
+            for i in 0..<count { body(i) }
+            return
+        }
+        defer { runLock.unlock() }
         withoutActuallyEscaping(body) { body in
             job = body
             self.count = count
@@ -78,6 +87,14 @@ final class WorkerPool: @unchecked Sendable {
             }
             job = nil
         }
+    }
+
+    /// Lets the helper threads exit (when the thread count changes).
+    func shutdown() {
+        runLock.lock(); defer { runLock.unlock() }
+        stopped.store(true, ordering: .sequentiallyConsistent)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        cond.lock(); cond.broadcast(); cond.unlock()
     }
 
     private func work() {
@@ -110,6 +127,7 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             seen = generation.load(ordering: .sequentiallyConsistent)
+            if stopped.load(ordering: .sequentiallyConsistent) { return }
             work()
             finished.add(1, ordering: .sequentiallyConsistent)
         }

@@ -241,8 +241,8 @@ public struct ROMImageTileSource: ROMTileSource {
         let bytes: [UInt8]
         do { bytes = try image.unitContents(unit: index) } catch { throw RTLError.io("\(error)") }
         let totalWords = bytes.count * 8 / geometry.width
-        guard offset + geometry.depth <= totalWords else {
-            throw RTLError.io("unit \(unit) holds \(totalWords) words of \(geometry.width) bits; words \(offset)..<\(offset + geometry.depth) are past its end")
+        guard offset <= totalWords - geometry.depth else {
+            throw RTLError.io("unit \(unit) holds \(totalWords) words of \(geometry.width) bits; \(geometry.depth) words from word \(offset) are past its end")
         }
         var words: [[UInt64]] = []
         words.reserveCapacity(geometry.depth)

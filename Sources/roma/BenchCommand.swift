@@ -20,6 +20,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if promptTokens < 1 || genTokens < 1 { throw ValidationError("--prompt-tokens and --gen-tokens must be >= 1") }
+        if promptTokens > 1 << 24 || genTokens > 1 << 24 { throw ValidationError("--prompt-tokens and --gen-tokens must be at most \(1 << 24)") }
         if repetitions < 1 { throw ValidationError("--repetitions must be >= 1") }
     }
 

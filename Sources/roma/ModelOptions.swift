@@ -72,7 +72,7 @@ struct SamplingOptions: ParsableArguments {
     }
 
     func validate() throws {
-        if maxTokens < 0 { throw ValidationError("--max-tokens must be >= 0, got \(maxTokens)") }
+        if maxTokens < 0 || maxTokens > 1 << 24 { throw ValidationError("--max-tokens must be in 0...\(1 << 24), got \(maxTokens)") }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
     }
 }

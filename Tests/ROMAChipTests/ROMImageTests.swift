@@ -180,3 +180,94 @@ final class ROMImageTests: XCTestCase {
         XCTAssertEqual(f8.totalBytes / 1e9, 2.149, accuracy: 0.001)
     }
 }
+
+/// Images and models that lie about themselves (found in review): each is refused with a message.
+final class ROMImageValidationTests: XCTestCase {
+    func compiled() throws -> ROMImage {
+        let out = TempFiles.path("v-\(UUID().uuidString).rom")
+        _ = try ROMCompiler(bits: 4).compile(gguf: GGUFFile(path: TinyModel(seed: 5).write()), output: out)
+        return try ROMImage(path: out)
+    }
+
+    /// Rewrites the header JSON with `edit` and re-seals the checksum.
+    func resealed(_ img: ROMImage, data: ((inout [UInt8], Int) -> Void)? = nil, _ edit: (inout [String: Any]) -> Void) throws -> String {
+        var b = Array(img.file.bytes)
+        let jsonLen = Int(b[16]) | Int(b[17]) << 8 | Int(b[18]) << 16
+        var obj = try JSONSerialization.jsonObject(with: Data(b[64..<(64 + jsonLen)])) as! [String: Any]
+        edit(&obj)
+        var json = Array(try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]))
+        XCTAssertLessThanOrEqual(json.count, img.dataOffset - 64)
+        let newLen = json.count
+        json += [UInt8](repeating: 0, count: img.dataOffset - 64 - json.count)
+        b.replaceSubrange(64..<img.dataOffset, with: json)
+        withUnsafeBytes(of: UInt64(newLen).littleEndian) { for i in 0..<8 { b[16 + i] = $0[i] } }
+        data?(&b, img.dataOffset)
+        let sum = b.withUnsafeBytes { ROMImage.computeChecksum($0) }
+        b.replaceSubrange(32..<64, with: sum)
+        let p = TempFiles.path("lie-\(UUID().uuidString).rom")
+        try Data(b).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    func tensors(_ o: inout [String: Any], _ f: (inout [String: Any]) -> Void) {
+        var ts = o["tensors"] as! [[String: Any]]
+        for i in ts.indices { f(&ts[i]) }
+        o["tensors"] = ts
+    }
+
+    func testLyingShapesZeroPointsAndLengths() throws {
+        let img = try compiled()
+        let normShape = try resealed(img) { o in tensors(&o) { t in if t["name"] as? String == "blk.0.attn_norm.weight" { t["cols"] = 1; t["codesBytes"] = 2 } } }
+        XCTAssertThrowsError(try ROMImage(path: normShape)) { e in
+            XCTAssertEqual("\(e)", "corrupt ROM image: tensor 'blk.0.attn_norm.weight' has shape [1], the model needs [64]")
+        }
+        let huge = try resealed(img) { o in tensors(&o) { t in if t["name"] as? String == "blk.0.attn_q.weight" { t["codesOffset"] = Int.max - 63 } } }
+        XCTAssertThrowsError(try ROMImage(path: huge)) { e in XCTAssertTrue("\(e)".hasPrefix("corrupt ROM image: tensor 'blk.0.attn_q.weight'"), "\(e)") }
+        let q = try img.requireTensor("blk.0.attn_q.weight")
+        let zero = try resealed(img, data: { b, d in b[d + q.zerosOffset + 3] = 16 }) { _ in }
+        XCTAssertThrowsError(try ROMImage(path: zero)) { e in
+            XCTAssertEqual("\(e)", "corrupt ROM image: tensor 'blk.0.attn_q.weight': zero point 16 of group 3 does not fit 4 bits")
+        }
+        var b = Array(img.file.bytes)
+        b[23] |= 0x80   // the top bit of the JSON length
+        let p = TempFiles.path("len-\(UUID().uuidString).rom")
+        try Data(b).write(to: URL(fileURLWithPath: p))
+        XCTAssertThrowsError(try ROMImage(path: p)) { e in XCTAssertEqual("\(e)", "corrupt ROM image: header lengths are out of range") }
+    }
+
+    func testCompilerRefusesNonFiniteWeights() throws {
+        let tiny = TinyModel(seed: 6)
+        var poisoned = GGUFWriter()
+        let g = try GGUFFile(path: tiny.write())
+        for k in g.metadataKeys { poisoned.set(k, g.metadata[k]!) }
+        for t in g.tensors {
+            var v = try g.dequantize(t)
+            if t.name == "blk.0.attn_q.weight" { v[100] = .nan }
+            poisoned.addTensor(t.name, shape: t.shape, values: v)
+        }
+        let path = TempFiles.path("nan-\(UUID().uuidString).gguf")
+        try poisoned.write(to: path)
+        XCTAssertThrowsError(try ROMCompiler(bits: 4).compile(gguf: GGUFFile(path: path), output: TempFiles.path("nan.rom"))) { e in
+            XCTAssertEqual("\(e)", "tensor 'blk.0.attn_q.weight' row 1 holds a non-finite weight (NaN or infinity); it cannot be quantized")
+        }
+    }
+
+    func testModelConfigBounds() {
+        var m = ModelConfig.smollm2_135M
+        m.contextLength = 0
+        XCTAssertThrowsError(try m.validate()) { e in XCTAssertEqual("\(e)", "model config: context_length must be in 1...16777216, got 0") }
+        m = .smollm2_135M
+        m.headDim = 1 << 40
+        XCTAssertThrowsError(try m.validate()) { e in XCTAssertEqual("\(e)", "model config: head_dim must be in 1...16777216, got 1099511627776") }
+    }
+
+    func testNestedParallelLoopsDoNotDeadlock() {
+        let out = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { out.deallocate() }
+        let o = Unchecked(out)
+        Parallel.forEach(8) { i in
+            Parallel.forEach(8) { j in o.value[i * 8 + j] = i * 8 + j }
+        }
+        XCTAssertEqual((0..<64).map { out[$0] }, Array(0..<64))
+    }
+}
