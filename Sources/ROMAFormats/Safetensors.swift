@@ -86,7 +86,8 @@ public final class SafetensorsFile: @unchecked Sendable {
                 guard !o, p < 1 << 48 else { throw FormatError.invalid("tensor '\(name)': shape \(shape) is too large") }
                 count = p
             }
-            guard let offs = info["data_offsets"] as? [NSNumber], offs.count == 2 else {
+            guard let offs = info["data_offsets"] as? [NSNumber], offs.count == 2,
+                  offs.allSatisfy({ $0.doubleValue == Double($0.intValue) }) else {
                 throw FormatError.invalid("tensor '\(name)': data_offsets must be [begin, end]")
             }
             let begin = offs[0].intValue, end = offs[1].intValue

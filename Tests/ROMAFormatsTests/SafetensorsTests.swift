@@ -72,5 +72,6 @@ final class SafetensorsTests: XCTestCase {
                    "safetensors buffer has 4 bytes not covered by any tensor")
         try expect(raw(#"{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "tensor 'x': invalid shape [-1]")
         try expect(raw(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0]}}"#, [0, 0, 0, 0]), "tensor 'x': data_offsets must be [begin, end]")
+        try expect(raw(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0, 4.5]}}"#, [0, 0, 0, 0]), "tensor 'x': data_offsets must be [begin, end]")
     }
 }
