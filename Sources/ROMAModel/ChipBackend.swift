@@ -182,30 +182,20 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         }
     }
 
+    /// K and V into H-Unit SRAM as FP16, then attention on the H-Units (`HUnit.attendHead`).
     public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
         let c = cache as! ChipKVCache
-        let T = q.rows, start = c.count
-        let kvDim = config.kvDim, hd = config.headDim, H = config.numHeads
-        let group = H / config.numKVHeads
-        let K = c.keys[layer], V = c.values[layer]
-        for i in 0..<(T * kvDim) {
-            K[start * kvDim + i] = FP16.round(k.data[i])
-            V[start * kvDim + i] = FP16.round(v.data[i])
+        let kvDim = config.kvDim, hd = config.headDim
+        let K = c.keys[layer] + c.count * kvDim, V = c.values[layer] + c.count * kvDim
+        for i in 0..<(k.rows * kvDim) {
+            K[i] = FP16.round(k.data[i])
+            V[i] = FP16.round(v.data[i])
         }
-        let out = Matrix(rows: T, cols: H * hd)
         let scale = 1 / Float(hd).squareRoot()
-        let (qp, op, Kp, Vp) = (Unchecked(q.data), Unchecked(out.data), Unchecked(K), Unchecked(V))
-        Parallel.forEach(T * H) { job in
-            let t = job / H, h = job % H
-            let n = start + t + 1
-            let kvh = h / group
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            defer { scores.deallocate() }
-            HUnit.attendHead(q: qp.value + t * H * hd + h * hd, keys: Kp.value + kvh * hd, values: Vp.value + kvh * hd,
-                             stride: kvDim, n: n, headDim: hd, scale: scale, scores: scores,
-                             out: op.value + t * H * hd + h * hd)
+        return c.attend(layer: layer, q: q, heads: config.numHeads, headDim: hd) { qv, keys, values, n, scores, o in
+            HUnit.attendHead(q: qv, keys: keys, values: values, stride: kvDim, n: n, headDim: hd, scale: scale,
+                             scores: scores, out: o)
         }
-        return out
     }
 
     public func swiGLU(gate: Matrix, up: Matrix) -> Matrix {

@@ -61,6 +61,29 @@ public class FP32KVCache: KVCache, @unchecked Sendable {
     deinit { keys.forEach { $0.deallocate() }; values.forEach { $0.deallocate() } }
     public func truncate(to n: Int) { count = min(count, max(0, n)) }
     func advance(_ n: Int) { count += n }
+
+    /// Causal grouped-query attention of `q` ([T, heads*headDim], the tokens at positions count..<count+T,
+    /// whose K and V are already stored) over layer `layer`: one job per (token, head), spread over the
+    /// cores; `head` computes one head's output from its query, the KV head's keys and values (row
+    /// stride kvDim), the number of visible positions, a score buffer and the output slot.
+    func attend(layer: Int, q: Matrix, heads H: Int, headDim hd: Int,
+                head: (_ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, _ n: Int,
+                       _ scores: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) -> Void) -> Matrix {
+        let T = q.rows, start = count
+        let group = H / (kvDim / hd)
+        let out = Matrix(rows: T, cols: H * hd)
+        let (qp, op, Kp, Vp) = (Unchecked(q.data), Unchecked(out.data), Unchecked(keys[layer]), Unchecked(values[layer]))
+        Parallel.forEach(T * H) { job in
+            let t = job / H, h = job % H
+            let n = start + t + 1          // causal: positions 0...start+t
+            let kvh = h / group
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { scores.deallocate() }
+            head(qp.value + t * H * hd + h * hd, Kp.value + kvh * hd, Vp.value + kvh * hd, n, scores,
+                 op.value + t * H * hd + h * hd)
+        }
+        return out
+    }
 }
 
 /// The FP32 reference engine: weights dequantized once to FP32, every operation in FP32
@@ -148,39 +171,26 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
 
     public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
         let c = cache as! FP32KVCache
-        let T = q.rows, start = c.count
-        let kvDim = config.kvDim, hd = config.headDim, H = config.numHeads
-        let group = H / config.numKVHeads
-        let K = c.keys[layer], V = c.values[layer]
-        (K + start * kvDim).update(from: k.data, count: T * kvDim)
-        (V + start * kvDim).update(from: v.data, count: T * kvDim)
-        let out = Matrix(rows: T, cols: H * hd)
+        let kvDim = config.kvDim, hd = config.headDim
+        (c.keys[layer] + c.count * kvDim).update(from: k.data, count: k.rows * kvDim)
+        (c.values[layer] + c.count * kvDim).update(from: v.data, count: v.rows * kvDim)
         let scale = 1 / Float(hd).squareRoot()
-        let (qp, op, Kp, Vp) = (Unchecked(q.data), Unchecked(out.data), Unchecked(K), Unchecked(V))
-        Parallel.forEach(T * H) { job in
-            let t = job / H, h = job % H
-            let n = start + t + 1          // causal: positions 0...start+t
-            let kvh = h / group
-            let qv = qp.value + t * H * hd + h * hd
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            defer { scores.deallocate() }
+        return c.attend(layer: layer, q: q, heads: config.numHeads, headDim: hd) { qv, keys, values, n, scores, o in
             var mx = -Float.infinity
             for j in 0..<n {
-                let s = F32Kernels.dot(qv, Kp.value + j * kvDim + kvh * hd, hd) * scale
+                let s = F32Kernels.dot(qv, keys + j * kvDim, hd) * scale
                 scores[j] = s
                 mx = max(mx, s)
             }
             var sum: Float = 0
             for j in 0..<n { let e = expf(scores[j] - mx); scores[j] = e; sum += e }
-            let o = op.value + t * H * hd + h * hd
             o.initialize(repeating: 0, count: hd)
             for j in 0..<n {
                 let p = scores[j] / sum
-                let vr = Vp.value + j * kvDim + kvh * hd
+                let vr = values + j * kvDim
                 for d in 0..<hd { o[d] += p * vr[d] }
             }
         }
-        return out
     }
 
     public func swiGLU(gate: Matrix, up: Matrix) -> Matrix {
