@@ -259,6 +259,11 @@ public enum ROMImageError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ROMImage {
+    /// Bytes of every L-Unit's contents together: each quantized tensor's codes, FP16 scales and zero points.
+    public var quantizedContentBytes: Int {
+        header.tensors.filter { $0.kind != .norm }.reduce(0) { $0 + $1.codesBytes + 3 * $1.rows * $1.groupsPerRow }
+    }
+
     /// The bytes L-Unit `unit` holds, in ROM order: for each quantized tensor (image order), the packed
     /// codes of its rows, then their FP16 scales, then their zero points (docs/rom-image.md).
     public func unitContents(unit u: Int) throws -> [UInt8] {

@@ -29,7 +29,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let chip = try config.map { try ChipConfig.load(from: URL(fileURLWithPath: $0)) } ?? .paper
+            let chip = try loadChip(config)
             if let modelConfig {
                 guard bits == 2 || bits == 4 else { throw ValidationError("--bits must be 2 or 4") }
                 let m = try loadModelConfig(path: modelConfig)

@@ -36,7 +36,7 @@ struct ModelOptions: ParsableArguments {
     func loadEngine() throws -> Engine {
         if let threads { Parallel.threads = threads }
         if let image {
-            let chip = try config.map { try ChipConfig.load(from: URL(fileURLWithPath: $0)) } ?? .paper
+            let chip = try loadChip(config)
             return try Engine.chip(imagePath: image, chip: chip)
         }
         let path = modelPath

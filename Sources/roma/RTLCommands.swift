@@ -170,9 +170,7 @@ struct RTLReportCommand: ParsableCommand {
                 // scale to what this image stores instead of the chip's full ROM
                 let rom: ROMImage
                 do { rom = try ROMImage(path: image) } catch { throw RTLError.io("\(error)") }
-                var bytes = 0
-                for u in 0..<rom.header.units.count { bytes += try rom.unitContents(unit: u).count }
-                array.romBytes = Double(bytes)
+                array.romBytes = Double(rom.quantizedContentBytes)
             }
             let g = try ROMGeometry(depth: depth, width: width, style: .brom)
             let figures = synthesize

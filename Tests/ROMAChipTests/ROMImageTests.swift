@@ -97,6 +97,7 @@ final class ROMImageTests: XCTestCase {
         for u in 0..<256 { total += try img.unitContents(unit: u).count }
         let expected = img.header.tensors.filter { $0.kind != .norm }.reduce(0) { $0 + $1.codesBytes + $1.rows * $1.groupsPerRow * 3 }
         XCTAssertEqual(total, expected)
+        XCTAssertEqual(img.quantizedContentBytes, total)
     }
 
     func testRTLTileFromImageHoldsTheUnitsBits() throws {
