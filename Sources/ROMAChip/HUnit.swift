@@ -21,25 +21,38 @@ public enum HUnit {
         for d in 0..<headDim { out[d] = FP16.round(out[d]) }
     }
 
-    /// LoRA on the H-Unit: y += scale * B (A x), A [r, in] and B [out, r] in FP8 E4M3 with one FP32
-    /// scale each (per-tensor); A x accumulates in FP32 and is rounded to FP16 before B.
-    public static func loraAccumulate(x: UnsafePointer<Float>, inDim: Int, a: UnsafePointer<UInt8>, aScale: Float,
-                                      b: UnsafePointer<UInt8>, bScale: Float, rank: Int, outDim: Int, scale: Float,
+    /// LoRA on the H-Unit for `tokens` rows of x [tokens, inDim]: A [rank, inDim] and B [outDim, rank]
+    /// hold the stored weight values (FP8 E4M3 values by default) without their per-tensor scales.
+    ///     h[t, r] = fp16(aScale · (x[t] · A[r]))          (FP32 dot product, `F32Kernels.dot` order)
+    ///     y[t, o] += ((h[t] · B[o]) · bScale) · scale
+    /// y is [tokens, outDim] and accumulates in FP32; the caller rounds the sum to FP16.
+    public static func loraAccumulate(x: UnsafePointer<Float>, tokens: Int, inDim: Int, a: UnsafePointer<Float>, aScale: Float,
+                                      b: UnsafePointer<Float>, bScale: Float, rank: Int, outDim: Int, scale: Float,
                                       y: UnsafeMutablePointer<Float>) {
-        let t = FP8E4M3.table
-        t.withUnsafeBufferPointer { t in
-            var h = [Float](repeating: 0, count: rank)
-            for r in 0..<rank {
-                var s: Float = 0
-                let row = a + r * inDim
-                for i in 0..<inDim { s += t[Int(row[i])] * x[i] }
-                h[r] = FP16.round(s * aScale)
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rank)
+        let d = UnsafeMutablePointer<Float>.allocate(capacity: tokens * outDim)
+        defer { h.deallocate(); d.deallocate() }
+        matmul(x: x, tokens: tokens, w: a, n: inDim, outputs: rank, out: h)
+        for i in 0..<(tokens * rank) { h[i] = FP16.round(h[i] * aScale) }
+        matmul(x: h, tokens: tokens, w: b, n: rank, outputs: outDim, out: d)
+        for i in 0..<(tokens * outDim) { y[i] += (d[i] * bScale) * scale }
+    }
+
+    /// out[t, o] = x[t] · w[o] (FP32, `F32Kernels` order), spread over the cores: by blocks of 16
+    /// outputs when there are many, else by blocks of 4 tokens.
+    public static func matmul(x: UnsafePointer<Float>, tokens T: Int, w: UnsafePointer<Float>, n: Int, outputs: Int,
+                              out: UnsafeMutablePointer<Float>) {
+        let (xp, wp, op) = (Unchecked(UnsafeMutablePointer(mutating: x)), Unchecked(UnsafeMutablePointer(mutating: w)), Unchecked(out))
+        if outputs >= 64 || T < 8 {
+            Parallel.forEach((outputs + 15) / 16, minChunk: T * n < 4096 ? 1 << 20 : 1) { blk in
+                F32Kernels.matmulRows(x: xp.value, T: T, w: wp.value, n: n, oRange: (blk * 16)..<min(outputs, blk * 16 + 16),
+                                      out: op.value, outStride: outputs)
             }
-            for o in 0..<outDim {
-                var s: Float = 0
-                let row = b + o * rank
-                for r in 0..<rank { s += t[Int(row[r])] * h[r] }
-                y[o] += s * bScale * scale
+        } else {
+            Parallel.forEach((T + 3) / 4) { tb in
+                let t0 = tb * 4, tn = min(T, t0 + 4) - t0
+                F32Kernels.matmulRows(x: xp.value + t0 * n, T: tn, w: wp.value, n: n, oRange: 0..<outputs,
+                                      out: op.value + t0 * outputs, outStride: outputs)
             }
         }
     }

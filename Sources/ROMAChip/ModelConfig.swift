@@ -30,6 +30,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Width of the Q projection output: numHeads * headDim.
     public var qDim: Int { numHeads * headDim }
 
+    /// Same tensor shapes (names and RoPE/context settings aside).
+    public func sameShape(as o: ModelConfig) -> Bool {
+        hiddenSize == o.hiddenSize && intermediateSize == o.intermediateSize && numLayers == o.numLayers && numHeads == o.numHeads
+            && numKVHeads == o.numKVHeads && headDim == o.headDim && vocabSize == o.vocabSize && tiedEmbeddings == o.tiedEmbeddings
+    }
+
     /// Public model-card configurations (../shared/reference/paper-figures.md).
     public static let llama32_3B = ModelConfig(name: "llama3.2-3b", hiddenSize: 3072, intermediateSize: 8192, numLayers: 28,
         numHeads: 24, numKVHeads: 8, headDim: 128, vocabSize: 128256, tiedEmbeddings: true, ropeTheta: 500000, contextLength: 131072)

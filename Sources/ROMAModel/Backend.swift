@@ -27,8 +27,13 @@ public enum NormKind: Sendable, Equatable {
 }
 
 extension Backend {
+    /// y = W x (+ the selected adapters' LoRA products) for one layer weight.
+    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int, adapters: AdapterSelection = .none) -> Matrix {
+        linears(x, [kind], layer: layer, adapters: adapters)[0]
+    }
+    /// The base model's products, no adapter.
     public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix] {
-        kinds.map { linear(x, $0, layer: layer) }
+        linears(x, kinds, layer: layer, adapters: .none)
     }
 }
 
@@ -72,10 +77,13 @@ public protocol Backend: AnyObject, Sendable {
     func embed(_ tokens: [Int]) -> Matrix
     /// RMSNorm: x / sqrt(mean(x^2) + eps) * g.
     func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix
-    /// y = W x for the given layer weight (x: [T, in] -> [T, out]).
-    func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix
-    /// Several linears of the same input (Q, K, V; gate, up), in `kinds` order.
-    func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix]
+    /// y = W x + Σ scale·B(A x) over the selected adapters that target the layer, for several layer
+    /// weights of the same input (Q, K, V; gate, up), in `kinds` order (x: [T, in] -> [T, out]).
+    func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix]
+    /// Converts an adapter to this backend's storage (the chip: FP8 in H-Unit SRAM, charged to `sram`).
+    func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter
+    /// The SRAM that holds KV caches and adapters (nil: host memory, no budget).
+    var sram: SRAM? { get }
     /// Rotary position embedding in place, adjacent-pair (GGUF llama / ggml NORM) convention.
     func rope(_ x: Matrix, heads: Int, startPosition: Int)
     /// Stores k, v in the cache at the next positions, then causal grouped-query attention of q

@@ -36,11 +36,12 @@ public final class CalibrationBackend: Backend, @unchecked Sendable {
     public func makeKVCache(capacity: Int) throws -> KVCache { try inner.makeKVCache(capacity: capacity) }
     public func embed(_ tokens: [Int]) -> Matrix { inner.embed(tokens) }
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix { inner.rmsNorm(x, norm) }
-    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
-        let shared = Self.sharedKind(kind)
-        if shared == kind { accumulate("\(layer).\(kind.rawValue)", x) }
-        return inner.linear(x, kind, layer: layer)
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
+        for kind in Set(kinds.map(Self.sharedKind)) { accumulate("\(layer).\(kind.rawValue)", x) }
+        return inner.linears(x, kinds, layer: layer, adapters: adapters)
     }
+    public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter { try inner.makeResident(adapter) }
+    public var sram: SRAM? { inner.sram }
     public func rope(_ x: Matrix, heads: Int, startPosition: Int) { inner.rope(x, heads: heads, startPosition: startPosition) }
     public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
         inner.attention(q: q, k: k, v: v, layer: layer, cache: cache)

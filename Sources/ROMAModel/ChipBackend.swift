@@ -21,34 +21,6 @@ public final class ChipKVCache: FP32KVCache, @unchecked Sendable {
     deinit { sram.release(allocation) }
 }
 
-/// A LoRA adapter on one linear layer, stored for the H-Unit in FP8 E4M3 with per-tensor scales.
-public struct ChipLoRA: Sendable {
-    public let rank: Int, inDim: Int, outDim: Int
-    public let a: [UInt8], b: [UInt8]
-    public let aScale: Float, bScale: Float
-    /// alpha / r (or as the adapter defines it) times the user's scale.
-    public var scale: Float
-
-    /// Converts FP32 A [rank, in] and B [out, rank] to FP8: each tensor is scaled so its largest
-    /// magnitude maps to FP8's max normal (448), then rounded to nearest even.
-    public init(a: [Float], b: [Float], rank: Int, inDim: Int, outDim: Int, scale: Float) throws {
-        guard rank > 0, a.count == rank * inDim, b.count == outDim * rank else {
-            throw EngineError.invalid("LoRA weights do not match their shape: A has \(a.count) values for [\(rank) x \(inDim)], B has \(b.count) for [\(outDim) x \(rank)]")
-        }
-        func encode(_ x: [Float]) -> ([UInt8], Float) {
-            let amax = x.map(abs).max() ?? 0
-            let s = amax > 0 ? amax / FP8E4M3.maxNormal : 1
-            return (x.map { FP8E4M3.fromFloat($0 / s) }, s)
-        }
-        (self.a, aScale) = encode(a)
-        (self.b, bScale) = encode(b)
-        self.rank = rank; self.inDim = inDim; self.outDim = outDim; self.scale = scale
-    }
-
-    /// SRAM bytes: FP8 codes plus two FP32 scales.
-    public var bytes: Int { a.count + b.count + 8 }
-}
-
 /// The ROMA chip running the Llama graph: base-weight products on the L-Units straight from the
 /// read-only ROM image (Eq. 1), attention and LoRA on the H-Units from SRAM (FP16 KV, FP8 LoRA),
 /// everything else on the vector units, activations FP16 throughout (docs/numerics.md).
@@ -56,16 +28,15 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     public let image: ROMImage
     public let config: ModelConfig
     public let numerics: DatapathNumerics
-    public let sram: SRAM
+    /// The H-Units' SRAM: KV caches and resident adapters share its budget.
+    public let hUnitSRAM: SRAM
+    public var sram: SRAM? { hUnitSRAM }
     public var name: String { "chip" }
     let linearTensors: [[LinearKind: ROMImage.Tensor]]
     let embedding: ROMImage.Tensor
     let output: ROMImage.Tensor
     let norms: NormWeights
     let invFreq: [Float]
-    /// LoRA adapters attached per (layer, kind); all are applied (several adapters can be active).
-    private var lora: [Int: [LinearKind: [ChipLoRA]]] = [:]
-    private var loraAllocations: [SRAM.Allocation] = []
 
     public let chip: ChipConfig
 
@@ -73,7 +44,7 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         self.image = image
         self.chip = chip
         self.numerics = chip.numerics.datapath
-        self.sram = SRAM(capacity: Int(chip.memory.loraKVSRAMBytes))
+        self.hUnitSRAM = SRAM(capacity: Int(chip.memory.loraKVSRAMBytes))
         let m = image.model
         config = m
         var lin: [[LinearKind: ROMImage.Tensor]] = []
@@ -99,26 +70,29 @@ public final class ChipBackend: Backend, @unchecked Sendable {
 
     // MARK: LoRA (H-Unit)
 
-    /// Attaches a LoRA to one linear layer; its FP8 weights take SRAM.
-    public func attachLoRA(_ adapter: ChipLoRA, layer: Int, kind: LinearKind) throws {
-        let t = linearTensors[layer][kind]!
-        guard adapter.inDim == t.cols, adapter.outDim == t.rows else {
-            throw EngineError.invalid("LoRA for \(kind.ggufName(layer: layer)) has shape [\(adapter.outDim) x \(adapter.inDim)], the layer is [\(t.rows) x \(t.cols)]")
+    /// Stores an adapter in H-Unit SRAM in the chip's LoRA weight format (FP8 E4M3 on the paper's chip);
+    /// its bytes are charged to the SRAM budget until the resident adapter is released.
+    public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter {
+        try adapter.validate(for: config)
+        let format = chip.numerics.loraWeightFormat
+        var products: [LoRATarget: LoRAProduct] = [:]
+        var bytes = 0
+        for (t, l) in adapter.layers {
+            let p = try HUnitLoRA(l, format: format)
+            products[t] = p
+            bytes += p.bytes
         }
-        loraAllocations.append(try sram.allocate(adapter.bytes, label: "LoRA \(kind.ggufName(layer: layer))"))
-        lora[layer, default: [:]][kind, default: []].append(adapter)
-    }
-
-    public func detachAllLoRA() {
-        lora = [:]
-        loraAllocations.forEach { sram.release($0) }
-        loraAllocations = []
+        let allocation = try hUnitSRAM.allocate(bytes, label: "adapter '\(adapter.name)'")
+        let sram = hUnitSRAM
+        return ResidentAdapter(name: adapter.name, bytes: bytes, owner: self, numLayers: config.numLayers, products: products) {
+            sram.release(allocation)
+        }
     }
 
     // MARK: Backend
 
     public func makeKVCache(capacity: Int) throws -> KVCache {
-        try ChipKVCache(model: config, capacity: capacity, sram: sram)
+        try ChipKVCache(model: config, capacity: capacity, sram: hUnitSRAM)
     }
 
     public func embed(_ tokens: [Int]) -> Matrix {
@@ -141,35 +115,23 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         return y
     }
 
-    /// Base product on the L-Units (+ LoRA on the H-Units), output FP16.
-    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
-        linears(x, [kind], layer: layer)[0]
-    }
-
-    /// Products of one broadcast input: aligned once, all tensors' rows in one pass over the L-Units.
-    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix] {
+    /// Products of one broadcast input: aligned once, all tensors' rows in one pass over the L-Units;
+    /// a layer that adapters target keeps its FP32 sum, adds their H-Unit LoRA products, then rounds
+    /// to FP16 (y = fp16(W_rom x + Σ scale·B(A x))).
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
+        adapters.check(self)
         let tensors = kinds.map { linearTensors[layer][$0]! }
         let outs = tensors.map { Matrix(rows: x.rows, cols: $0.rows) }
         let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: tensors[0].groupSize, numerics: numerics)
-        let adapters = kinds.map { lora[layer]?[$0] ?? [] }
+        let lora = kinds.map { adapters.products(layer: layer, kind: $0) }
         let products = tensors.indices.map {
-            LUnitArray.Product(tensor: tensors[$0], out: outs[$0].data, outStride: tensors[$0].rows, roundToFP16: adapters[$0].isEmpty)
+            LUnitArray.Product(tensor: tensors[$0], out: outs[$0].data, outStride: tensors[$0].rows, roundToFP16: lora[$0].isEmpty)
         }
         LUnitArray.matmul(image: image, products: products, x: act)
-        for (i, ads) in adapters.enumerated() where !ads.isEmpty {
-            let out = outs[i], rows = tensors[i].rows
-            for r in 0..<x.rows {
-                for ad in ads {
-                    ad.a.withUnsafeBufferPointer { a in
-                        ad.b.withUnsafeBufferPointer { b in
-                            HUnit.loraAccumulate(x: x.row(r), inDim: ad.inDim, a: a.baseAddress!, aScale: ad.aScale,
-                                                 b: b.baseAddress!, bScale: ad.bScale, rank: ad.rank, outDim: ad.outDim,
-                                                 scale: ad.scale, y: out.row(r))
-                        }
-                    }
-                }
-                for o in 0..<rows { out.row(r)[o] = FP16.round(out.row(r)[o]) }
-            }
+        for (i, ps) in lora.enumerated() where !ps.isEmpty {
+            for (p, scale) in ps { p.accumulate(x, userScale: scale, into: outs[i]) }
+            let out = outs[i]
+            for j in 0..<(out.rows * out.cols) { out.data[j] = FP16.round(out.data[j]) }
         }
         return outs
     }

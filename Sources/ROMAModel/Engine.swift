@@ -23,6 +23,8 @@ public final class Engine: @unchecked Sendable {
     public let model: LlamaModel
     public var config: ModelConfig { model.config }
     public var backend: Backend { model.backend }
+    /// The adapters this engine can run (registered in host memory, resident on demand).
+    public let adapters: AdapterRegistry
 
     public init(tokenizer: BPETokenizer, backend: Backend) throws {
         guard tokenizer.vocabSize == backend.config.vocabSize else {
@@ -30,6 +32,7 @@ public final class Engine: @unchecked Sendable {
         }
         self.tokenizer = tokenizer
         self.model = LlamaModel(backend: backend)
+        self.adapters = AdapterRegistry(backend: backend)
     }
 
     /// Loads a GGUF model on the FP32 reference backend.
@@ -44,9 +47,17 @@ public final class Engine: @unchecked Sendable {
         return try Engine(tokenizer: BPETokenizer(romImage: backend.image), backend: backend)
     }
 
-    /// A fresh per-request session (its own KV cache).
-    public func session(capacity: Int? = nil) throws -> Session {
-        try Session(model: model, capacity: min(capacity ?? config.contextLength, config.contextLength))
+    /// A fresh per-request session: its own KV cache and the adapters it runs with. The adapters are
+    /// made resident first, then the KV cache is allocated (evicting idle adapters if SRAM is short);
+    /// a request that cannot fit is refused here, before any work.
+    public func session(capacity: Int? = nil, adapters requests: [AdapterRequest] = []) throws -> Session {
+        let lease = try adapters.acquire(requests)
+        let cap = min(capacity ?? config.contextLength, config.contextLength)
+        do {
+            return try Session(model: model, capacity: cap, lease: lease)
+        } catch SRAMError.overBudget(_, let requested, _, _) where adapters.makeRoom(requested, protecting: Set(requests.map(\.name))) {
+            return try Session(model: model, capacity: cap, lease: lease)
+        }
     }
 }
 
@@ -54,12 +65,15 @@ public final class Engine: @unchecked Sendable {
 public final class Session {
     public let model: LlamaModel
     public let cache: KVCache
+    /// The adapters this request runs with (held resident while the session lives).
+    public let lease: AdapterLease
     public private(set) var tokens: [Int] = []
     /// Prompt tokens per forward pass (bounds activation memory during prefill).
     public var batchSize = 256
 
-    init(model: LlamaModel, capacity: Int) throws {
+    init(model: LlamaModel, capacity: Int, lease: AdapterLease = .none) throws {
         self.model = model
+        self.lease = lease
         cache = try model.backend.makeKVCache(capacity: capacity)
     }
 
@@ -76,7 +90,7 @@ public final class Session {
         var i = 0
         while i < ids.count {
             let chunk = Array(ids[i..<min(ids.count, i + batchSize)])
-            last = model.forward(chunk, cache: cache)
+            last = model.forward(chunk, cache: cache, adapters: lease.selection)
             i += chunk.count
         }
         tokens += ids
@@ -88,7 +102,7 @@ public final class Session {
         guard cache.count + ids.count <= cache.capacity else {
             throw EngineError.contextOverflow(needed: cache.count + ids.count, limit: cache.capacity)
         }
-        let out = model.forward(ids, cache: cache, logitRows: rows)
+        let out = model.forward(ids, cache: cache, adapters: lease.selection, logitRows: rows)
         tokens += ids
         return out
     }
@@ -117,7 +131,8 @@ public struct GenerationResult: Sendable {
 extension Engine {
     /// Generates up to `maxTokens` after `promptIDs`, streaming text pieces to `onText`.
     public func generate(promptIDs: [Int], maxTokens: Int, sampler config: SamplerConfig = .greedy,
-                         session: Session? = nil, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+                         adapters: [AdapterRequest] = [], session: Session? = nil,
+                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try config.validate()
         guard !promptIDs.isEmpty else { throw EngineError.emptyPrompt }
         guard maxTokens >= 0 else { throw EngineError.invalid("max tokens must be >= 0") }
@@ -126,7 +141,7 @@ extension Engine {
         }
         let needed = promptIDs.count + maxTokens
         guard needed <= self.config.contextLength else { throw EngineError.contextOverflow(needed: needed, limit: self.config.contextLength) }
-        let s = try session ?? self.session(capacity: needed)
+        let s = try session ?? self.session(capacity: needed, adapters: adapters)
         var sampler = Sampler(config)
         var timings = GenerationTimings()
         timings.promptTokens = promptIDs.count

@@ -2,6 +2,8 @@ import ROMAChip
 
 /// The Llama decoder, written once over a `Backend` (reference FP32 or the ROMA chip).
 ///
+/// Every W· is the base weight plus the request's LoRA adapters: W x + Σ scale·B(A x).
+///
 ///     h   = x + Wo · Attention(RoPE(Wq · norm(x)), RoPE(Wk · norm(x)), Wv · norm(x))
 ///     out = h + Wdown · (silu(Wgate · norm(h)) ⊙ Wup · norm(h))
 ///     logits = Wout · norm(out)
@@ -11,9 +13,9 @@ public final class LlamaModel: @unchecked Sendable {
 
     public init(backend: Backend) { self.backend = backend }
 
-    /// Runs `tokens` at the next positions of `cache` and returns the logits of the rows selected by
-    /// `logitRows` (default: the last token only).
-    public func forward(_ tokens: [Int], cache: KVCache, logitRows: Range<Int>? = nil) -> Matrix {
+    /// Runs `tokens` at the next positions of `cache` with `adapters` and returns the logits of the rows
+    /// selected by `logitRows` (default: the last token only).
+    public func forward(_ tokens: [Int], cache: KVCache, adapters: AdapterSelection = .none, logitRows: Range<Int>? = nil) -> Matrix {
         precondition(!tokens.isEmpty && cache.count + tokens.count <= cache.capacity)
         let b = backend
         let start = cache.count
@@ -21,17 +23,17 @@ public final class LlamaModel: @unchecked Sendable {
         for l in 0..<config.numLayers {
             // attention block
             let h = b.rmsNorm(x, .attention(layer: l))
-            let qkv = b.linears(h, [.q, .k, .v], layer: l)
+            let qkv = b.linears(h, [.q, .k, .v], layer: l, adapters: adapters)
             let (q, k, v) = (qkv[0], qkv[1], qkv[2])
             b.rope(q, heads: config.numHeads, startPosition: start)
             b.rope(k, heads: config.numKVHeads, startPosition: start)
             let a = b.attention(q: q, k: k, v: v, layer: l, cache: cache)
-            b.addResidual(x, b.linear(a, .o, layer: l))
+            b.addResidual(x, b.linear(a, .o, layer: l, adapters: adapters))
             // feed-forward block (SwiGLU)
             let h2 = b.rmsNorm(x, .ffn(layer: l))
-            let gateUp = b.linears(h2, [.gate, .up], layer: l)
+            let gateUp = b.linears(h2, [.gate, .up], layer: l, adapters: adapters)
             let g = b.swiGLU(gate: gateUp[0], up: gateUp[1])
-            b.addResidual(x, b.linear(g, .down, layer: l))
+            b.addResidual(x, b.linear(g, .down, layer: l, adapters: adapters))
         }
         b.commit(tokens: tokens.count, cache: cache)
         let rows = logitRows ?? (tokens.count - 1)..<tokens.count

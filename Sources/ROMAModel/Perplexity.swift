@@ -12,7 +12,7 @@ extension Engine {
     /// Perplexity as llama-perplexity computes it: the text is cut into non-overlapping chunks of
     /// `ctx` tokens (no BOS); each chunk is run from an empty cache and scored on its second half
     /// (the logits at positions ctx/2 ..< ctx-1 predict the next token).
-    public func perplexity(tokens: [Int], ctx: Int, maxChunks: Int? = nil,
+    public func perplexity(tokens: [Int], ctx: Int, maxChunks: Int? = nil, adapters: [AdapterRequest] = [],
                            progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> PerplexityResult {
         guard ctx >= 16 else { throw EngineError.invalid("ctx must be at least 16, got \(ctx)") }
         guard ctx <= config.contextLength else { throw EngineError.contextOverflow(needed: ctx, limit: config.contextLength) }
@@ -24,7 +24,7 @@ extension Engine {
         let first = ctx / 2
         var nll = 0.0
         var count = 0
-        let session = try self.session(capacity: ctx)
+        let session = try self.session(capacity: ctx, adapters: adapters)
         session.batchSize = ctx
         for c in 0..<nChunks {
             session.reset()

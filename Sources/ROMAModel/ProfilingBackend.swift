@@ -24,12 +24,11 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func makeKVCache(capacity: Int) throws -> KVCache { try inner.makeKVCache(capacity: capacity) }
     public func embed(_ tokens: [Int]) -> Matrix { time("embed") { inner.embed(tokens) } }
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix { time("rmsnorm") { inner.rmsNorm(x, norm) } }
-    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
-        time("linear." + kind.rawValue) { inner.linear(x, kind, layer: layer) }
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
+        time("linear." + kinds.map(\.rawValue).joined(separator: "+")) { inner.linears(x, kinds, layer: layer, adapters: adapters) }
     }
-    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int) -> [Matrix] {
-        time("linear." + kinds.map(\.rawValue).joined(separator: "+")) { inner.linears(x, kinds, layer: layer) }
-    }
+    public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter { try inner.makeResident(adapter) }
+    public var sram: SRAM? { inner.sram }
     public func rope(_ x: Matrix, heads: Int, startPosition: Int) { time("rope") { inner.rope(x, heads: heads, startPosition: startPosition) } }
     public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
         time("attention") { inner.attention(q: q, k: k, v: v, layer: layer, cache: cache) }

@@ -93,7 +93,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     public var name: String { "reference" }
     let embedding: DenseWeight          // [vocab, hidden]
     let output: DenseWeight             // tied: same object as embedding
-    let linears: [[LinearKind: DenseWeight]]
+    let weights: [[LinearKind: DenseWeight]]
     let norms: NormWeights
     let invFreq: [Double]
 
@@ -112,13 +112,23 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
             an.append(try g.dequantize(g.requireTensor("blk.\(l).attn_norm.weight")))
             fn.append(try g.dequantize(g.requireTensor("blk.\(l).ffn_norm.weight")))
         }
-        linears = lin
+        weights = lin
         norms = NormWeights(attention: an, ffn: fn, output: try g.dequantize(g.requireTensor("output_norm.weight")))
         invFreq = (0..<(cfg.headDim / 2)).map { pow(cfg.ropeTheta, -2.0 * Double($0) / Double(cfg.headDim)) }
     }
 
     /// The FP32 weight of one linear layer (used by tests and adapter tools).
-    public func weight(_ kind: LinearKind, layer: Int) -> DenseWeight { linears[layer][kind]! }
+    public func weight(_ kind: LinearKind, layer: Int) -> DenseWeight { weights[layer][kind]! }
+
+    /// Host memory, no SRAM budget.
+    public var sram: SRAM? { nil }
+
+    /// Keeps the adapter in FP32 (the float path the chip's FP8 adapters are compared against).
+    public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter {
+        try adapter.validate(for: config)
+        return ResidentAdapter(name: adapter.name, bytes: 0, owner: self, numLayers: config.numLayers,
+                               products: adapter.layers.mapValues { FP32LoRAProduct($0) })
+    }
 
     public func makeKVCache(capacity: Int) throws -> KVCache {
         FP32KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)
@@ -147,8 +157,14 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
         return y
     }
 
-    public func linear(_ x: Matrix, _ kind: LinearKind, layer: Int) -> Matrix {
-        linears[layer][kind]!.apply(x)
+    /// y = W x + Σ scale·B(A x), all FP32.
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
+        adapters.check(self)
+        return kinds.map { kind in
+            let y = weights[layer][kind]!.apply(x)
+            for (p, scale) in adapters.products(layer: layer, kind: kind) { p.accumulate(x, userScale: scale, into: y) }
+            return y
+        }
     }
 
     public func rope(_ x: Matrix, heads: Int, startPosition: Int) {

@@ -269,7 +269,7 @@ public struct SimMapper: Sendable {
 
     // MARK: - Blocks and model
 
-    func has(_ t: LoRATarget) -> Bool { workload.loraTargets.contains(t) }
+    func has(_ t: LoRAModule) -> Bool { workload.loraTargets.contains(t) }
 
     /// The stages of one transformer block (Llama: pre-norm attention and SwiGLU FFN with residuals).
     public func block(tokens: Double, contextSum: Double, queryTile: Double) -> [SimStage] {

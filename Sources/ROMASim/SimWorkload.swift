@@ -2,9 +2,9 @@ import Foundation
 import ROMAChip
 
 /// A module of a Llama block that may carry a LoRA adapter (PEFT names).
-public enum LoRATarget: String, CaseIterable, Codable, Sendable, Comparable {
+public enum LoRAModule: String, CaseIterable, Codable, Sendable, Comparable {
     case q, k, v, o, gate, up, down
-    public static func < (a: LoRATarget, b: LoRATarget) -> Bool {
+    public static func < (a: LoRAModule, b: LoRAModule) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
     /// (input features, output features) of the module for `m`.
@@ -18,14 +18,14 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable, Comparable {
         }
     }
     /// Parses "q,k,v,o" (also PEFT names like q_proj, gate_proj), "all" or "none".
-    public static func parseList(_ s: String) throws -> [LoRATarget] {
+    public static func parseList(_ s: String) throws -> [LoRAModule] {
         if s.lowercased() == "none" || s.isEmpty { return [] }
         if s.lowercased() == "all" { return allCases }
-        var out: [LoRATarget] = []
+        var out: [LoRAModule] = []
         for raw in s.split(separator: ",") {
             var t = raw.trimmingCharacters(in: .whitespaces).lowercased()
             if t.hasSuffix("_proj") { t.removeLast(5) }
-            guard let v = LoRATarget(rawValue: t) else {
+            guard let v = LoRAModule(rawValue: t) else {
                 throw SimError.badArgument("unknown LoRA target '\(raw)' (expected some of q,k,v,o,gate,up,down, or 'all' or 'none')")
             }
             if !out.contains(v) { out.append(v) }
@@ -42,9 +42,9 @@ public struct SimWorkload: Sendable, Equatable {
     /// LoRA rank r (paper default 16).
     public var loraRank: Int
     /// Modules carrying LoRA (default q,k,v,o).
-    public var loraTargets: [LoRATarget]
+    public var loraTargets: [LoRAModule]
 
-    public init(model: ModelConfig, weightBits: Int, loraRank: Int = 16, loraTargets: [LoRATarget] = [.q, .k, .v, .o]) {
+    public init(model: ModelConfig, weightBits: Int, loraRank: Int = 16, loraTargets: [LoRAModule] = [.q, .k, .v, .o]) {
         self.model = model; self.weightBits = weightBits; self.loraRank = loraRank; self.loraTargets = loraTargets
     }
 

@@ -30,7 +30,9 @@ struct BenchCommand: ParsableCommand {
             var profiler: ProfilingBackend?
             if profile {
                 profiler = ProfilingBackend(engine.backend)
+                let plain = engine
                 engine = try Engine(tokenizer: engine.tokenizer, backend: profiler!)
+                for n in plain.adapters.names { try engine.adapters.register(plain.adapters.adapter(named: n)!) }
             }
             let n = promptTokens + genTokens
             guard n <= engine.config.contextLength else { throw EngineError.contextOverflow(needed: n, limit: engine.config.contextLength) }
@@ -40,16 +42,17 @@ struct BenchCommand: ParsableCommand {
             func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
             var pp: [Double] = [], tg: [Double] = []
             // warm-up (page in weights)
-            _ = try engine.session(capacity: 8).feed([prompt[0]])
+            let adapters = modelOptions.adapterRequests
+            _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
             for _ in 0..<repetitions {
-                let s = try engine.session(capacity: promptTokens)
+                let s = try engine.session(capacity: promptTokens, adapters: adapters)
                 s.batchSize = promptTokens
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = try s.feed(prompt)
                 if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
                 pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
                 // tg: one token at a time from an empty cache, as llama-bench's tg128
-                let d = try engine.session(capacity: genTokens)
+                let d = try engine.session(capacity: genTokens, adapters: adapters)
                 var tok = prompt[0]
                 let t1 = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<genTokens {

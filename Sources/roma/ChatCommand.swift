@@ -28,7 +28,8 @@ struct ChatCommand: ParsableCommand {
                 messages.append(ChatMessage(role: "user", content: user))
                 let ids = engine.tokenizer.encode(template.render(messages))
                 let stream = format == .text
-                let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config) { p in
+                let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
+                                           adapters: modelOptions.adapterRequests) { p in
                     if stream { writeStdout(p) }
                 }
                 messages.append(ChatMessage(role: "assistant", content: r.text))

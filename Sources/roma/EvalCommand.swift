@@ -36,7 +36,7 @@ struct PerplexityCommand: ParsableCommand {
             let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
             let t0 = Date()
             var bar: ProgressBar?
-            let r = try engine.perplexity(tokens: tokens, ctx: ctx, maxChunks: chunks) { done, total, ppl in
+            let r = try engine.perplexity(tokens: tokens, ctx: ctx, maxChunks: chunks, adapters: modelOptions.adapterRequests) { done, total, ppl in
                 if bar == nil { bar = ProgressBar(label: "perplexity", total: total) }
                 bar!.update(done, String(format: "ppl %.4f", ppl))
             }

@@ -18,7 +18,8 @@ struct GenerateCommand: ParsableCommand {
             let engine = try modelOptions.loadEngine()
             let ids = engine.tokenizer.encode(prompt)
             let stream = format == .text
-            let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config) { piece in
+            let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
+                                           adapters: modelOptions.adapterRequests) { piece in
                 if stream { writeStdout(piece) }
             }
             if stream {

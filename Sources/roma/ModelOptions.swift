@@ -25,25 +25,46 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .customLong("adapter"), help: ArgumentHelp(
+        "LoRA adapter to run with, [NAME=]PATH[:SCALE]: a PEFT directory or a llama.cpp LoRA GGUF (repeatable; all are applied, each at its scale).",
+        valueName: "spec"))
+    var adapterSpecs: [String] = []
+
+    /// The parsed --adapter options.
+    var adapters: [AdapterSpec] { adapterSpecs.compactMap { try? AdapterSpec(parsing: $0) } }
+    /// What each request runs with.
+    var adapterRequests: [AdapterRequest] { adapters.map { AdapterRequest($0.name, scale: $0.scale) } }
+
     var modelPath: String { model ?? ModelLocator.defaultModelPath }
 
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         if backend == .chip && image == nil { throw ValidationError("the chip backend needs --image X.rom (compile one with `roma compile --bits 4 --output X.rom`)") }
         if backend == .reference && image != nil { throw ValidationError("--image runs on the chip backend; drop --backend reference or --image") }
+        var names = Set<String>()
+        for s in adapterSpecs {
+            let spec: AdapterSpec
+            do { spec = try AdapterSpec(parsing: s) } catch { throw ValidationError("--adapter: \(error)") }
+            guard names.insert(spec.name).inserted else { throw ValidationError("--adapter: two adapters are named '\(spec.name)' (name them with NAME=PATH)") }
+        }
     }
 
+    /// Loads the model on its backend and registers the --adapter adapters.
     func loadEngine() throws -> Engine {
         if let threads { Parallel.threads = threads }
+        let engine: Engine
         if let image {
             let chip = try loadChip(config)
-            return try Engine.chip(imagePath: image, chip: chip)
+            engine = try Engine.chip(imagePath: image, chip: chip)
+        } else {
+            let path = modelPath
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
+            }
+            engine = try Engine.reference(path: path)
         }
-        let path = modelPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
-        }
-        return try Engine.reference(path: path)
+        for a in adapters { try engine.adapters.register(path: a.path, name: a.name) }
+        return engine
     }
 }
 

@@ -69,7 +69,7 @@ struct WorkloadOptions: ParsableArguments {
         let model = try loadModelConfig(path: modelConfig)
         guard rank >= 0 else { throw SimError.badArgument("--rank must be >= 0, got \(rank)") }
         let b = bits ?? (model.name == ModelConfig.llama3_8B.name ? 2 : 4)
-        let w = SimWorkload(model: model, weightBits: b, loraRank: rank, loraTargets: try LoRATarget.parseList(loraTargets))
+        let w = SimWorkload(model: model, weightBits: b, loraRank: rank, loraTargets: try LoRAModule.parseList(loraTargets))
         try w.validate(on: chip)
         return (chip, w)
     }

@@ -103,6 +103,10 @@ final class ChipBackendTests: XCTestCase {
         }
     }
 
+    func adapter(_ name: String, _ layers: [LoRATarget: LoRALayer]) -> LoRAAdapter {
+        LoRAAdapter(name: name, layers: layers, source: "test")
+    }
+
     func testZeroBAdapterIsBitIdenticalAndRandomAdapterMatchesDenseWithinFP8() throws {
         let p = try paths(bits: 4)
         let engine = try Engine.chip(imagePath: p.rom)
@@ -113,19 +117,18 @@ final class ChipBackendTests: XCTestCase {
         var rng = SplitMix(77)
         let A = (0..<(rank * inDim)).map { _ in rng.normal() * 0.1 }
         let zeroB = [Float](repeating: 0, count: outDim * rank)
-        try chip.attachLoRA(try ChipLoRA(a: A, b: zeroB, rank: rank, inDim: inDim, outDim: outDim, scale: 2), layer: 0, kind: .q)
-        XCTAssertEqual(try engine.session().feedAll(tokens, rows: 0..<4).array, base)
-        chip.detachAllLoRA()
-        XCTAssertEqual(chip.sram.used, 0)
+        try engine.adapters.register(adapter("zero", [LoRATarget(layer: 0, kind: .q): LoRALayer(rank: rank, inDim: inDim, outDim: outDim, a: A, b: zeroB, scale: 2)]))
+        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("zero", scale: 3)]).feedAll(tokens, rows: 0..<4).array, base)
+        XCTAssertEqual(chip.hUnitSRAM.used, rank * (inDim + outDim) + 8, "FP8 bytes + two FP32 scales stay resident")
+        try engine.adapters.evict("zero")
+        XCTAssertEqual(chip.hUnitSRAM.used, 0)
         // one linear layer: chip (ROM + FP8 LoRA) vs dense FP32 W_rom x + scale * B A x
-        let B = (0..<(outDim * rank)).map { _ in rng.normal() * 0.1 }
+        let B32 = (0..<(32 * rank)).map { _ in rng.normal() * 0.1 }
         let scale: Float = 1.5
         let x = Matrix(rows: 1, cols: inDim, values: (0..<inDim).map { _ in FP16.round(rng.normal()) })
         let plain = chip.linear(x, .v, layer: 1)
-        let B32 = Array(B.prefix(32 * rank))
-        try chip.attachLoRA(try ChipLoRA(a: A, b: B32, rank: rank, inDim: inDim, outDim: 32, scale: scale), layer: 1, kind: .v)
-        let withLoRA = chip.linear(x, .v, layer: 1)
-        chip.detachAllLoRA()
+        let resident = try chip.makeResident(adapter("v", [LoRATarget(layer: 1, kind: .v): LoRALayer(rank: rank, inDim: inDim, outDim: 32, a: A, b: B32, scale: scale)]))
+        let withLoRA = chip.linear(x, .v, layer: 1, adapters: AdapterSelection([(resident, 1)]))
         let xs = x.rowArray(0)
         var num = 0.0, den = 0.0
         for o in 0..<32 {
@@ -140,12 +143,11 @@ final class ChipBackendTests: XCTestCase {
         }
         // FP8 E4M3 keeps 3 mantissa bits (relative error <= 2^-4 per weight); the LoRA term's error stays well under that
         XCTAssertLessThan((num / den).squareRoot(), 0.0625)
+        XCTAssertGreaterThan((num / den).squareRoot(), 1e-4, "FP8 storage does round")
         // a LoRA of the wrong shape is refused
-        XCTAssertThrowsError(try ChipLoRA(a: A, b: B32, rank: rank, inDim: inDim, outDim: outDim, scale: 1)) { e in
-            XCTAssertEqual("\(e)", "LoRA weights do not match their shape: A has 256 values for [4 x 64], B has 128 for [64 x 4]")
-        }
-        XCTAssertThrowsError(try chip.attachLoRA(try ChipLoRA(a: A, b: B, rank: rank, inDim: inDim, outDim: outDim, scale: 1), layer: 1, kind: .v)) { e in
-            XCTAssertEqual("\(e)", "LoRA for blk.1.attn_v.weight has shape [64 x 64], the layer is [32 x 64]")
+        let wrong = adapter("wrong", [LoRATarget(layer: 1, kind: .v): LoRALayer(rank: rank, inDim: inDim, outDim: outDim, a: A, b: zeroB, scale: 1)])
+        XCTAssertThrowsError(try chip.makeResident(wrong)) { e in
+            XCTAssertEqual("\(e)", "adapter 'wrong': blk.1.attn_v.weight is [64 x 64] but the model's weight is [32 x 64] (an adapter for another model?)")
         }
     }
 
@@ -170,11 +172,17 @@ final class ChipBackendTests: XCTestCase {
         let engine = try Engine.chip(imagePath: p.rom)
         let chip = engine.backend as! ChipBackend
         let before = chip.image.checksumHex
-        _ = try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5)
-        try chip.attachLoRA(try ChipLoRA(a: [Float](repeating: 0.1, count: 2 * 64), b: [Float](repeating: 0.1, count: 64 * 2),
-                                     rank: 2, inDim: 64, outDim: 64, scale: 1), layer: 0, kind: .o)
-        _ = try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5)
-        chip.detachAllLoRA()
+        let plain = try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5)
+        for (i, kind) in [LinearKind.o, .down].enumerated() {
+            let (o, n) = kind.shape(in: engine.config)
+            try engine.adapters.register(adapter("a\(i)", [LoRATarget(layer: 0, kind: kind): LoRALayer(
+                rank: 2, inDim: n, outDim: o, a: [Float](repeating: 0.1, count: 2 * n), b: [Float](repeating: 0.1, count: o * 2), scale: 1)]))
+        }
+        let a0 = try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5, adapters: [AdapterRequest("a0")])
+        _ = try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5, adapters: [AdapterRequest("a1"), AdapterRequest("a0", scale: 0.5)])
+        try engine.adapters.evict("a0")
+        XCTAssertEqual(try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5, adapters: [AdapterRequest("a0")]).ids, a0.ids, "swapped back in: same output")
+        XCTAssertEqual(try engine.generate(promptIDs: [5, 6, 7], maxTokens: 5).ids, plain.ids, "no adapter: the base model's output")
         XCTAssertEqual(SHA256.hex(ROMImage.computeChecksum(chip.image.file.bytes)), before)
         XCTAssertEqual(try ROMImage(path: p.rom).checksumHex, before)
     }

@@ -73,12 +73,12 @@ final class PaperAndConfigTests: XCTestCase {
     }
 
     func testBadArguments() throws {
-        XCTAssertThrowsError(try LoRATarget.parseList("q,qq")) {
+        XCTAssertThrowsError(try LoRAModule.parseList("q,qq")) {
             XCTAssertEqual("\($0)", "unknown LoRA target 'qq' (expected some of q,k,v,o,gate,up,down, or 'all' or 'none')")
         }
-        XCTAssertEqual(try LoRATarget.parseList("v_proj,q_proj,v"), [.q, .v])
-        XCTAssertEqual(try LoRATarget.parseList("none"), [])
-        XCTAssertEqual(try LoRATarget.parseList("all"), LoRATarget.allCases)
+        XCTAssertEqual(try LoRAModule.parseList("v_proj,q_proj,v"), [.q, .v])
+        XCTAssertEqual(try LoRAModule.parseList("none"), [])
+        XCTAssertEqual(try LoRAModule.parseList("all"), LoRAModule.allCases)
         var w = SimWorkload.paper3B; w.weightBits = 3
         XCTAssertThrowsError(try ChipSimulator(chip: .paper, workload: w)) {
             XCTAssertEqual("\($0)", "--bits 3 is not supported by chip 'roma-paper' (supports 2, 4)")

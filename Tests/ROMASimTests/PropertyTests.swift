@@ -12,7 +12,7 @@ final class PropertyTests: XCTestCase {
         for m in ModelConfig.presets {
             for _ in 0..<40 {
                 let w = SimWorkload(model: m, weightBits: 4, loraRank: [0, 4, 16, 32, 64, 128][g.next(6)],
-                                    loraTargets: Array(LoRATarget.allCases.prefix(1 + g.next(7))))
+                                    loraTargets: Array(LoRAModule.allCases.prefix(1 + g.next(7))))
                 let cap = SimCapacity(chip: .paper, workload: w)
                 var prevPlain = -1, prevPaper = -1
                 for mib in stride(from: 0.0, through: 1024, by: 16 + Double(g.next(32))) {
@@ -28,7 +28,7 @@ final class PropertyTests: XCTestCase {
     /// More rank never gives fewer tokens... (capacity) and never a faster chip (TTFT, decode, end-to-end).
     func testMoreRankNeverFaster() throws {
         let cases: [(ChipConfig, [ModelConfig])] = [(.paper, ModelConfig.presets + [tinyModel]), (tinyChip(), [tinyModel])]
-        let targetsets: [[LoRATarget]] = [[.q, .v], [.q, .k, .v, .o], LoRATarget.allCases]
+        let targetsets: [[LoRAModule]] = [[.q, .v], [.q, .k, .v, .o], LoRAModule.allCases]
         for (chip, models) in cases {
             for m in models {
                 for t in targetsets {

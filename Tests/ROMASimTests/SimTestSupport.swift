@@ -21,6 +21,6 @@ func tinyChip() -> ChipConfig {
 let tinyModel = ModelConfig(name: "tiny", hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4,
                             numKVHeads: 2, headDim: 4, vocabSize: 64, tiedEmbeddings: true, ropeTheta: 10000)
 
-func tinyWorkload(rank: Int = 2, targets: [LoRATarget] = [.q, .k, .v, .o]) -> SimWorkload {
+func tinyWorkload(rank: Int = 2, targets: [LoRAModule] = [.q, .k, .v, .o]) -> SimWorkload {
     SimWorkload(model: tinyModel, weightBits: 4, loraRank: rank, loraTargets: targets)
 }
