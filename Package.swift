@@ -38,6 +38,8 @@ let package = Package(
         .testTarget(name: "ROMAChipTests", dependencies: ["ROMAChip", "ROMAModel", "ROMARTL", "ROMATestSupport"]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMARTL"]),
+        .testTarget(name: "AdapterTests", dependencies: ["ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "RealModelTests", dependencies: ["ROMAModel", "ROMAChip", "ROMAFormats", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),

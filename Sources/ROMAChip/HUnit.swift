@@ -21,21 +21,43 @@ public enum HUnit {
         for d in 0..<headDim { out[d] = FP16.round(out[d]) }
     }
 
-    /// LoRA on the H-Unit for `tokens` rows of x [tokens, inDim]: A [rank, inDim] and B [outDim, rank]
+    /// LoRA on the H-Unit for `tokens` rows of x [tokens, inDim]: A [rank, inDim] and Bᵀ [rank, outDim]
     /// hold the stored weight values (FP8 E4M3 values by default) without their per-tensor scales.
     ///     h[t, r] = fp16(aScale · (x[t] · A[r]))          (FP32 dot product, `F32Kernels.dot` order)
-    ///     y[t, o] += ((h[t] · B[o]) · bScale) · scale
+    ///     y[t, o] += (Σ_r h[t, r] · B[o, r]) · (bScale · scale)   (FP32, r in order)
     /// y is [tokens, outDim] and accumulates in FP32; the caller rounds the sum to FP16.
     public static func loraAccumulate(x: UnsafePointer<Float>, tokens: Int, inDim: Int, a: UnsafePointer<Float>, aScale: Float,
-                                      b: UnsafePointer<Float>, bScale: Float, rank: Int, outDim: Int, scale: Float,
+                                      bT: UnsafePointer<Float>, bScale: Float, rank: Int, outDim: Int, scale: Float,
                                       y: UnsafeMutablePointer<Float>) {
         let h = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rank)
-        let d = UnsafeMutablePointer<Float>.allocate(capacity: tokens * outDim)
-        defer { h.deallocate(); d.deallocate() }
+        defer { h.deallocate() }
         matmul(x: x, tokens: tokens, w: a, n: inDim, outputs: rank, out: h)
         for i in 0..<(tokens * rank) { h[i] = FP16.round(h[i] * aScale) }
-        matmul(x: h, tokens: tokens, w: b, n: rank, outputs: outDim, out: d)
-        for i in 0..<(tokens * outDim) { y[i] += (d[i] * bScale) * scale }
+        expand(h: h, tokens: tokens, rank: rank, bT: bT, outDim: outDim, scale: bScale * scale, y: y)
+    }
+
+    /// y[t, o] += (Σ_r h[t, r] · bT[r, o]) · scale, eight outputs at a time, tokens spread over the cores.
+    public static func expand(h: UnsafePointer<Float>, tokens: Int, rank: Int, bT: UnsafePointer<Float>, outDim: Int, scale: Float,
+                              y: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let (hp, bp, yp) = (Unchecked(UnsafeMutablePointer(mutating: h)), Unchecked(UnsafeMutablePointer(mutating: bT)), Unchecked(y))
+        Parallel.forEach(tokens, minChunk: max(1, 8192 / max(1, rank * outDim))) { t in
+            let hr = hp.value + t * rank, yr = yp.value + t * outDim, b = bp.value
+            var o = 0
+            while o + 8 <= outDim {
+                var acc = V()
+                for r in 0..<rank { acc += V(repeating: hr[r]) * UnsafeRawPointer(b + r * outDim + o).loadUnaligned(as: V.self) }
+                let cur = UnsafeRawPointer(yr + o).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(yr + o).storeBytes(of: cur + acc * scale, as: V.self)
+                o += 8
+            }
+            while o < outDim {
+                var acc: Float = 0
+                for r in 0..<rank { acc += hr[r] * b[r * outDim + o] }
+                yr[o] += acc * scale
+                o += 1
+            }
+        }
     }
 
     /// out[t, o] = x[t] · w[o] (FP32, `F32Kernels` order), spread over the cores: by blocks of 16

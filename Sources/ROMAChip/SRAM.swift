@@ -31,6 +31,13 @@ public final class SRAM: @unchecked Sendable {
         lock.lock(); allocations[a.id] = nil; lock.unlock()
     }
 
+    /// Bytes for messages: "812 B", "10.5 KiB", "288.00 MiB".
+    public static func format(_ bytes: Int) -> String {
+        if bytes < 10 * 1024 { return "\(bytes) B" }
+        if bytes < 10 * 1_048_576 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
+        return String(format: "%.2f MiB", Double(bytes) / 1_048_576)
+    }
+
     /// (label, bytes) of every live allocation.
     public var contents: [(String, Int)] {
         lock.lock(); defer { lock.unlock() }
@@ -43,8 +50,7 @@ public enum SRAMError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .overBudget(let l, let r, let f, let c):
-            return String(format: "SRAM over budget: %@ needs %.2f MiB but only %.2f MiB of %.2f MiB are free",
-                          l, Double(r) / 1048576, Double(f) / 1048576, Double(c) / 1048576)
+            return "SRAM over budget: \(l) needs \(SRAM.format(r)) but only \(SRAM.format(f)) of \(SRAM.format(c)) are free"
         }
     }
 }

@@ -162,7 +162,7 @@ final class ChipBackendTests: XCTestCase {
         tiny.memory.loraKVSRAMBytes = 10_000
         let small = try Engine.chip(imagePath: paths(bits: 4).rom, chip: tiny)
         XCTAssertThrowsError(try small.session(capacity: 100)) { e in
-            XCTAssertEqual("\(e)", "SRAM over budget: KV cache for 100 tokens needs 0.02 MiB but only 0.01 MiB of 0.01 MiB are free")
+            XCTAssertEqual("\(e)", "SRAM over budget: KV cache for 100 tokens needs 25.0 KiB but only 10000 B of 10000 B are free")
         }
     }
 

@@ -160,9 +160,7 @@ public final class AdapterRegistry: @unchecked Sendable {
             guard makeRoom(requested, protecting: protecting) else {
                 let held = resident.sorted { $0.key < $1.key }.map { "\($0.key)\($0.value.pinned ? " (pinned)" : $0.value.inUse > 0 ? " (in use)" : "")" }
                 let sram = backend.sram!
-                throw AdapterError.invalid(String(format: "SRAM over budget: adapter '%@' needs %.2f MiB but only %.2f MiB of %.2f MiB are free and nothing more can be evicted (resident: %@)",
-                                                  name, Double(requested) / 1048576, Double(sram.free) / 1048576, Double(sram.capacity) / 1048576,
-                                                  held.isEmpty ? "none" : held.joined(separator: ", ")))
+                throw AdapterError.invalid("SRAM over budget: adapter '\(name)' needs \(SRAM.format(requested)) but only \(SRAM.format(sram.free)) of \(SRAM.format(sram.capacity)) are free and nothing more can be evicted (resident: \(held.isEmpty ? "none" : held.joined(separator: ", ")))")
             }
             let r = try backend.makeResident(a)
             resident[name] = Entry(resident: r, pinned: false, lastUse: clock, inUse: 0)

@@ -56,7 +56,7 @@ public enum GGUFAdapter {
         }
         guard !parts.isEmpty else { throw AdapterError.invalid("GGUF adapter '\(path)' has no LoRA tensors") }
         var layers: [LoRATarget: LoRALayer] = [:]
-        for (target, p) in parts {
+        for (target, p) in parts.sorted(by: { $0.key < $1.key }) {
             guard let ta = p.a, let tb = p.b else {
                 throw AdapterError.invalid("GGUF adapter '\(path)': \(target) has lora_\(p.a == nil ? "b" : "a") but no lora_\(p.a == nil ? "a" : "b")")
             }

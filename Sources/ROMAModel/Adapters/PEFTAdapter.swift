@@ -70,7 +70,7 @@ public enum PEFTAdapter {
                 if let d { return d }
                 throw AdapterError.invalid("\(path): missing '\(key)'")
             }
-            guard let n = v as? NSNumber, !(v is Bool) else { throw AdapterError.invalid("\(path): '\(key)' must be a number") }
+            guard let n = v as? NSNumber else { throw AdapterError.invalid("\(path): '\(key)' must be a number") }
             return n.doubleValue
         }
         let r = try number("r", default: 8)
@@ -138,9 +138,12 @@ public enum PEFTAdapter {
             }
             throw AdapterError.invalid("PEFT adapter '\(path)': \(weightsName) not found")
         }
-        let st = try SafetensorsFile(path: weightsPath)
+        let st: SafetensorsFile
+        do { st = try SafetensorsFile(path: weightsPath) } catch {
+            throw AdapterError.invalid("PEFT adapter '\(path)': \(weightsName): \(error)")
+        }
         var parts: [LoRATarget: (a: SafetensorsFile.Tensor?, b: SafetensorsFile.Tensor?)] = [:]
-        for (key, t) in st.tensors {
+        for (key, t) in st.tensors.sorted(by: { $0.key < $1.key }) {
             guard let (layer, kind, part) = parseKey(key) else {
                 if key.contains("embed_tokens") || key.contains("lm_head") || key.contains("lora_embedding") {
                     throw AdapterError.invalid("PEFT adapter '\(path)': tensor '\(key)' adapts the embedding or output head; those are not supported (only q/k/v/o/gate/up/down)")
@@ -163,9 +166,9 @@ public enum PEFTAdapter {
         }
         guard !parts.isEmpty else { throw AdapterError.invalid("PEFT adapter '\(path)': no LoRA tensors in \(weightsName)") }
         var layers: [LoRATarget: LoRALayer] = [:]
-        for (target, p) in parts {
+        for (target, p) in parts.sorted(by: { $0.key < $1.key }) {
             guard let ta = p.a, let tb = p.b else {
-                throw AdapterError.invalid("PEFT adapter '\(path)': \(target.kind.hfPath(layer: target.layer)) has lora_\(p.a == nil ? "A" : "B") but no lora_\(p.a == nil ? "B" : "A")")
+                throw AdapterError.invalid("PEFT adapter '\(path)': \(target.kind.hfPath(layer: target.layer)) has lora_\(p.a != nil ? "A" : "B") but no lora_\(p.a != nil ? "B" : "A")")
             }
             guard target.layer < m.numLayers else {
                 throw AdapterError.shapeMismatch("PEFT adapter '\(path)': it adapts layer \(target.layer), but the model has \(m.numLayers) layers (an adapter for another model?)")

@@ -52,21 +52,27 @@ public struct AdapterSelection: Sendable {
 /// The reference engine's LoRA: FP32 A and B, FP32 products.
 final class FP32LoRAProduct: LoRAProduct, @unchecked Sendable {
     let layer: LoRALayer
+    let bT: [Float]
     var rank: Int { layer.rank }
-    init(_ l: LoRALayer) { layer = l }
+    init(_ l: LoRALayer) { layer = l; bT = transpose(l.b, rows: l.outDim, cols: l.rank) }
 
     func accumulate(_ x: Matrix, userScale: Float, into y: Matrix) {
         let l = layer
-        let h = Matrix(rows: x.rows, cols: l.rank), d = Matrix(rows: x.rows, cols: l.outDim)
+        let h = Matrix(rows: x.rows, cols: l.rank)
         l.a.withUnsafeBufferPointer { a in
-            LoRAMath.matmul(x: x.data, tokens: x.rows, w: a.baseAddress!, n: l.inDim, outputs: l.rank, out: h.data)
+            HUnit.matmul(x: x.data, tokens: x.rows, w: a.baseAddress!, n: l.inDim, outputs: l.rank, out: h.data)
         }
-        l.b.withUnsafeBufferPointer { b in
-            LoRAMath.matmul(x: h.data, tokens: x.rows, w: b.baseAddress!, n: l.rank, outputs: l.outDim, out: d.data)
+        bT.withUnsafeBufferPointer { b in
+            HUnit.expand(h: h.data, tokens: x.rows, rank: l.rank, bT: b.baseAddress!, outDim: l.outDim, scale: l.scale * userScale, y: y.data)
         }
-        let s = l.scale * userScale
-        for i in 0..<(x.rows * l.outDim) { y.data[i] += s * d.data[i] }
     }
+}
+
+/// [rows, cols] -> [cols, rows].
+func transpose(_ m: [Float], rows: Int, cols: Int) -> [Float] {
+    var t = [Float](repeating: 0, count: m.count)
+    for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = m[r * cols + c] } }
+    return t
 }
 
 /// The chip's LoRA on the H-Units: A and B stored in the chip's LoRA weight format (FP8 E4M3 by default,
@@ -77,8 +83,9 @@ public final class HUnitLoRA: LoRAProduct, @unchecked Sendable {
     public let format: NumberFormat
     /// Stored codes (FP8: one byte per weight; other formats keep only `aValues`/`bValues`).
     public let aCodes: [UInt8], bCodes: [UInt8]
-    /// The stored values as FP32 (exactly representable in `format`), without the per-tensor scales.
-    let aValues: [Float], bValues: [Float]
+    /// The stored values as FP32 (exactly representable in `format`), without the per-tensor scales;
+    /// B transposed ([rank, out]) for the H-Unit's expand step.
+    let aValues: [Float], bValues: [Float], bValuesT: [Float]
     public let aScale: Float, bScale: Float
     /// The adapter's own scaling of this layer (alpha/r, ...).
     public let layerScale: Float
@@ -104,6 +111,7 @@ public final class HUnitLoRA: LoRAProduct, @unchecked Sendable {
         }
         (aCodes, aValues, aScale) = encode(l.a)
         (bCodes, bValues, bScale) = encode(l.b)
+        bValuesT = transpose(bValues, rows: outDim, cols: rank)
     }
 
     /// SRAM bytes: the weights in `format`, plus two FP32 scales for FP8.
@@ -120,19 +128,12 @@ public final class HUnitLoRA: LoRAProduct, @unchecked Sendable {
 
     public func accumulate(_ x: Matrix, userScale: Float, into y: Matrix) {
         aValues.withUnsafeBufferPointer { a in
-            bValues.withUnsafeBufferPointer { b in
+            bValuesT.withUnsafeBufferPointer { b in
                 HUnit.loraAccumulate(x: x.data, tokens: x.rows, inDim: inDim, a: a.baseAddress!, aScale: aScale,
-                                     b: b.baseAddress!, bScale: bScale, rank: rank, outDim: outDim,
+                                     bT: b.baseAddress!, bScale: bScale, rank: rank, outDim: outDim,
                                      scale: layerScale * userScale, y: y.data)
             }
         }
     }
 }
 
-/// The two small products of a LoRA, spread over the cores.
-enum LoRAMath {
-    /// out[t, o] = x[t] · w[o] for t < tokens, o < outputs (x [tokens, n], w [outputs, n], out [tokens, outputs]).
-    static func matmul(x: UnsafePointer<Float>, tokens: Int, w: UnsafePointer<Float>, n: Int, outputs: Int, out: UnsafeMutablePointer<Float>) {
-        HUnit.matmul(x: x, tokens: tokens, w: w, n: n, outputs: outputs, out: out)
-    }
-}
