@@ -234,6 +234,7 @@ struct SRAMCommand: ParsableCommand {
         if let sramMb, !(sramMb > 0 && sramMb <= 1_048_576) { throw ValidationError("--sram-mb must be in (0, 1048576], got \(sramMb)") }
         if let rank, rank < 1 || rank > 65536 { throw ValidationError("--rank must be in 1...65536, got \(rank)") }
         for s in adapterSpecs { do { _ = try AdapterSpec(parsing: s) } catch { throw ValidationError("--adapter: \(error)") } }
+        do { _ = try kinds() } catch { throw ValidationError("--lora-targets: \(error)") }
     }
 
     func kinds() throws -> [LinearKind] {

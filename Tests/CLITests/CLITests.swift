@@ -272,3 +272,96 @@ final class SimRTLCLITests: XCTestCase {
         XCTAssertTrue(bad.err.contains("cannot read RTL report '/nonexistent.json'"), bad.err)
     }
 }
+
+/// The adapter commands: --adapter on the model commands, roma adapter inspect/convert/recover, roma sram.
+final class AdapterCLITests: XCTestCase {
+    /// The PEFT fixture written by scripts/make-adapter-fixtures.py for TinyModel's default shapes.
+    var fixture: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("AdapterTests/Fixtures/tiny-peft").path
+    }
+    lazy var tinyPath: String = try! TinyModel(seed: 25).write()
+
+    func json(_ r: RomaCLI.Result) throws -> [String: Any] {
+        XCTAssertEqual(r.code, 0, r.err)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+    }
+
+    func testSRAMReproducesFig10AndCountsAdapters() throws {
+        let f = try json(RomaCLI.run(["sram", "--fig10", "--format", "json"]))
+        let points = try XCTUnwrap(f["points"] as? [[String: Any]])
+        XCTAssertEqual(points.map { $0["paper_accounting"] as? Int }, [736, 3808, 0])
+        XCTAssertEqual(points.map { $0["paper"] as? Int }, [736, 3808, 0])
+        XCTAssertEqual(points.map { $0["chip_accounting"] as? Int }, [505, 2260, 265])
+        let text = try RomaCLI.run(["sram", "--fig10"])
+        XCTAssertTrue(text.out.contains("      64    16     736                736               505"), text.out)
+        // 64 MiB, rank 16 on q,k,v,o of Llama3.2-3B, the chip's own formats
+        let p = try json(RomaCLI.run(["sram", "--model-config", "llama3.2-3b", "--sram-mb", "64", "--rank", "16", "--format", "json"]))
+        XCTAssertEqual(p["max_tokens"] as? Int, 505)
+        XCTAssertEqual(p["kv_bytes_per_token"] as? Int, 2 * 28 * 1024 * 2)
+        XCTAssertEqual(p["adapter_bytes"] as? Int, 16 * 28 * (6144 + 4096 + 4096 + 6144) + 8 * 4 * 28)
+        // a real adapter on the tiny model: 14 layers, parameters + two FP32 scales each
+        let a = try json(RomaCLI.run(["sram", "--model-config", tinyPath, "--adapter", fixture, "--sram-mb", "1", "--format", "json"]))
+        let line = try XCTUnwrap((a["adapters"] as? [[String: Any]])?.first)
+        let params = try XCTUnwrap(line["parameters"] as? Int)
+        XCTAssertEqual(line["bytes"] as? Int, params + 14 * 8)
+        XCTAssertEqual(a["max_tokens"] as? Int, (1_048_576 - params - 14 * 8) / 256)
+        let over = try RomaCLI.run(["sram", "--model-config", "llama3.2-3b", "--sram-mb", "8", "--rank", "64"])
+        XCTAssertTrue(over.out.contains("more than the 8.00 MiB budget: 0 tokens fit"), over.out)
+        XCTAssertEqual(try RomaCLI.run(["sram", "--rank", "0"]).code, 64)
+        XCTAssertTrue(try RomaCLI.run(["sram", "--lora-targets", "q,x"]).err.contains("unknown LoRA target 'x'"))
+    }
+
+    func testInspectConvertAndRunWithAdapters() throws {
+        let i = try json(RomaCLI.run(["adapter", "inspect", fixture, "--model", tinyPath, "--format", "json"]))
+        XCTAssertEqual(i["ranks"] as? [Int], [2, 4])
+        XCTAssertEqual(i["layers"] as? Int, 14)
+        XCTAssertEqual(i["targets"] as? [String], ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        XCTAssertEqual(i["sram_bytes"] as? Int, (i["parameters"] as! Int) + 14 * 8)
+        let text = try RomaCLI.run(["adapter", "inspect", fixture, "--model", tinyPath])
+        XCTAssertTrue(text.out.contains("rank        2, 4"), text.out)
+        // PEFT -> GGUF -> PEFT
+        let g = TempFiles.path("cli-\(UUID().uuidString).gguf"), back = TempFiles.path("cli-peft-\(UUID().uuidString)")
+        let c1 = try RomaCLI.run(["adapter", "convert", fixture, "--output", g, "--model", tinyPath])
+        XCTAssertEqual(c1.code, 0, c1.err)
+        XCTAssertTrue(c1.out.hasPrefix("wrote \(g) (gguf, f32): 14 layers"), c1.out)
+        XCTAssertEqual(try RomaCLI.run(["adapter", "convert", g, "--output", back, "--model", tinyPath]).code, 0)
+        XCTAssertEqual(try json(RomaCLI.run(["adapter", "inspect", back, "--model", tinyPath, "--format", "json"]))["parameters"] as? Int, i["parameters"] as? Int)
+        // generation with the adapter in either form gives the same tokens; without it, other tokens
+        func gen(_ extra: [String]) throws -> [Int] {
+            try json(RomaCLI.run(["generate", "--model", tinyPath, "--prompt", "the cat", "--max-tokens", "6", "--format", "json"] + extra))["ids"] as? [Int] ?? []
+        }
+        let peft = try gen(["--adapter", fixture]), gguf = try gen(["--adapter", "mine=\(g):1"])
+        XCTAssertEqual(peft, gguf)
+        XCTAssertEqual(try gen(["--adapter", "\(fixture):0"]), try gen([]), "scale 0 is the base model")
+        // bad adapter flags
+        let dup = try RomaCLI.run(["generate", "--model", tinyPath, "--prompt", "x", "--adapter", "a=\(fixture)", "--adapter", "a=\(g)"])
+        XCTAssertEqual(dup.code, 64)
+        XCTAssertTrue(dup.err.contains("--adapter: two adapters are named 'a' (name them with NAME=PATH)"), dup.err)
+        let missing = try RomaCLI.run(["generate", "--model", tinyPath, "--prompt", "x", "--adapter", "/nonexistent/adapter"])
+        XCTAssertEqual(missing.code, 1)
+        XCTAssertEqual(missing.err, "error: adapter '/nonexistent/adapter' not found\n")
+        let other = try RomaCLI.run(["adapter", "inspect", fixture, "--model-config", "smollm2-135m"])
+        XCTAssertEqual(other.code, 1)
+        XCTAssertTrue(other.err.contains("lora_A is [4, 64] but rank 4 on this model needs [4, 576]"), other.err)
+    }
+
+    func testRecoverWritesAPEFTAdapterThatHelpsTheChip() throws {
+        let rom = TempFiles.path("cli-rec-\(UUID().uuidString).rom")
+        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "2", "--output", rom]).code, 0)
+        let dir = TempFiles.path("cli-rec-\(UUID().uuidString)")
+        let r = try json(RomaCLI.run(["adapter", "recover", "--image", rom, "--model", tinyPath, "--rank", "8", "--output", dir, "--format", "json"]))
+        XCTAssertEqual(r["layers"] as? Int, 14)
+        XCTAssertLessThan(try XCTUnwrap(r["mean_relative_error_after"] as? Double), try XCTUnwrap(r["mean_relative_error_before"] as? Double))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/adapter_model.safetensors"))
+        let text = TempFiles.path("cli-rec.txt")
+        try String(repeating: "the cat sat on the mat and the dog ran in the sun. ", count: 40).write(toFile: text, atomically: true, encoding: .utf8)
+        func ppl(_ extra: [String]) throws -> Double {
+            try json(RomaCLI.run(["eval", "ppl", "--text-file", text, "--ctx", "64", "--format", "json"] + extra))["ppl"] as? Double ?? .nan
+        }
+        let float = try ppl(["--model", tinyPath]), int2 = try ppl(["--image", rom]), recovered = try ppl(["--image", rom, "--adapter", dir])
+        XCTAssertLessThan(abs(log(recovered / float)), abs(log(int2 / float)), "float \(float), INT2 \(int2), INT2 + recovery \(recovered)")
+        let bad = try RomaCLI.run(["adapter", "recover", "--image", rom, "--model", tinyPath, "--rank", "0", "--output", dir])
+        XCTAssertEqual(bad.code, 64)
+    }
+}
