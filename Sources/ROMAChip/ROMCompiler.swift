@@ -7,6 +7,9 @@ import ROMANumerics
 /// writes the self-contained, checksummed image (docs/rom-image.md).
 public struct ROMCompiler {
     public var bits: Int
+    /// Bits of the embedding table (and the tied output head) when they differ from `bits`: INT2 linears
+    /// with an INT4 embedding, like llama.cpp's Q2_K mix keeps its embedding and head wider.
+    public var embeddingBits: Int?
     /// nil: 128 if it divides every row length, else the largest power of two below it that does.
     public var groupSize: Int?
     public var units: Int
@@ -74,6 +77,7 @@ public struct ROMCompiler {
                         progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Report {
         let t0 = Date()
         guard bits == 2 || bits == 4 else { throw ROMImageError.invalid("bits must be 2 or 4, got \(bits)") }
+        if let e = embeddingBits, e != 2 && e != 4 { throw ROMImageError.invalid("embedding bits must be 2 or 4, got \(e)") }
         let model = try ModelConfig(gguf: g)
         for (name, shape) in model.expectedTensors() { _ = try g.requireTensor(name, shape: shape) }
         let group = try ROMCompiler.resolveGroupSize(groupSize, model: model)
@@ -92,16 +96,18 @@ public struct ROMCompiler {
                 continue
             }
             let cols = shape[0], rows = shape[1]
+            let kind: ROMImage.TensorKind = name == "token_embd.weight" ? .embedding : .linear
+            let tbits = kind == .embedding ? (embeddingBits ?? bits) : bits
             let groups = rows * (cols / group)
-            let codesBytes = rows * cols * bits / 8
+            let codesBytes = rows * cols * tbits / 8
             let codesOffset = offset
             offset = align64(offset + codesBytes)
             let scalesOffset = offset
             offset = align64(offset + groups * 2)
             let zerosOffset = offset
             offset = align64(offset + groups)
-            plan.append(.init(name: name, kind: name == "token_embd.weight" ? .embedding : .linear, rows: rows, cols: cols,
-                              bits: bits, groupSize: group, codesOffset: codesOffset, codesBytes: codesBytes,
+            plan.append(.init(name: name, kind: kind, rows: rows, cols: cols,
+                              bits: tbits, groupSize: group, codesOffset: codesOffset, codesBytes: codesBytes,
                               scalesOffset: scalesOffset, zerosOffset: zerosOffset, unitRowStart: partition(rows)))
         }
         let dataBytes = offset

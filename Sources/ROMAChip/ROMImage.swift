@@ -164,7 +164,7 @@ public final class ROMImage: @unchecked Sendable {
                 }
                 continue
             }
-            guard t.bits == q.bits, t.groupSize == q.groupSize, t.groupSize % 8 == 0, t.cols % t.groupSize == 0 else {
+            guard t.bits == q.bits || (t.kind == .embedding && (t.bits == 2 || t.bits == 4)), t.groupSize == q.groupSize, t.groupSize % 8 == 0, t.cols % t.groupSize == 0 else {
                 throw ROMImageError.corrupt("tensor '\(t.name)': bits \(t.bits) / group \(t.groupSize) do not match the image's INT\(q.bits) / group \(q.groupSize) for \(t.cols) columns")
             }
             let groups = t.rows * t.groupsPerRow

@@ -12,6 +12,8 @@ struct CompileCommand: ParsableCommand {
     var model: String?
     @Option(help: "Base-weight bits: 4 or 2.")
     var bits: Int
+    @Option(help: "Bits of the embedding table / tied output head when they should differ from --bits (e.g. --bits 2 --embedding-bits 4).")
+    var embeddingBits: Int?
     @Option(help: "Weights per quantization group (default: 128 if it divides every row, else the largest power of two that does).")
     var group: Int?
     @Option(help: "Output ROM image path.")
@@ -27,6 +29,7 @@ struct CompileCommand: ParsableCommand {
 
     func validate() throws {
         if bits != 2 && bits != 4 { throw ValidationError("--bits must be 2 or 4, got \(bits)") }
+        if let e = embeddingBits, e != 2 && e != 4 { throw ValidationError("--embedding-bits must be 2 or 4, got \(e)") }
         if calibrationTokens < 16 { throw ValidationError("--calibration-tokens must be at least 16, got \(calibrationTokens)") }
         if let dampening, !(dampening > 0 && dampening < 10) { throw ValidationError("--dampening must be in (0, 10), got \(dampening)") }
         if let group, group < 8 || group % 8 != 0 { throw ValidationError("--group must be a positive multiple of 8, got \(group)") }
@@ -36,6 +39,7 @@ struct CompileCommand: ParsableCommand {
         try runReportingErrors {
             let path = model ?? ModelLocator.defaultModelPath
             var compiler = ROMCompiler(bits: bits, groupSize: group)
+            compiler.embeddingBits = embeddingBits
             compiler.dampening = dampening
             if let calibrationText {
                 guard let data = FileManager.default.contents(atPath: calibrationText) else {

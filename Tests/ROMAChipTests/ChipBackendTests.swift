@@ -186,4 +186,30 @@ final class ChipBackendTests: XCTestCase {
         XCTAssertEqual(SHA256.hex(ROMImage.computeChecksum(chip.image.file.bytes)), before)
         XCTAssertEqual(try ROMImage(path: p.rom).checksumHex, before)
     }
+
+    /// INT2 linears with an INT4 embedding table / output head (--embedding-bits): per-tensor bits in one
+    /// image, loaded and run; the wider head brings the chip closer to the float model.
+    func testMixedEmbeddingBits() throws {
+        let gguf = try paths(bits: 2).gguf
+        let mixed = TempFiles.path("mixed-\(UUID().uuidString).rom")
+        var c = ROMCompiler(bits: 2)
+        c.embeddingBits = 4
+        _ = try c.compile(gguf: GGUFFile(path: gguf), output: mixed)
+        let img = try ROMImage(path: mixed)
+        XCTAssertEqual(img.bits, 2)
+        XCTAssertEqual(try img.requireTensor("token_embd.weight").bits, 4)
+        XCTAssertEqual(try img.requireTensor("blk.0.attn_q.weight").bits, 2)
+        let tokens = [5, 70, 120, 3, 250, 33]
+        let want = try Engine.reference(path: gguf).session().feedAll(tokens, rows: 0..<6).array
+        func err(_ rom: String) throws -> Double {
+            let got = try Engine.chip(imagePath: rom).session().feedAll(tokens, rows: 0..<6).array
+            var e = 0.0, n = 0.0
+            for i in want.indices { e += pow(Double(got[i] - want[i]), 2); n += pow(Double(want[i]), 2) }
+            return (e / n).squareRoot()
+        }
+        XCTAssertLessThan(try err(mixed), try err(paths(bits: 2).rom))
+        var bad = ROMCompiler(bits: 2)
+        bad.embeddingBits = 3
+        XCTAssertThrowsError(try bad.compile(gguf: GGUFFile(path: gguf), output: mixed + "x")) { XCTAssertEqual("\($0)", "embedding bits must be 2 or 4, got 3") }
+    }
 }
