@@ -6,6 +6,7 @@ if [ "$(uname -m)" = "x86_64" ]; then
   if [[ "$flags" == *avx512vnni* ]]; then cpu=znver4
   elif [[ "$flags" == *avx2* && "$flags" == *fma* && "$flags" == *f16c* ]]; then cpu=haswell
   else cpu=""; fi
-  [ -n "$cpu" ] && echo "-Xswiftc -target-cpu -Xswiftc $cpu"
+  # ROMA_AVX2 builds the AVX2 L-Unit kernels (Sources/ROMAChip/Kernels/LUnitKernelsAVX2.swift)
+  [ -n "$cpu" ] && echo "-Xswiftc -target-cpu -Xswiftc $cpu -Xswiftc -DROMA_AVX2"
 fi
 exit 0

@@ -9,6 +9,6 @@ CPU_FLAGS=$(bash scripts/cpu-flags.sh)
 echo "== debug build and unit tests" >&2
 swift build
 swift test
-echo "== release build and real-model tests ($CPU_FLAGS)" >&2
+echo "== release build: host-CPU kernels against the golden L-Unit, and the real-model tests ($CPU_FLAGS)" >&2
 # shellcheck disable=SC2086
-ROMA_REAL_MODEL_TESTS=1 swift test -c release $CPU_FLAGS --filter RealModelTests
+ROMA_REAL_MODEL_TESTS=1 swift test -c release $CPU_FLAGS --filter "RealModelTests|ChipBackendTests|LUnitTests|AdapterRuntimeTests"

@@ -14,6 +14,10 @@ public enum LUnitArray {
         public let pow2: UnsafeMutablePointer<Float>
         public let maxExp: UnsafeMutablePointer<Int32>
         public var groups: Int { cols / groupSize }
+        #if ROMA_AVX2
+        /// The byte split of `values` for the AVX2 compute cells (`LUnitAVX2.split`), [T, cols] each.
+        let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
+        #endif
 
         public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics) {
             self.tokens = tokens; self.cols = cols; self.groupSize = groupSize
@@ -21,6 +25,10 @@ public enum LUnitArray {
             let ng = cols / groupSize
             vsum = .allocate(capacity: tokens * ng); pow2 = .allocate(capacity: tokens * ng); maxExp = .allocate(capacity: tokens * ng)
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
+            #if ROMA_AVX2
+            hi8 = .allocate(capacity: tokens * cols); lo8 = .allocate(capacity: tokens * cols)
+            let (hp, lp) = (Unchecked(hi8), Unchecked(lo8))
+            #endif
             let xs = Unchecked(x)
             Parallel.forEach(tokens, minChunk: 8) { t in
                 let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
@@ -33,10 +41,18 @@ public enum LUnitArray {
                     me.value[t * ng + g] = Int32(a.maxExp)
                     p2.value[t * ng + g] = a.nonFinite ? .nan : LUnit.pow2(a.maxExp - numerics.bias)
                 }
+                #if ROMA_AVX2
+                LUnitAVX2.split(v.value + t * cols, count: cols, hi: hp.value + t * cols, lo: lp.value + t * cols)
+                #endif
             }
         }
 
-        deinit { values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate() }
+        deinit {
+            values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate()
+            #if ROMA_AVX2
+            hi8.deallocate(); lo8.deallocate()
+            #endif
+        }
     }
 
     /// One matrix product for the array: a ROM tensor and where its [T, rows] result goes.
@@ -86,6 +102,34 @@ public enum LUnitArray {
         let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
         let rowBytes = t.rowCodeBytes, cols = t.cols
         let table = FP16.table.withUnsafeBufferPointer { $0.baseAddress! }
+        #if ROMA_AVX2
+        if bits == 4 && G == 64 {
+            // four tokens at a time (their activations stay in L1 across the block's rows), then the rest
+            var tok = 0
+            while tok + 4 <= T {
+                let hi = x.hi8 + tok * cols, lo = x.lo8 + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+                for r in rows {
+                    let (a0, a1, a2, a3) = LUnitAVX2.row64x4(codes: codes + r * rowBytes, hi: hi, lo: lo, cols: cols, gpr: gpr, vsum: vs, pow2: p2,
+                                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                    o[tok * outStride + r] = roundToFP16 ? FP16.round(a0) : a0
+                    o[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(a1) : a1
+                    o[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(a2) : a2
+                    o[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(a3) : a3
+                }
+                tok += 4
+            }
+            while tok < T {
+                let hi = x.hi8 + tok * cols, lo = x.lo8 + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+                for r in rows {
+                    let a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: hi, lo: lo, gpr: gpr, vsum: vs, pow2: p2,
+                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                    o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
+                }
+                tok += 1
+            }
+            return
+        }
+        #endif
         if T == 1 && bits == 4 && (G == 64 || G == 128) {
             // decode: stream each row's packed codes once, unpacking group by group in L1
             let scratch = UnsafeMutablePointer<Int16>.allocate(capacity: 128)
