@@ -119,6 +119,11 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
 
     /// The FP32 weight of one linear layer (used by tests and adapter tools).
     public func weight(_ kind: LinearKind, layer: Int) -> DenseWeight { weights[layer][kind]! }
+    /// A copy of that weight, [rows, cols] row-major.
+    public func weightArray(_ kind: LinearKind, layer: Int) -> [Float] {
+        let w = weights[layer][kind]!
+        return Array(UnsafeBufferPointer(start: w.data, count: w.rows * w.cols))
+    }
 
     /// Host memory, no SRAM budget.
     public var sram: SRAM? { nil }

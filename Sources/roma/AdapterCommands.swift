@@ -171,10 +171,7 @@ struct AdapterRecover: ParsableCommand {
             }
             var bar: ProgressBar?
             let name = PEFTAdapterName.from(output)
-            let (adapter, report) = try RecoveryAdapter.build(image: img, rank: rank, name: name, hessians: hessians, float: { kind, layer in
-                let w = ref.weight(kind, layer: layer)
-                return Array(UnsafeBufferPointer(start: w.data, count: w.rows * w.cols))
-            }) { done, total in
+            let (adapter, report) = try RecoveryAdapter.build(image: img, rank: rank, name: name, hessians: hessians, float: { ref.weightArray($0, layer: $1) }) { done, total in
                 if bar == nil { bar = ProgressBar(label: "recover", total: total) }
                 if done % 10 == 0 || done == total { bar!.update(done) }
             }

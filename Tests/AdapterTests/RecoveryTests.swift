@@ -60,10 +60,7 @@ final class RecoveryTests: XCTestCase {
         let image = try ROMImage(path: rom)
         let ref = try Engine.reference(path: gguf)
         let refBackend = ref.backend as! ReferenceBackend
-        func float(_ k: LinearKind, _ l: Int) -> [Float] {
-            let w = refBackend.weight(k, layer: l)
-            return Array(UnsafeBufferPointer(start: w.data, count: w.rows * w.cols))
-        }
+        func float(_ k: LinearKind, _ l: Int) -> [Float] { refBackend.weightArray(k, layer: l) }
         var lastAfter = Double.infinity
         var adapters: [Int: LoRAAdapter] = [:]
         for rank in [2, 8, 64] {
@@ -129,10 +126,7 @@ final class RecoveryTests: XCTestCase {
         var rng = SplitMix(8)
         let tokens = (0..<256).map { _ in Int(rng.next() % UInt64(ref.config.vocabSize)) }
         let hessians = try ref.calibrationHessians(tokens: tokens, count: 256, ctx: 64)
-        func float(_ k: LinearKind, _ l: Int) -> [Float] {
-            let w = refBackend.weight(k, layer: l)
-            return Array(UnsafeBufferPointer(start: w.data, count: w.rows * w.cols))
-        }
+        func float(_ k: LinearKind, _ l: Int) -> [Float] { refBackend.weightArray(k, layer: l) }
         let plain = try RecoveryAdapter.build(image: image, rank: 4, float: float).adapter
         let aware = try RecoveryAdapter.build(image: image, rank: 4, hessians: hessians, float: float).adapter
         let name = LinearKind.gate.ggufName(layer: 1)

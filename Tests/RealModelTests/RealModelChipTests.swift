@@ -60,10 +60,7 @@ final class RealModelChipTests: XCTestCase {
         let img = try int4Image()
         let image = try ROMImage(path: img.path)
         let ref = try Engine.reference(path: RealModel.path!).backend as! ReferenceBackend
-        let (adapter, _) = try RecoveryAdapter.build(image: image, rank: 16, name: "rec16") { k, l in
-            let w = ref.weight(k, layer: l)
-            return Array(UnsafeBufferPointer(start: w.data, count: w.rows * w.cols))
-        }
+        let (adapter, _) = try RecoveryAdapter.build(image: image, rank: 16, name: "rec16") { ref.weightArray($0, layer: $1) }
         var fp32 = ChipConfig.paper
         fp32.numerics.loraWeightFormat = .fp32
         let e8 = try Engine.chip(imagePath: img.path), e32 = try Engine.chip(imagePath: img.path, chip: fp32)
