@@ -19,18 +19,27 @@ public struct ROMCompiler {
     /// Input Hessians per GGUF weight name (from calibration text, `CalibrationBackend`): a tensor
     /// with one is quantized by GPTQ (`GPTQ`), the others by the per-group clip search alone.
     public var hessians: [String: Hessian] = [:]
-    /// GPTQ's relative diagonal dampening (fraction of mean diag H). Default by bits, measured on
-    /// SmolLM2 (2 GPL-3 chunks, G = 64): INT4 0.3 (0.01 -> 20.71, 0.1 -> 20.05, 0.3 -> 19.58,
-    /// 1.0 -> 20.37), INT2 0.1 (0.03 -> 626, 0.1 -> 359, 0.3 -> 633); docs/rom-image.md.
-    /// nil: `defaultDampening(bits:)`.
+    /// GPTQ's relative diagonal dampening (fraction of mean diag H). nil: `defaultDampening`,
+    /// measured on SmolLM2 (G = 64, docs/rom-image.md).
     public var dampening: Double?
-    var effectiveDampening: Double { dampening ?? ROMCompiler.defaultDampening(bits: bits) }
+    var effectiveDampening: Double { dampening ?? ROMCompiler.defaultDampening(bits: bits, actOrder: actOrder) }
 
-    public static func defaultDampening(bits: Int) -> Double { bits == 2 ? 0.1 : 0.3 }
+    /// Act-order (GPTQ, 14 GPL-3 chunks): INT4 0.1 -> 20.16, 0.3 -> 20.33, 1.0 -> 20.79; INT2 0.1.
+    /// Left to right (2 chunks): INT4 0.3 (0.01 -> 20.71, 0.1 -> 20.05, 0.3 -> 19.58, 1.0 -> 20.37),
+    /// INT2 0.1 (0.03 -> 626, 0.1 -> 359, 0.3 -> 633).
+    public static func defaultDampening(bits: Int, actOrder: Bool = true) -> Double {
+        bits == 2 || actOrder ? 0.1 : 0.3
+    }
     /// GPTQ: pick group scales and zero points by the output-error-weighted clip search.
     public var weightedGroupSearch = true
+    /// GPTQ: act-order with static groups (`GPTQ.actOrder`); false: left to right, each group's
+    /// parameters chosen on the error-compensated weights.
+    public var actOrder = true
     /// The image header's quantization.method.
-    public var quantizer: String { hessians.isEmpty ? "clip-search-mse" : "gptq-clip-search" }
+    public var quantizer: String { hessians.isEmpty ? "clip-search-mse" : actOrder ? "gptq-act-order" : "gptq-clip-search" }
+    func solver(_ q: GroupQuantizer) -> GPTQ {
+        GPTQ(quantizer: q, dampening: effectiveDampening, weightedGroupSearch: weightedGroupSearch, actOrder: actOrder)
+    }
 
     /// Rows spread over the chip's L-Units; the fit report uses its ROM size.
     public init(bits: Int, groupSize: Int? = nil, chip: ChipConfig = .paper) {
@@ -157,7 +166,7 @@ public struct ROMCompiler {
                 if let c = factorCache, c.0 == ObjectIdentifier(h) {
                     factor = c.1
                 } else {
-                    let f = try GPTQ(quantizer: GroupQuantizer(bits: t.bits, groupSize: t.groupSize), dampening: effectiveDampening).factor(h)
+                    let f = try solver(GroupQuantizer(bits: t.bits, groupSize: t.groupSize)).factor(h)
                     factorCache = (ObjectIdentifier(h), f)
                     factor = f
                 }
@@ -196,7 +205,7 @@ public struct ROMCompiler {
         let errs = Unchecked(UnsafeMutablePointer<Double>.allocate(capacity: 2 * t.rows))
         defer { errs.value.deallocate() }
         let (cols, rowCodeBytes, type) = (t.cols, t.rowCodeBytes, src.type)
-        let gptq = factor.map { (GPTQ(quantizer: q, dampening: effectiveDampening, weightedGroupSearch: weightedGroupSearch), $0) }
+        let gptq = factor.map { (solver(q), $0) }
         Parallel.forEach(t.rows, minChunk: 16) { r in
             let row = UnsafeMutablePointer<Float>.allocate(capacity: cols)
             let unpacked = UnsafeMutablePointer<UInt8>.allocate(capacity: max(q.groupSize, cols))

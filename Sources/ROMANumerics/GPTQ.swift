@@ -76,6 +76,11 @@ public enum GPTQError: Error, CustomStringConvertible {
 /// ||(W - Wq) X||² rather than the weight error. A group's FP16 scale and zero point are chosen
 /// (by `GroupQuantizer`'s clip search) when its first column is reached, from the error-compensated
 /// weights of the whole group. Rows are independent given U, so they run in parallel.
+///
+/// With `actOrder` (GPTQ's "act-order" / `desc_act` with static groups) every group's scale and zero
+/// point are chosen first, from the original weights, and the columns are then quantized in order of
+/// decreasing H_ii: the columns fed by the largest activations are rounded first, while most of the
+/// row can still absorb their error. SmolLM2's few very large activation channels make this matter.
 public struct GPTQ: Sendable {
     public let quantizer: GroupQuantizer
     /// Relative diagonal dampening (GPTQ's percdamp).
@@ -84,14 +89,27 @@ public struct GPTQ: Sendable {
     /// Σ (w_i - ŵ_i)² / [H⁻¹]ᵢᵢ (true) or the plain squared weight error (false).
     public var weightedGroupSearch = true
 
-    public init(quantizer: GroupQuantizer, dampening: Double = 0.01, weightedGroupSearch: Bool = true) {
+    /// Act-order with static groups (see the type's documentation).
+    public var actOrder = false
+
+    public init(quantizer: GroupQuantizer, dampening: Double = 0.01, weightedGroupSearch: Bool = true,
+                actOrder: Bool = false) {
         self.quantizer = quantizer; self.dampening = dampening; self.weightedGroupSearch = weightedGroupSearch
+        self.actOrder = actOrder
     }
 
-    /// The factor U of a Hessian: upper triangular, Uᵀ U = (H + λI)⁻¹, row-major n x n in FP32.
+    /// The factor of a dampened Hessian H' = H + λI for one column order P (`order`; left to right
+    /// when nil): U upper triangular with Uᵀ U = (P H' Pᵀ)⁻¹, row-major n x n in FP32, so row k of U
+    /// belongs to the k-th quantized column. `diagonal` is H'_ii in the original column order.
     public struct Factor: @unchecked Sendable {
         public let n: Int
         public let u: [Float]
+        /// order[k] is the column quantized k-th; nil: left to right.
+        public let order: [Int]?
+        public let diagonal: [Float]
+        public init(n: Int, u: [Float], order: [Int]? = nil, diagonal: [Float] = []) {
+            self.n = n; self.u = u; self.order = order; self.diagonal = diagonal
+        }
     }
 
     /// Dampens H (columns that never saw input get H[i][i] = 1) and returns U.
@@ -108,8 +126,15 @@ public struct GPTQ: Sendable {
             if a[i * n + i] <= 0 { a[i * n + i] = 1 }
             a[i * n + i] += damp
         }
-        let u = try GPTQ.inverseUpperFactor(a, n: n)
-        return Factor(n: n, u: u.map { Float($0) })
+        let diagonal = (0..<n).map { Float(a[$0 * n + $0]) }
+        guard actOrder else {
+            return Factor(n: n, u: try GPTQ.inverseUpperFactor(a, n: n).map { Float($0) }, diagonal: diagonal)
+        }
+        // decreasing H'_ii; equal entries keep the column order
+        let order = (0..<n).sorted { a[$0 * n + $0] != a[$1 * n + $1] ? a[$0 * n + $0] > a[$1 * n + $1] : $0 < $1 }
+        var p = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n { p[i * n + j] = a[order[i] * n + order[j]] } }
+        return Factor(n: n, u: try GPTQ.inverseUpperFactor(p, n: n).map { Float($0) }, order: order, diagonal: diagonal)
     }
 
     /// Lower Cholesky factor L (L Lᵀ = A) of a symmetric positive definite row-major matrix.
@@ -187,10 +212,15 @@ public struct GPTQ: Sendable {
     /// Quantizes one weight row of `factor.n` columns. `w` is overwritten with the
     /// error-compensated working values; `codes` receives one unpacked code per column, `scales`
     /// and `zeros` one entry per group. Returns the squared weight error against `original`.
+    /// With an act-order factor the groups are static (chosen from `original`, each column's squared
+    /// error weighted by H'_ii) and the columns are quantized in the factor's order.
     @discardableResult
     public func quantizeRow(_ w: UnsafeMutablePointer<Float>, original: UnsafePointer<Float>, factor: Factor,
                             codes: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<UInt16>,
                             zeros: UnsafeMutablePointer<UInt8>) -> Float {
+        if let order = factor.order {
+            return quantizeRowActOrder(w, original: original, factor: factor, order: order, codes: codes, scales: scales, zeros: zeros)
+        }
         let n = factor.n, g = quantizer.groupSize
         precondition(n % g == 0)
         let qmax = Float(quantizer.levels - 1)
@@ -216,6 +246,42 @@ public struct GPTQ: Sendable {
                 let e = (w[i] - deq) / u[i * n + i]
                 let row = u + i * n
                 for j in (i + 1)..<max(i + 1, n) { w[j] -= e * row[j] }
+            }
+        }
+        return err
+    }
+
+    /// Act-order with static groups: parameters first (from the original weights), then GPTQ in
+    /// `order` (w holds the working values in that order).
+    func quantizeRowActOrder(_ w: UnsafeMutablePointer<Float>, original: UnsafePointer<Float>, factor: Factor, order: [Int],
+                             codes: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<UInt16>,
+                             zeros: UnsafeMutablePointer<UInt8>) -> Float {
+        let n = factor.n, g = quantizer.groupSize
+        precondition(n % g == 0 && order.count == n && factor.diagonal.count == n)
+        let qmax = Float(quantizer.levels - 1)
+        let cw = UnsafeMutablePointer<Float>.allocate(capacity: g)
+        defer { cw.deallocate() }
+        for gi in 0..<(n / g) {
+            for k in 0..<g { cw[k] = factor.diagonal[gi * g + k] }
+            let (sb, zb, _) = quantizer.quantizeGroup(original + gi * g, g, codes: codes + gi * g,
+                                                      weights: weightedGroupSearch ? UnsafePointer(cw) : nil)
+            scales[gi] = sb; zeros[gi] = zb
+        }
+        for k in 0..<n { w[k] = original[order[k]] }
+        var err: Float = 0
+        factor.u.withUnsafeBufferPointer { ub in
+            let u = ub.baseAddress!
+            for k in 0..<n {
+                let c = order[k]
+                let s = FP16.toFloat(scales[c / g]), z = Float(zeros[c / g])
+                let q = s > 0 ? min(max((w[k] / s).rounded() + z, 0), qmax) : z
+                codes[c] = UInt8(q)
+                let deq = (q - z) * s
+                let d0 = original[c] - deq
+                err += d0 * d0
+                let e = (w[k] - deq) / u[k * n + k]
+                let row = u + k * n
+                for j in (k + 1)..<max(k + 1, n) { w[j] -= e * row[j] }
             }
         }
         return err

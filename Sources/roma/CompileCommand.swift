@@ -24,8 +24,10 @@ struct CompileCommand: ParsableCommand {
     var calibrationText: String?
     @Option(help: "Calibration tokens taken from the start of --calibration-text (the text must have at least this many).")
     var calibrationTokens: Int = 4096
-    @Option(help: "GPTQ Hessian dampening, as a fraction of its mean diagonal (default: 0.3 for INT4, 0.1 for INT2, measured best for SmolLM2; GPTQ's paper uses 0.01).")
+    @Option(help: "GPTQ Hessian dampening, as a fraction of its mean diagonal (default: 0.1; 0.3 for INT4 with --no-act-order; measured best for SmolLM2; GPTQ's paper uses 0.01).")
     var dampening: Double?
+    @Flag(inversion: .prefixedNo, help: "GPTQ act-order with static groups: columns quantized in order of decreasing input energy, group scales and zero points fixed first (default). --no-act-order: left to right, each group's parameters chosen on the error-compensated weights.")
+    var actOrder = true
 
     func validate() throws {
         if bits != 2 && bits != 4 { throw ValidationError("--bits must be 2 or 4, got \(bits)") }
@@ -41,6 +43,7 @@ struct CompileCommand: ParsableCommand {
             var compiler = ROMCompiler(bits: bits, groupSize: group)
             compiler.embeddingBits = embeddingBits
             compiler.dampening = dampening
+            compiler.actOrder = actOrder
             if let calibrationText {
                 guard let data = FileManager.default.contents(atPath: calibrationText) else {
                     throw EngineError.invalid("cannot read calibration text file '\(calibrationText)'")

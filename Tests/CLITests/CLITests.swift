@@ -114,8 +114,13 @@ final class CLITests: XCTestCase {
                           "--calibration-tokens", "200", "--format", "json"])
         XCTAssertEqual(r.code, 0, r.err)
         let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
-        XCTAssertEqual(j["method"] as? String, "gptq-clip-search")
+        XCTAssertEqual(j["method"] as? String, "gptq-act-order")
         XCTAssertTrue(r.err.contains("calibrate ["), r.err)
+        let natural = try roma(["compile", "--model", tinyPath, "--bits", "4", "--output", out + "n", "--calibration-text", text,
+                                "--calibration-tokens", "200", "--no-act-order", "--format", "json"])
+        XCTAssertEqual(natural.code, 0, natural.err)
+        let jn = try JSONSerialization.jsonObject(with: Data(natural.out.utf8)) as! [String: Any]
+        XCTAssertEqual(jn["method"] as? String, "gptq-clip-search")
 
         let missing = try roma(["compile", "--model", tinyPath, "--bits", "4", "--output", out + "2", "--calibration-text", "/nonexistent.txt"])
         XCTAssertEqual(missing.code, 1)

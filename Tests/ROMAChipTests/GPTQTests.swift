@@ -148,6 +148,113 @@ final class GPTQTests: XCTestCase {
         }
     }
 
+    // MARK: act-order
+
+    /// The act-order factor: columns by decreasing dampened H_ii, U the inverse factor of the
+    /// permuted matrix ((Uᵀ U) P H' Pᵀ = I).
+    func testActOrderFactorPermutesByDecreasingDiagonal() throws {
+        var rng = SplitMix(17)
+        let n = 24, tokens = 200
+        var x = [Float](repeating: 0, count: tokens * n)
+        for t in 0..<tokens { for i in 0..<n { x[t * n + i] = rng.normal() * Float(1 + (i * 7) % 5) } }
+        let h = Hessian(n: n)
+        h.accumulate(x, tokens: tokens)
+        h.finalize()
+        let solver = GPTQ(quantizer: GroupQuantizer(bits: 4, groupSize: 8), dampening: 0.1, actOrder: true)
+        let f = try solver.factor(h)
+        let order = try XCTUnwrap(f.order)
+        XCTAssertEqual(order.sorted(), Array(0..<n))
+        var mean: Double = 0
+        for i in 0..<n { mean += Double(h.data[i * n + i]) / Double(n) }
+        for i in 0..<n { XCTAssertEqual(Double(f.diagonal[i]), Double(h.data[i * n + i]) + 0.1 * mean, accuracy: 1e-3 * mean) }
+        for k in 1..<n { XCTAssertGreaterThanOrEqual(f.diagonal[order[k - 1]], f.diagonal[order[k]]) }
+        XCTAssertEqual(order.first, (0..<n).max { f.diagonal[$0] < f.diagonal[$1] })
+        for i in 0..<n {
+            for j in 0..<n {
+                var s = 0.0
+                for k in 0..<n {
+                    var utu = 0.0
+                    for m in 0..<n { utu += Double(f.u[m * n + i]) * Double(f.u[m * n + k]) }
+                    let a = Double(h.data[order[k] * n + order[j]]) + (k == j ? 0.1 * mean : 0)
+                    s += utu * a
+                }
+                XCTAssertEqual(s, i == j ? 1 : 0, accuracy: 1e-3, "(\(i), \(j))")
+            }
+        }
+        XCTAssertNil(try GPTQ(quantizer: GroupQuantizer(bits: 4, groupSize: 8)).factor(h).order)
+    }
+
+    /// With H = c·I act-order keeps the column order and the static groups are the plain clip search.
+    func testActOrderWithIdentityHessianIsPlainGroupQuantization() throws {
+        var rng = SplitMix(23)
+        let n = 128, g = 32
+        for bits in [4, 2] {
+            let q = GroupQuantizer(bits: bits, groupSize: g)
+            let solver = GPTQ(quantizer: q, actOrder: true)
+            let f = try solver.factor(Hessian(n: n, values: (0..<(n * n)).map { $0 % (n + 1) == 0 ? 2 : 0 }))
+            XCTAssertEqual(f.order, Array(0..<n))
+            for _ in 0..<10 {
+                let row = (0..<n).map { _ in rng.normal() * 0.1 }
+                var work = [Float](repeating: 0, count: n)
+                var codes = [UInt8](repeating: 0, count: n), scales = [UInt16](repeating: 0, count: n / g), zeros = [UInt8](repeating: 0, count: n / g)
+                _ = solver.quantizeRow(&work, original: row, factor: f, codes: &codes, scales: &scales, zeros: &zeros)
+                for gi in 0..<(n / g) {
+                    var expect = [UInt8](repeating: 0, count: g)
+                    let (s, z, _) = row.withUnsafeBufferPointer { q.quantizeGroup($0.baseAddress! + gi * g, g, codes: &expect) }
+                    XCTAssertEqual(Array(codes[(gi * g)..<((gi + 1) * g)]), expect)
+                    XCTAssertEqual(scales[gi], s); XCTAssertEqual(zeros[gi], z)
+                }
+            }
+        }
+    }
+
+    /// Inputs with a few very large channels at the end of the row (like SmolLM2's outlier
+    /// activations): left to right, their rounding errors come last and cannot be compensated;
+    /// act-order rounds them first, and the layer's output error drops (measured: INT4 60.8 vs 76.9,
+    /// INT2 1794 vs 2392).
+    func testActOrderLowersOutputErrorWithOutlierChannels() throws {
+        var rng = SplitMix(29)
+        let n = 64, rows = 32, tokens = 512, g = 16
+        var x = [Float](repeating: 0, count: tokens * n)
+        for t in 0..<tokens {
+            let common = rng.normal()
+            for i in 0..<n { x[t * n + i] = (rng.normal() + 0.5 * common) * (i >= n - 4 ? 12 : 1) }
+        }
+        let w = (0..<(rows * n)).map { _ in rng.normal() * 0.05 }
+        let h = Hessian(n: n)
+        h.accumulate(x, tokens: tokens)
+        h.finalize()
+        func outputError(_ wq: [Float]) -> Double {
+            var e = 0.0
+            for r in 0..<rows {
+                for t in 0..<tokens {
+                    var d: Float = 0
+                    for k in 0..<n { d += (w[r * n + k] - wq[r * n + k]) * x[t * n + k] }
+                    e += Double(d * d)
+                }
+            }
+            return e
+        }
+        for bits in [4, 2] {
+            var errors: [Double] = []
+            for actOrder in [false, true] {
+                let solver = GPTQ(quantizer: GroupQuantizer(bits: bits, groupSize: g), dampening: 0.01, actOrder: actOrder)
+                let f = try solver.factor(h)
+                var wq = [Float](repeating: 0, count: rows * n)
+                var codes = [UInt8](repeating: 0, count: n), scales = [UInt16](repeating: 0, count: n / g), zeros = [UInt8](repeating: 0, count: n / g)
+                for r in 0..<rows {
+                    let row = Array(w[(r * n)..<((r + 1) * n)])
+                    var work = row
+                    _ = solver.quantizeRow(&work, original: row, factor: f, codes: &codes, scales: &scales, zeros: &zeros)
+                    for k in 0..<n { wq[r * n + k] = (Float(codes[k]) - Float(zeros[k / g])) * FP16.toFloat(scales[k / g]) }
+                }
+                errors.append(outputError(wq))
+            }
+            print("INT\(bits) output error: left to right \(errors[0]), act-order \(errors[1])")
+            XCTAssertLessThan(errors[1], 0.85 * errors[0], "INT\(bits): act-order \(errors[1]) vs left to right \(errors[0])")
+        }
+    }
+
     // MARK: calibration and the compiler
 
     func testCalibratedCompile() throws {
@@ -175,7 +282,11 @@ final class GPTQTests: XCTestCase {
         let out = TempFiles.path("gptq-\(UUID().uuidString).rom")
         let rep = try c.compile(gguf: g, output: out)
         let img = try ROMImage(path: out)
-        XCTAssertEqual(img.header.quantization.method, "gptq-clip-search")
+        XCTAssertEqual(img.header.quantization.method, "gptq-act-order")
+        var natural = c
+        natural.actOrder = false
+        XCTAssertEqual(try ROMImage(path: try natural.compile(gguf: g, output: out + ".natural").path).header.quantization.method,
+                       "gptq-clip-search")
         XCTAssertEqual(try ROMImage(path: try ROMCompiler(bits: 4).compile(gguf: g, output: out + ".plain").path).header.quantization.method,
                        "clip-search-mse")
         for (_, e) in rep.tensorErrors { XCTAssertLessThan(e, 0.3) }
