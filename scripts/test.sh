@@ -11,4 +11,4 @@ swift build
 swift test
 echo "== release build: host-CPU kernels against the golden L-Unit, and the real-model tests ($CPU_FLAGS)" >&2
 # shellcheck disable=SC2086
-ROMA_REAL_MODEL_TESTS=1 swift test -c release $CPU_FLAGS --filter "RealModelTests|ChipBackendTests|LUnitTests|AdapterRuntimeTests"
+ROMA_REAL_MODEL_TESTS=1 swift test -c release $CPU_FLAGS --filter "RealModelTests|ChipBackendTests|LUnitTests|HUnitTests|AdapterRuntimeTests"

@@ -13,6 +13,21 @@ public enum HUnit {
                                   scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
         for j in 0..<n { scores[j] = F32Kernels.dot(q, keys + j &* stride, headDim) * scale }
         VectorUnit.softmax(scores, n)
+        if headDim == 64 {
+            // the same sums (each output lane in position order), held in eight 8-lane registers
+            typealias V = SIMD8<Float>
+            @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+            for j in 0..<n {
+                let v = values + j &* stride, p = V(repeating: scores[j])
+                a0 += p * ld(v); a1 += p * ld(v + 8); a2 += p * ld(v + 16); a3 += p * ld(v + 24)
+                a4 += p * ld(v + 32); a5 += p * ld(v + 40); a6 += p * ld(v + 48); a7 += p * ld(v + 56)
+            }
+            for (k, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() {
+                for l in 0..<8 { out[8 * k + l] = FP16.round(a[l]) }
+            }
+            return
+        }
         for d in 0..<headDim { out[d] = 0 }
         for j in 0..<n {
             let v = values + j &* stride, p = scores[j]

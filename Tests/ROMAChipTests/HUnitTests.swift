@@ -1,0 +1,50 @@
+import XCTest
+import ROMAChip
+import ROMANumerics
+import ROMATestSupport
+
+/// The H-Unit's attention and LoRA kernels against their documented arithmetic (docs/numerics.md),
+/// written out plainly here.
+final class HUnitTests: XCTestCase {
+    func testAttendHeadIsBitExactToTheDocumentedSums() {
+        var rng = SplitMix(12)
+        for (hd, n, stride) in [(64, 1, 64), (64, 37, 192), (16, 9, 32), (64, 300, 64)] {
+            let q = (0..<hd).map { _ in FP16.round(rng.normal()) }
+            let k = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
+            let v = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
+            var scores = [Float](repeating: 0, count: n), out = [Float](repeating: 0, count: hd)
+            let scale = 1 / Float(hd).squareRoot()
+            HUnit.attendHead(q: q, keys: k, values: v, stride: stride, n: n, headDim: hd, scale: scale, scores: &scores, out: &out)
+            // the same steps, plainly
+            var s = (0..<n).map { j in k.withUnsafeBufferPointer { F32Kernels.dot(q, $0.baseAddress! + j * stride, hd) } * scale }
+            VectorUnit.softmax(&s, n)
+            for d in 0..<hd {
+                var acc: Float = 0
+                for j in 0..<n { acc += s[j] * v[j * stride + d] }
+                XCTAssertEqual(out[d].bitPattern, FP16.round(acc).bitPattern, "hd \(hd) n \(n) d \(d)")
+            }
+        }
+    }
+
+    func testLoRAAccumulateFollowsTheDocumentedOrder() {
+        var rng = SplitMix(13)
+        let (T, n, r, o) = (5, 40, 3, 19)
+        let x = (0..<(T * n)).map { _ in FP16.round(rng.normal()) }
+        let a = (0..<(r * n)).map { _ in FP8E4M3.table[Int(FP8E4M3.fromFloat(rng.normal() * 100))] }
+        let b = (0..<(o * r)).map { _ in FP8E4M3.table[Int(FP8E4M3.fromFloat(rng.normal() * 100))] }
+        var bT = [Float](repeating: 0, count: r * o)
+        for i in 0..<o { for j in 0..<r { bT[j * o + i] = b[i * r + j] } }
+        var y = (0..<(T * o)).map { _ in rng.normal() }
+        let y0 = y
+        let (aScale, bScale, scale): (Float, Float, Float) = (0.003, 0.002, 1.5)
+        HUnit.loraAccumulate(x: x, tokens: T, inDim: n, a: a, aScale: aScale, bT: bT, bScale: bScale, rank: r, outDim: o, scale: scale, y: &y)
+        for t in 0..<T {
+            let h = (0..<r).map { j in FP16.round(x.withUnsafeBufferPointer { xp in a.withUnsafeBufferPointer { F32Kernels.dot(xp.baseAddress! + t * n, $0.baseAddress! + j * n, n) } } * aScale) }
+            for i in 0..<o {
+                var acc: Float = 0
+                for j in 0..<r { acc += h[j] * b[i * r + j] }
+                XCTAssertEqual(y[t * o + i].bitPattern, (y0[t * o + i] + acc * (bScale * scale)).bitPattern, "token \(t) output \(i)")
+            }
+        }
+    }
+}
