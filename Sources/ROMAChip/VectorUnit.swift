@@ -28,19 +28,43 @@ public enum VectorUnit {
         }
     }
 
-    /// Softmax in place over n FP32 scores (max-subtracted, FP32 exp and sum, in index order).
+    /// Softmax in place over n FP32 scores (max-subtracted, the vector unit's `exp`, sum in index order).
     public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) {
         var m = -Float.infinity
         for j in 0..<n { m = max(m, s[j]) }
+        for j in 0..<n { s[j] = exp(s[j] - m) }
         var sum: Float = 0
-        for j in 0..<n { let e = expf(s[j] - m); s[j] = e; sum += e }
+        for j in 0..<n { sum += s[j] }
         let inv = 1 / sum
         for j in 0..<n { s[j] *= inv }
     }
 
     /// y = fp16(silu(gate) * up) = fp16(gate / (1 + e^-gate) * up).
     public static func swiGLU(_ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
-        for i in 0..<n { let g = gate[i]; y[i] = FP16.round(g / (1 + expf(-g)) * up[i]) }
+        for i in 0..<n { let g = gate[i]; y[i] = FP16.round(g / (1 + exp(-g)) * up[i]) }
+    }
+
+    /// The vector unit's e^x in FP32, branch-free so that loops over it vectorize, and the same IEEE
+    /// operations on every build: k = round(x·log2 e) (by adding and subtracting 1.5·2^23), r = x − k·ln2
+    /// (ln2 in two parts), e^r by a degree-6 polynomial, times 2^k built in the exponent field (in two
+    /// halves). Within 2 ulp of a correctly rounded exp on [−87.3, 88.7]; 0 below, +inf above, NaN stays NaN.
+    @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        let xc = x < -87.3 ? -87.3 : (x > 88.7 ? 88.7 : x)
+        let t = xc * 1.44269504 + 12582912.0
+        let kf = t - 12582912.0
+        let k = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
+        let r = (xc - kf * 0.693359375) - kf * -2.12194440e-4
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * (r * r) + r + 1
+        let k1 = k &>> 1, k2 = k &- k1
+        let y = p * Float(bitPattern: UInt32(bitPattern: (k1 &+ 127) &<< 23)) * Float(bitPattern: UInt32(bitPattern: (k2 &+ 127) &<< 23))
+        return x != x ? x : (x < -87.3 ? 0 : (x > 88.7 ? .infinity : y))
     }
 
     /// Residual add x += y, rounded to the residual format.

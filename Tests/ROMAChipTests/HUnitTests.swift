@@ -48,3 +48,29 @@ final class HUnitTests: XCTestCase {
         }
     }
 }
+
+/// The vector unit's exp against libm's expf.
+final class VectorUnitExpTests: XCTestCase {
+    func testExpIsWithinTwoULPAndHandlesTheEdges() {
+        var worst: Float = 0
+        var x: Float = -87.29
+        while x < 88.69 {
+            let want = expf(x)
+            worst = max(worst, abs(VectorUnit.exp(x) - want) / want.ulp)
+            x += 0.00731
+        }
+        XCTAssertLessThanOrEqual(worst, 2, "max error in ulp")
+        XCTAssertEqual(VectorUnit.exp(0), 1)
+        XCTAssertEqual(VectorUnit.exp(-.infinity), 0)
+        XCTAssertEqual(VectorUnit.exp(-100), 0)
+        XCTAssertEqual(VectorUnit.exp(.infinity), .infinity)
+        XCTAssertEqual(VectorUnit.exp(100), .infinity)
+        XCTAssertTrue(VectorUnit.exp(.nan).isNaN)
+        // a softmax row sums to 1 and keeps the order of its scores
+        var s: [Float] = [0.5, -3, 2, 2, 11, -40]
+        VectorUnit.softmax(&s, s.count)
+        XCTAssertEqual(s.reduce(0, +), 1, accuracy: 1e-6)
+        XCTAssertEqual(s[2], s[3])
+        XCTAssertGreaterThan(s[4], s[2])
+    }
+}
