@@ -51,15 +51,19 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(residual, optimal, accuracy: 0.01 * optimal, "Eckart-Young optimum")
     }
 
-    /// On the tiny INT2 model: a full-rank recovery adapter restores the float weights (so the chip with
-    /// it tracks the float model far better than without), and higher ranks never do worse.
-    func testRecoveryAdapterRestoresTheFloatWeights() throws {
+    /// The tiny model compiled to INT2, and its FP32 reference engine.
+    func int2Tiny() throws -> (rom: String, image: ROMImage, ref: Engine, refBackend: ReferenceBackend) {
         let gguf = try Fixtures.tinyGGUF()
         let rom = TempFiles.path("rec-\(UUID().uuidString).rom")
         _ = try ROMCompiler(bits: 2).compile(gguf: GGUFFile(path: gguf), output: rom)
-        let image = try ROMImage(path: rom)
         let ref = try Engine.reference(path: gguf)
-        let refBackend = ref.backend as! ReferenceBackend
+        return (rom, try ROMImage(path: rom), ref, ref.backend as! ReferenceBackend)
+    }
+
+    /// On the tiny INT2 model: a full-rank recovery adapter restores the float weights (so the chip with
+    /// it tracks the float model far better than without), and higher ranks never do worse.
+    func testRecoveryAdapterRestoresTheFloatWeights() throws {
+        let (rom, image, ref, refBackend) = try int2Tiny()
         func float(_ k: LinearKind, _ l: Int) -> [Float] { refBackend.weightArray(k, layer: l) }
         var lastAfter = Double.infinity
         var adapters: [Int: LoRAAdapter] = [:]
@@ -117,12 +121,7 @@ final class RecoveryTests: XCTestCase {
     /// With calibration Hessians the adapter minimises the output error ‖(ΔW − BA) X‖, which must come
     /// out below the plain SVD's at the same rank.
     func testActivationAwareRecoveryLowersTheWeightedError() throws {
-        let gguf = try Fixtures.tinyGGUF()
-        let rom = TempFiles.path("rec-aw-\(UUID().uuidString).rom")
-        _ = try ROMCompiler(bits: 2).compile(gguf: GGUFFile(path: gguf), output: rom)
-        let image = try ROMImage(path: rom)
-        let ref = try Engine.reference(path: gguf)
-        let refBackend = ref.backend as! ReferenceBackend
+        let (_, image, ref, refBackend) = try int2Tiny()
         var rng = SplitMix(8)
         let tokens = (0..<256).map { _ in Int(rng.next() % UInt64(ref.config.vocabSize)) }
         let hessians = try ref.calibrationHessians(tokens: tokens, count: 256, ctx: 64)
