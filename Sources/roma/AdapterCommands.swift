@@ -156,21 +156,10 @@ struct AdapterRecover: ParsableCommand {
             }
             var hessians: [String: Hessian]?
             if let calibrationText {
-                guard let data = FileManager.default.contents(atPath: calibrationText) else {
-                    throw EngineError.invalid("cannot read calibration text file '\(calibrationText)'")
-                }
-                let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
-                guard tokens.count >= calibrationTokens else {
-                    throw EngineError.invalid("calibration text '\(calibrationText)' has \(tokens.count) tokens; --calibration-tokens \(calibrationTokens) needs at least that many")
-                }
-                var cbar: ProgressBar?
-                hessians = try engine.calibrationHessians(tokens: tokens, count: calibrationTokens) { done, total in
-                    if cbar == nil { cbar = ProgressBar(label: "calibrate", total: total) }
-                    cbar!.update(done, "\(done) tokens")
-                }
+                hessians = try calibrationHessians(engine: engine, textFile: calibrationText, count: calibrationTokens)
             }
             var bar: ProgressBar?
-            let name = PEFTAdapterName.from(output)
+            let name = PEFTAdapter.defaultName(output)
             let (adapter, report) = try RecoveryAdapter.build(image: img, rank: rank, name: name, hessians: hessians, float: { ref.weightArray($0, layer: $1) }) { done, total in
                 if bar == nil { bar = ProgressBar(label: "recover", total: total) }
                 if done % 10 == 0 || done == total { bar!.update(done) }
@@ -196,16 +185,6 @@ struct AdapterRecover: ParsableCommand {
                              before, after, hessians != nil ? " [activation-aware: the weighted error is what it minimises]" : "", seconds))
             }
         }
-    }
-}
-
-enum PEFTAdapterName {
-    static func from(_ path: String) -> String {
-        var p = path
-        while p.hasSuffix("/") && p.count > 1 { p.removeLast() }
-        var n = (p as NSString).lastPathComponent
-        if n.lowercased().hasSuffix(".gguf") { n.removeLast(5) }
-        return n
     }
 }
 

@@ -45,20 +45,8 @@ struct CompileCommand: ParsableCommand {
             compiler.dampening = dampening
             compiler.actOrder = actOrder
             if let calibrationText {
-                guard let data = FileManager.default.contents(atPath: calibrationText) else {
-                    throw EngineError.invalid("cannot read calibration text file '\(calibrationText)'")
-                }
-                let engine = try Engine.reference(path: path)
-                let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
-                guard tokens.count >= calibrationTokens else {
-                    throw EngineError.invalid("calibration text '\(calibrationText)' has \(tokens.count) tokens; --calibration-tokens \(calibrationTokens) needs at least that many")
-                }
                 let t0 = Date()
-                var cbar: ProgressBar?
-                compiler.hessians = try engine.calibrationHessians(tokens: tokens, count: calibrationTokens) { done, total in
-                    if cbar == nil { cbar = ProgressBar(label: "calibrate", total: total) }
-                    cbar!.update(done, "\(done) tokens")
-                }
+                compiler.hessians = try calibrationHessians(engine: Engine.reference(path: path), textFile: calibrationText, count: calibrationTokens)
                 if format == .text {
                     print(String(format: "calibration: %d tokens of %@ in %.1f s", calibrationTokens, calibrationText, Date().timeIntervalSince(t0)))
                 }

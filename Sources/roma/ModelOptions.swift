@@ -68,6 +68,23 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The per-weight input Hessians of `engine` (the FP32 reference) over the first `count` tokens of a
+/// calibration text file, with a progress bar (`roma compile` and `roma adapter recover`).
+func calibrationHessians(engine: Engine, textFile: String, count: Int) throws -> [String: Hessian] {
+    guard let data = FileManager.default.contents(atPath: textFile) else {
+        throw EngineError.invalid("cannot read calibration text file '\(textFile)'")
+    }
+    let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+    guard tokens.count >= count else {
+        throw EngineError.invalid("calibration text '\(textFile)' has \(tokens.count) tokens; --calibration-tokens \(count) needs at least that many")
+    }
+    var bar: ProgressBar?
+    return try engine.calibrationHessians(tokens: tokens, count: count) { done, total in
+        if bar == nil { bar = ProgressBar(label: "calibrate", total: total) }
+        bar!.update(done, "\(done) tokens")
+    }
+}
+
 /// Sampling options shared by generate and chat.
 struct SamplingOptions: ParsableArguments {
     @Option(help: "Tokens to generate at most.")

@@ -9,6 +9,18 @@ import ROMATestSupport
 /// GPTQ: the linear algebra, the solver against plain per-group quantization, Hessian capture and
 /// the calibrated compile path.
 final class GPTQTests: XCTestCase {
+    /// Every group of `row` got exactly the per-group clip search's codes, scale and zero point.
+    func assertEqualsClipSearch(_ row: [Float], codes: [UInt8], scales: [UInt16], zeros: [UInt8], _ q: GroupQuantizer,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        let g = q.groupSize
+        for gi in 0..<(row.count / g) {
+            var expect = [UInt8](repeating: 0, count: g)
+            let (s, z, _) = row.withUnsafeBufferPointer { q.quantizeGroup($0.baseAddress! + gi * g, g, codes: &expect) }
+            XCTAssertEqual(Array(codes[(gi * g)..<((gi + 1) * g)]), expect, file: file, line: line)
+            XCTAssertEqual(scales[gi], s, file: file, line: line); XCTAssertEqual(zeros[gi], z, file: file, line: line)
+        }
+    }
+
     // MARK: linear algebra
 
     func testCholeskyOfKnownMatrix() throws {
@@ -89,12 +101,7 @@ final class GPTQTests: XCTestCase {
                 var codes = [UInt8](repeating: 0, count: n), scales = [UInt16](repeating: 0, count: n / g), zeros = [UInt8](repeating: 0, count: n / g)
                 _ = GPTQ(quantizer: q).quantizeRow(&work, original: row, factor: f, codes: &codes, scales: &scales, zeros: &zeros)
                 XCTAssertEqual(work, row)
-                for gi in 0..<(n / g) {
-                    var expect = [UInt8](repeating: 0, count: g)
-                    let (s, z, _) = row.withUnsafeBufferPointer { q.quantizeGroup($0.baseAddress! + gi * g, g, codes: &expect) }
-                    XCTAssertEqual(Array(codes[(gi * g)..<((gi + 1) * g)]), expect)
-                    XCTAssertEqual(scales[gi], s); XCTAssertEqual(zeros[gi], z)
-                }
+                assertEqualsClipSearch(row, codes: codes, scales: scales, zeros: zeros, q)
             }
         }
     }
@@ -198,12 +205,7 @@ final class GPTQTests: XCTestCase {
                 var work = [Float](repeating: 0, count: n)
                 var codes = [UInt8](repeating: 0, count: n), scales = [UInt16](repeating: 0, count: n / g), zeros = [UInt8](repeating: 0, count: n / g)
                 _ = solver.quantizeRow(&work, original: row, factor: f, codes: &codes, scales: &scales, zeros: &zeros)
-                for gi in 0..<(n / g) {
-                    var expect = [UInt8](repeating: 0, count: g)
-                    let (s, z, _) = row.withUnsafeBufferPointer { q.quantizeGroup($0.baseAddress! + gi * g, g, codes: &expect) }
-                    XCTAssertEqual(Array(codes[(gi * g)..<((gi + 1) * g)]), expect)
-                    XCTAssertEqual(scales[gi], s); XCTAssertEqual(zeros[gi], z)
-                }
+                assertEqualsClipSearch(row, codes: codes, scales: scales, zeros: zeros, q)
             }
         }
     }

@@ -195,12 +195,13 @@ public enum PEFTAdapter {
         return adapter
     }
 
-    static func defaultName(_ path: String) -> String {
+    /// An adapter's name from its path: the directory (or file, without .gguf/.safetensors) name.
+    public static func defaultName(_ path: String) -> String {
         var p = path
         while p.hasSuffix("/") && p.count > 1 { p.removeLast() }
         var n = (p as NSString).lastPathComponent
         if n == weightsName { n = ((p as NSString).deletingLastPathComponent as NSString).lastPathComponent }
-        for ext in [".gguf", ".safetensors"] where n.hasSuffix(ext) { n.removeLast(ext.count) }
+        for ext in [".gguf", ".safetensors"] where n.lowercased().hasSuffix(ext) { n.removeLast(ext.count) }
         return n
     }
 
