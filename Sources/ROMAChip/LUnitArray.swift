@@ -17,6 +17,10 @@ public enum LUnitArray {
         #if ROMA_AVX2
         /// The byte split of `values` for the AVX2 compute cells (`LUnitAVX2.split`), [T, cols] each.
         let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
+        /// Whole blocks of eight tokens for `LUnitAVX2.row4x8`: the values as [block, group, 8 tokens, G],
+        /// vsum and pow2 as [block, group, 8 tokens], so that one group of the eight tokens is adjacent.
+        let blocked: UnsafeMutablePointer<Int16>, vsumB: UnsafeMutablePointer<Int32>, pow2B: UnsafeMutablePointer<Float>
+        var blocks: Int { tokens / 8 }
         #endif
 
         public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics) {
@@ -45,12 +49,25 @@ public enum LUnitArray {
                 LUnitAVX2.split(v.value + t * cols, count: cols, hi: hp.value + t * cols, lo: lp.value + t * cols)
                 #endif
             }
+            #if ROMA_AVX2
+            let nb = tokens / 8
+            blocked = .allocate(capacity: nb * 8 * cols); vsumB = .allocate(capacity: nb * 8 * ng); pow2B = .allocate(capacity: nb * 8 * ng)
+            for b in 0..<nb {
+                for g in 0..<ng {
+                    for i in 0..<8 {
+                        let t = b * 8 + i, dst = (b * ng + g) * 8 + i
+                        (blocked + dst * groupSize).update(from: values + t * cols + g * groupSize, count: groupSize)
+                        vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
+                    }
+                }
+            }
+            #endif
         }
 
         deinit {
             values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate()
             #if ROMA_AVX2
-            hi8.deallocate(); lo8.deallocate()
+            hi8.deallocate(); lo8.deallocate(); blocked.deallocate(); vsumB.deallocate(); pow2B.deallocate()
             #endif
         }
     }
@@ -78,46 +95,63 @@ public enum LUnitArray {
     /// Several products of the same broadcast activations (Q, K, V; gate, up) in one pass over the
     /// array: every unit works on its rows of every tensor, and the alignment is done once.
     public static func matmul(image: ROMImage, products: [Product], x: AlignedActivations) {
-        var work: [(product: Int, block: Int)] = []
+        var cells: [Cells] = [], work: [(product: Int, block: Int)] = []
+        let table = FP16.table.withUnsafeBufferPointer { $0.baseAddress! }
         for (i, p) in products.enumerated() {
-            precondition(x.cols == p.tensor.cols && x.groupSize == p.tensor.groupSize,
-                         "activation shape does not match tensor '\(p.tensor.name)'")
-            for b in 0..<((p.tensor.rows + blockRows - 1) / blockRows) { work.append((i, b)) }
+            let t = p.tensor
+            precondition(x.cols == t.cols && x.groupSize == t.groupSize, "activation shape does not match tensor '\(t.name)'")
+            cells.append(Cells(codes: image.codes(t), scales: image.scales(t), zeros: image.zeros(t), table: table,
+                               rows: t.rows, cols: t.cols, groupSize: t.groupSize, bits: t.bits,
+                               out: p.out, outStride: p.outStride, roundToFP16: p.roundToFP16))
+            for b in 0..<((t.rows + blockRows - 1) / blockRows) { work.append((i, b)) }
         }
-        let items = Unchecked(work)
-        Parallel.forEach(work.count) { i in
-            let (pi, b) = items.value[i]
-            let p = products[pi]
-            let r0 = b * blockRows
-            computeRows(image: image, product: p, rows: r0..<min(p.tensor.rows, r0 + blockRows), x: x)
+        cells.withUnsafeBufferPointer { cp in
+            work.withUnsafeBufferPointer { wp in
+                let (c, items) = (Unchecked(cp), Unchecked(wp))
+                Parallel.forEach(items.value.count) { i in
+                    let (pi, b) = items.value[i]
+                    let r0 = b * blockRows
+                    computeRows(c.value[pi], rows: r0..<min(c.value[pi].rows, r0 + blockRows), x: x)
+                }
+            }
         }
     }
 
+    /// One product as the compute cells see it: pointers into the mapped image and sizes, so a work
+    /// item touches no reference-counted object.
+    struct Cells {
+        let codes: UnsafePointer<UInt8>, scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>
+        let table: UnsafePointer<Float>   // FP16 bit pattern -> FP32
+        let rows: Int, cols: Int, groupSize: Int, bits: Int
+        let out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool
+    }
+
     /// Rows `rows` of one product, every token. Each row's codes are unpacked once and reused for
-    /// every token (four tokens at a time for group 64); a single token streams the packed codes.
-    static func computeRows(image: ROMImage, product p: Product, rows: Range<Int>, x: AlignedActivations) {
-        let t = p.tensor
-        let T = x.tokens, G = t.groupSize, gpr = t.groupsPerRow, bits = t.bits
-        let codes = image.codes(t), scales = image.scales(t), zeros = image.zeros(t)
+    /// every token (eight tokens at a time on AVX2, four for group 64 otherwise); a single token
+    /// streams the packed codes.
+    static func computeRows(_ p: Cells, rows: Range<Int>, x: AlignedActivations) {
+        let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
+        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
         let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
-        let rowBytes = t.rowCodeBytes, cols = t.cols
-        let table = FP16.table.withUnsafeBufferPointer { $0.baseAddress! }
+        let rowBytes = cols * bits / 8
+        var tok = 0
         #if ROMA_AVX2
-        if bits == 4 && G == 64 {
-            // four tokens at a time (their activations stay in L1 across the block's rows), then the rest
-            var tok = 0
-            while tok + 4 <= T {
-                let hi = x.hi8 + tok * cols, lo = x.lo8 + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+        if bits == 4 && G % 64 == 0 {
+            // blocks of eight tokens, one per lane (their activations stay in L1 across the block's rows)
+            for b in 0..<x.blocks {
+                let blk = x.blocked + b * 8 * cols, vs = x.vsumB + b * 8 * gpr, p2 = x.pow2B + b * 8 * gpr
                 for r in rows {
-                    let (a0, a1, a2, a3) = LUnitAVX2.row64x4(codes: codes + r * rowBytes, hi: hi, lo: lo, cols: cols, gpr: gpr, vsum: vs, pow2: p2,
-                                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                    o[tok * outStride + r] = roundToFP16 ? FP16.round(a0) : a0
-                    o[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(a1) : a1
-                    o[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(a2) : a2
-                    o[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(a3) : a3
+                    let rc = codes + r * rowBytes, sc = scales + r * gpr, zp = zeros + r * gpr
+                    let a = G == 64 ? LUnitAVX2.row4x8(codes: rc, blk: blk, group: 64, gpr: gpr, vsum: vs, pow2: p2, scales: sc, zeros: zp, table: table)
+                                    : LUnitAVX2.row4x8(codes: rc, blk: blk, group: G, gpr: gpr, vsum: vs, pow2: p2, scales: sc, zeros: zp, table: table)
+                    for i in 0..<8 { o[(b * 8 + i) * outStride + r] = roundToFP16 ? FP16.round(a[i]) : a[i] }
                 }
-                tok += 4
             }
+            tok = x.blocks * 8
+            if tok == T { return }
+        }
+        if bits == 4 && G == 64 {
+            // the rest (and decode): one token at a time, row by row
             while tok < T {
                 let hi = x.hi8 + tok * cols, lo = x.lo8 + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
                 for r in rows {
@@ -161,7 +195,6 @@ public enum LUnitArray {
                 zI[i * gpr + g] = Int32(zeros[r * gpr + g])
             }
         }
-        var tok = 0
         if G == 64 {
             // four tokens at a time share each unpacked weight group
             let xvs = x.vsum, xp2 = x.pow2

@@ -20,41 +20,49 @@ final class ChipBackendTests: XCTestCase {
         return (gguf, rom)
     }
 
-    /// LUnitArray.matmul (both the decode and the batched kernel) is bit-identical to summing the
-    /// golden `LUnit.group` results of every group in order and rounding to FP16.
+    /// LUnitArray.matmul (every kernel: eight tokens per lane group, eight rows per lane group, single
+    /// rows, and the portable ones) is bit-identical to summing the golden `LUnit.group` results of every
+    /// group in order and rounding to FP16.
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {
-        let tiny64 = TinyModel(seed: 43, ffn: 128)   // rows of 64 and 128: group size 64 (the decode and 4-token kernels)
-        let gguf64 = try tiny64.write()
-        for (bits, group) in [(4, 32), (2, 32), (4, 64), (2, 64)] {
-            let path = group == 32 ? try paths(bits: bits).rom : TempFiles.path("g64-\(bits)-\(UUID().uuidString).rom")
-            if group == 64 { _ = try ROMCompiler(bits: bits, groupSize: 64).compile(gguf: GGUFFile(path: gguf64), output: path) }
+        // rows of 64 and 128 (group 64), 128 and 256 (group 128); the head's 269 rows end in a row block of
+        // fewer than eight rows
+        let gguf64 = try TinyModel(seed: 43, ffn: 128).write()
+        let gguf128 = try TinyModel(seed: 44, hidden: 128, ffn: 256, headDim: 32).write()
+        for (bits, group) in [(4, 32), (2, 32), (4, 64), (2, 64), (4, 128)] {
+            let path = group == 32 ? try paths(bits: bits).rom : TempFiles.path("g\(group)-\(bits)-\(UUID().uuidString).rom")
+            if group != 32 { _ = try ROMCompiler(bits: bits, groupSize: group).compile(gguf: GGUFFile(path: group == 64 ? gguf64 : gguf128), output: path) }
             let img = try ROMImage(path: path)
-            let t = try img.requireTensor("blk.0.ffn_down.weight")
-            XCTAssertEqual(t.groupSize, group)
-            var rng = SplitMix(UInt64(bits))
-            for T in [1, 5, 9] {
-                let x = (0..<(T * t.cols)).map { _ in FP16.round(rng.normal() * Float(1 << (rng.next() % 6))) }
-                let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)
-                defer { out.deallocate() }
-                x.withUnsafeBufferPointer { xp in
-                    let act = LUnitArray.AlignedActivations(x: xp.baseAddress!, tokens: T, cols: t.cols, groupSize: t.groupSize, numerics: .paper)
-                    LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: t.rows, roundToFP16: true)
+            for name in ["blk.0.ffn_down.weight", "token_embd.weight"] {
+                let t = try img.requireTensor(name)
+                XCTAssertEqual(t.groupSize, group)
+                var rng = SplitMix(UInt64(bits))
+                for T in [1, 5, 9, 13, 16] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
+            }
+        }
+    }
+
+    private func checkMatmulAgainstGolden(_ img: ROMImage, _ t: ROMImage.Tensor, bits: Int, tokens T: Int, rng: inout SplitMix) {
+        let x = (0..<(T * t.cols)).map { _ in FP16.round(rng.normal() * Float(1 << (rng.next() % 6))) }
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)
+        defer { out.deallocate() }
+        x.withUnsafeBufferPointer { xp in
+            let act = LUnitArray.AlignedActivations(x: xp.baseAddress!, tokens: T, cols: t.cols, groupSize: t.groupSize, numerics: .paper)
+            LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: t.rows, roundToFP16: true)
+        }
+        let q = GroupQuantizer(bits: bits, groupSize: t.groupSize)
+        var codes = [UInt8](repeating: 0, count: t.groupSize)
+        for tok in 0..<T {
+            for r in 0..<t.rows {
+                var acc: Float = 0
+                for g in 0..<t.groupsPerRow {
+                    codes.withUnsafeMutableBufferPointer { q.unpack(img.codes(t, row: r) + g * q.packedGroupBytes, into: $0.baseAddress!) }
+                    let a = (0..<t.groupSize).map { FP16.fromFloat(x[tok * t.cols + g * t.groupSize + $0]) }
+                    let res = LUnit.group(a: a, w: codes, z: Int(img.zeros(t)[r * t.groupsPerRow + g]),
+                                          scaleBits: UInt16(littleEndian: img.scales(t)[r * t.groupsPerRow + g]))
+                    acc += res.res
                 }
-                let q = GroupQuantizer(bits: bits, groupSize: t.groupSize)
-                var codes = [UInt8](repeating: 0, count: t.groupSize)
-                for tok in 0..<T {
-                    for r in 0..<t.rows {
-                        var acc: Float = 0
-                        for g in 0..<t.groupsPerRow {
-                            codes.withUnsafeMutableBufferPointer { q.unpack(img.codes(t, row: r) + g * q.packedGroupBytes, into: $0.baseAddress!) }
-                            let a = (0..<t.groupSize).map { FP16.fromFloat(x[tok * t.cols + g * t.groupSize + $0]) }
-                            let res = LUnit.group(a: a, w: codes, z: Int(img.zeros(t)[r * t.groupsPerRow + g]),
-                                                  scaleBits: UInt16(littleEndian: img.scales(t)[r * t.groupsPerRow + g]))
-                            acc += res.res
-                        }
-                        XCTAssertEqual(out[tok * t.rows + r].bitPattern, FP16.round(acc).bitPattern, "bits \(bits) G \(group) T \(T) token \(tok) row \(r)")
-                    }
-                }
+                XCTAssertEqual(out[tok * t.rows + r].bitPattern, FP16.round(acc).bitPattern,
+                               "\(t.name) bits \(bits) G \(t.groupSize) T \(T) token \(tok) row \(r)")
             }
         }
     }

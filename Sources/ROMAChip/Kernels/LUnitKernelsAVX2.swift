@@ -46,43 +46,106 @@ enum LUnitAVX2 {
         unsafeBitCast(v, to: SIMD8<Int32>.self).wrappedSum()
     }
 
-    /// One row, one token, group 64: Eq. 1 per group summed in FP32 in group order.
+    /// One row, one token, group 64: Eq. 1 per group, summed in FP32 in group order. The row's codes
+    /// are read in order (one stream per row); eight groups' dot products are reduced together and
+    /// their epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs in the lanes, then the eight
+    /// results are added to the row sum one by one.
     @inline(__always)
     static func row64(codes rc: UnsafePointer<UInt8>, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
                       vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
                       zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
         var acc: Float = 0
-        for g in 0..<gpr {
+        var g = 0
+        while g &+ 8 <= gpr {
+            @inline(__always) func d(_ i: Int) -> M {
+                let (w0, w1) = codes(rc + (g &+ i) &* 32)
+                return dot(w0, w1, hi + (g &+ i) &* 64, lo + (g &+ i) &* 64)
+            }
+            @inline(__always) func s(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
+            let dots = reduce8(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7))
+            let z = _mm256_cvtepu8_epi32(SIMD2<Int64>(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
+            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadI32(vsum + g), z))
+            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(s(0), s(1), s(2), s(3), s(4), s(5), s(6), s(7))),
+                                  loadF32(pow2 + g))
+            acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
+            g &+= 8
+        }
+        while g < gpr {
             let (w0, w1) = codes(rc + g &* 32)
             let d = hsum(dot(w0, w1, hi + g &* 64, lo + g &* 64))
             let s = table[Int(UInt16(littleEndian: scales[g]))]
             acc += Float(d &- vsum[g] &* Int32(zeros[g])) * s * pow2[g]
+            g &+= 1
         }
         return acc
     }
 
-    /// One row, four tokens sharing each group's codes.
+    // MARK: prefill: eight tokens in the lanes
+
+    @inline(__always) static func loadI16(_ p: UnsafePointer<Int16>) -> M { UnsafeRawPointer(p).loadUnaligned(as: M.self) }
+    @inline(__always) static func loadI32(_ p: UnsafePointer<Int32>) -> M { UnsafeRawPointer(p).loadUnaligned(as: M.self) }
+    @inline(__always) static func loadF32(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+    /// Lane i = the sum of the eight Int32 lanes of d_i (integer adds: exact in any order).
     @inline(__always)
-    static func row64x4(codes rc: UnsafePointer<UInt8>, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, cols: Int, gpr: Int,
-                        vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
-                        zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> (Float, Float, Float, Float) {
-        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
-        let h1 = hi + cols, h2 = h1 + cols, h3 = h2 + cols
-        let l1 = lo + cols, l2 = l1 + cols, l3 = l2 + cols
-        let v1 = vsum + gpr, v2 = v1 + gpr, v3 = v2 + gpr
-        let p1 = pow2 + gpr, p2 = p1 + gpr, p3 = p2 + gpr
+    static func reduce8(_ d0: M, _ d1: M, _ d2: M, _ d3: M, _ d4: M, _ d5: M, _ d6: M, _ d7: M) -> M {
+        // within 128-bit halves: x = [d0..d3 over lanes 0-3 | d0..d3 over lanes 4-7], y likewise for d4..d7
+        let x = _mm256_hadd_epi32(_mm256_hadd_epi32(d0, d1), _mm256_hadd_epi32(d2, d3))
+        let y = _mm256_hadd_epi32(_mm256_hadd_epi32(d4, d5), _mm256_hadd_epi32(d6, d7))
+        // pair each half sum with its partner, add the pairs, restore token order
+        let pair = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
+        let s = _mm256_hadd_epi32(_mm256_permutevar8x32_epi32(x, pair), _mm256_permutevar8x32_epi32(y, pair))  // d0 d1 d4 d5 | d2 d3 d6 d7
+        return _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
+    }
+
+    /// acc += the Int32 lanes of Σ code·a over 64 columns: codes w0..w3 (Int16, 16 each) against the
+    /// token's activations at columns lo..lo+31 and hi..hi+31 (vpmaddwd; |code·a| <= 15·2047).
+    @inline(__always)
+    static func mac(_ acc: inout M, _ a: UnsafePointer<Int16>, _ lo: Int, _ hi: Int, _ w0: M, _ w1: M, _ w2: M, _ w3: M) {
+        let s = _mm256_add_epi32(_mm256_madd_epi16(w0, loadI16(a + lo)), _mm256_madd_epi16(w1, loadI16(a + (lo &+ 16))))
+        let t = _mm256_add_epi32(_mm256_madd_epi16(w2, loadI16(a + hi)), _mm256_madd_epi16(w3, loadI16(a + (hi &+ 16))))
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(s, t))
+    }
+
+    /// One row of 4-bit codes (group size a multiple of 64) against a block of eight tokens, one token
+    /// per lane. Each group's codes are widened to Int16 once and used for all eight tokens; the eight
+    /// group dot products are reduced together and Eq. 1's FP32 epilogue,
+    /// (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs on all lanes at once, summed in group order:
+    /// the same IEEE operations as `row64`. `blk`, `vsum` and `pow2` are the block's activations in the
+    /// `AlignedActivations.blocked` layout: group g of token i at blk + (g·8 + i)·G, its vsum and pow2 at [g·8 + i].
+    @inline(__always)
+    static func row4x8(codes rc: UnsafePointer<UInt8>, blk: UnsafePointer<Int16>, group G: Int, gpr: Int,
+                       vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
+                       scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
+        let mask = _mm256_set1_epi16(0x0F)
+        let half = G / 2
+        var acc = _mm256_setzero_ps()
         for g in 0..<gpr {
-            let (w0, w1) = codes(rc + g &* 32)
-            let off = g &* 64
-            let d0 = hsum(dot(w0, w1, hi + off, lo + off)), d1 = hsum(dot(w0, w1, h1 + off, l1 + off))
-            let d2 = hsum(dot(w0, w1, h2 + off, l2 + off)), d3 = hsum(dot(w0, w1, h3 + off, l3 + off))
-            let s = table[Int(UInt16(littleEndian: scales[g]))], z = Int32(zeros[g])
-            a0 += Float(d0 &- vsum[g] &* z) * s * pow2[g]
-            a1 += Float(d1 &- v1[g] &* z) * s * p1[g]
-            a2 += Float(d2 &- v2[g] &* z) * s * p2[g]
-            a3 += Float(d3 &- v3[g] &* z) * s * p3[g]
+            let z0 = _mm256_setzero_si256()
+            var d0 = z0, d1 = z0, d2 = z0, d3 = z0, d4 = z0, d5 = z0, d6 = z0, d7 = z0
+            let a = blk + g &* 8 &* G
+            var c = 0
+            while c < half {
+                // byte j of the group = code j | code (j + G/2) << 4: widen 16 bytes at a time to Int16,
+                // the low nibble is code j, the byte shifted right by 4 is code j + G/2
+                let p = UnsafeRawPointer(rc + (g &* half &+ c))
+                let b0 = _mm256_cvtepu8_epi16(p.loadUnaligned(as: SIMD2<Int64>.self))
+                let b1 = _mm256_cvtepu8_epi16(p.loadUnaligned(fromByteOffset: 16, as: SIMD2<Int64>.self))
+                let w0 = _mm256_and_si256(b0, mask), w1 = _mm256_and_si256(b1, mask)
+                let w2 = _mm256_srli_epi16(b0, 4), w3 = _mm256_srli_epi16(b1, 4)
+                let lo = c, hi = c &+ half
+                mac(&d0, a, lo, hi, w0, w1, w2, w3); mac(&d1, a + G, lo, hi, w0, w1, w2, w3)
+                mac(&d2, a + 2 &* G, lo, hi, w0, w1, w2, w3); mac(&d3, a + 3 &* G, lo, hi, w0, w1, w2, w3)
+                mac(&d4, a + 4 &* G, lo, hi, w0, w1, w2, w3); mac(&d5, a + 5 &* G, lo, hi, w0, w1, w2, w3)
+                mac(&d6, a + 6 &* G, lo, hi, w0, w1, w2, w3); mac(&d7, a + 7 &* G, lo, hi, w0, w1, w2, w3)
+                c &+= 32
+            }
+            let dot = reduce8(d0, d1, d2, d3, d4, d5, d6, d7)
+            let n = _mm256_sub_epi32(dot, _mm256_mullo_epi32(loadI32(vsum + g &* 8), _mm256_set1_epi32(Int32(zeros[g]))))
+            let s = _mm256_set1_ps(table[Int(UInt16(littleEndian: scales[g]))])
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), s), loadF32(pow2 + g &* 8)))
         }
-        return (a0, a1, a2, a3)
+        return acc
     }
 }
 #endif
