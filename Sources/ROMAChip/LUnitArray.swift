@@ -33,6 +33,12 @@ public enum LUnitArray {
             hi8 = .allocate(capacity: tokens * cols); lo8 = .allocate(capacity: tokens * cols)
             let (hp, lp) = (Unchecked(hi8), Unchecked(lo8))
             #endif
+            #if ROMA_AVX2
+            let nb = tokens / 8
+            blocked = .allocate(capacity: nb * 8 * cols); vsumB = .allocate(capacity: nb * 8 * ng); pow2B = .allocate(capacity: nb * 8 * ng)
+            let (bp, vb, pb) = (Unchecked(blocked), Unchecked(vsumB), Unchecked(pow2B))
+            let vectorAlign = numerics.shiftRounding == .truncate && groupSize % 16 == 0
+            #endif
             let xs = Unchecked(x)
             Parallel.forEach(tokens, minChunk: 8) { t in
                 let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
@@ -40,28 +46,34 @@ public enum LUnitArray {
                 for g in 0..<ng {
                     let base = t * cols + g * groupSize
                     for k in 0..<groupSize { bits[k] = FP16.fromFloat(xs.value[base + k]) }
+                    let maxE: Int, sum: Int32
+                    #if ROMA_AVX2
+                    if vectorAlign {
+                        (maxE, sum) = LUnitAVX2.alignTruncate(bits, count: groupSize, values: v.value + base)
+                    } else {
+                        let a = LUnit.align(bits, count: groupSize, values: v.value + base, rounding: numerics.shiftRounding)
+                        (maxE, sum) = (a.maxExp, a.vsum)
+                    }
+                    #else
                     let a = LUnit.align(bits, count: groupSize, values: v.value + base, rounding: numerics.shiftRounding)
-                    vs.value[t * ng + g] = a.vsum
-                    me.value[t * ng + g] = Int32(a.maxExp)
-                    p2.value[t * ng + g] = a.nonFinite ? .nan : LUnit.pow2(a.maxExp - numerics.bias)
+                    (maxE, sum) = (a.maxExp, a.vsum)
+                    #endif
+                    vs.value[t * ng + g] = sum
+                    me.value[t * ng + g] = Int32(maxE)
+                    p2.value[t * ng + g] = maxE == 31 ? .nan : LUnit.pow2(maxE - numerics.bias)   // inf/NaN in the group: NaN
                 }
                 #if ROMA_AVX2
                 LUnitAVX2.split(v.value + t * cols, count: cols, hi: hp.value + t * cols, lo: lp.value + t * cols)
-                #endif
-            }
-            #if ROMA_AVX2
-            let nb = tokens / 8
-            blocked = .allocate(capacity: nb * 8 * cols); vsumB = .allocate(capacity: nb * 8 * ng); pow2B = .allocate(capacity: nb * 8 * ng)
-            for b in 0..<nb {
-                for g in 0..<ng {
-                    for i in 0..<8 {
-                        let t = b * 8 + i, dst = (b * ng + g) * 8 + i
-                        (blocked + dst * groupSize).update(from: values + t * cols + g * groupSize, count: groupSize)
-                        vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
+                if t < nb * 8 {
+                    let b = t / 8, i = t % 8
+                    for g in 0..<ng {
+                        let dst = (b * ng + g) * 8 + i
+                        (bp.value + dst * groupSize).update(from: v.value + t * cols + g * groupSize, count: groupSize)
+                        vb.value[dst] = vs.value[t * ng + g]; pb.value[dst] = p2.value[t * ng + g]
                     }
                 }
+                #endif
             }
-            #endif
         }
 
         deinit {

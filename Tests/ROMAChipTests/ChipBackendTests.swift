@@ -41,6 +41,46 @@ final class ChipBackendTests: XCTestCase {
         }
     }
 
+    /// The array's alignment (the vectorized alignment unit on AVX2 builds, the scalar one otherwise)
+    /// gives LUnit.align's integers, vsum and max_exp for every group: normals with wide exponent
+    /// spreads, denormals, signed zeros, the largest FP16, inf and NaN, under every shift rounding.
+    func testAlignedActivationsEqualAlignmentUnitOnSpecialValues() {
+        var rng = SplitMix(77)
+        let specials: [Float] = [0, -0.0, 65504, -65504, 6.1e-5, -6.0e-8, 3.0e-7, 1e-3, -1, .infinity, -.infinity, .nan]
+        for numerics in DatapathNumerics.ShiftRounding.allCases.map({ DatapathNumerics(shiftRounding: $0) }) {
+            for G in [32, 64, 128] {
+                let T = 11, cols = 2 * G
+                var x = [Float](repeating: 0, count: T * cols)
+                for t in 0..<T {
+                    for k in 0..<cols {
+                        switch (t + k / G) % 4 {
+                        case 0: x[t * cols + k] = rng.normal() * Float(1 << (rng.next() % 12))          // spreads up to 2^11
+                        case 1: x[t * cols + k] = rng.normal() * 1e-5                                     // denormals and small normals
+                        case 2: x[t * cols + k] = rng.next() % 3 == 0 ? specials[Int(rng.next() % 9)] : rng.normal()
+                        default: x[t * cols + k] = rng.next() % 7 == 0 ? specials[Int(rng.next() % UInt64(specials.count))] : rng.normal() * 300
+                        }
+                    }
+                }
+                let act = x.withUnsafeBufferPointer { LUnitArray.AlignedActivations(x: $0.baseAddress!, tokens: T, cols: cols, groupSize: G, numerics: numerics) }
+                var ref = [Int16](repeating: 0, count: G)
+                for t in 0..<T {
+                    for g in 0..<2 {
+                        let bits = (0..<G).map { FP16.fromFloat(x[t * cols + g * G + $0]) }
+                        let al = bits.withUnsafeBufferPointer { b in
+                            ref.withUnsafeMutableBufferPointer { LUnit.align(b.baseAddress!, count: G, values: $0.baseAddress!, rounding: numerics.shiftRounding) }
+                        }
+                        let what = "\(numerics.shiftRounding) G \(G) token \(t) group \(g)"
+                        XCTAssertEqual(Array(UnsafeBufferPointer(start: act.values + t * cols + g * G, count: G)), ref, what)
+                        XCTAssertEqual(act.vsum[t * 2 + g], al.vsum, what)
+                        XCTAssertEqual(Int(act.maxExp[t * 2 + g]), al.maxExp, what)
+                        let p2 = act.pow2[t * 2 + g]
+                        if al.nonFinite { XCTAssertTrue(p2.isNaN, what) } else { XCTAssertEqual(p2, LUnit.pow2(al.maxExp - numerics.bias), what) }
+                    }
+                }
+            }
+        }
+    }
+
     private func checkMatmulAgainstGolden(_ img: ROMImage, _ t: ROMImage.Tensor, bits: Int, tokens T: Int, rng: inout SplitMix) {
         let x = (0..<(T * t.cols)).map { _ in FP16.round(rng.normal() * Float(1 << (rng.next() % 6))) }
         let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)

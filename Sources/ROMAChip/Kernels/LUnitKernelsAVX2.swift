@@ -147,5 +147,45 @@ enum LUnitAVX2 {
         }
         return acc
     }
+
+    // MARK: the alignment unit, eight activations per step
+
+    /// `LUnit.align` with truncating shifts (the paper's step 2), count a multiple of 16: the same
+    /// integers, vsum and max_exp. Step 1 in the lanes: vconv = ±(1024 + m) for exponent field e > 0,
+    /// ±2m for e = 0; step 2: |vconv| >> (max_exp − e) (vpsrlvd: a count ≥ 32 gives 0), sign restored.
+    @inline(__always)
+    static func alignTruncate(_ h: UnsafePointer<UInt16>, count: Int, values: UnsafeMutablePointer<Int16>) -> (maxExp: Int, vsum: Int32) {
+        let e5 = _mm256_set1_epi16(0x1F)
+        var mx = _mm256_setzero_si256()
+        var k = 0
+        while k < count {
+            mx = _mm256_max_epu16(mx, _mm256_and_si256(_mm256_srli_epi16(load(h + k), 10), e5))
+            k &+= 16
+        }
+        let lanes = unsafeBitCast(mx, to: SIMD16<UInt16>.self)
+        var maxExp: UInt16 = 0
+        for i in 0..<16 { maxExp = Swift.max(maxExp, lanes[i]) }
+        let me = _mm256_set1_epi32(Int32(maxExp))
+        let m10 = _mm256_set1_epi32(0x3FF), one10 = _mm256_set1_epi32(0x400), e5w = _mm256_set1_epi32(0x1F)
+        let order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7)
+        var vs = _mm256_setzero_si256()
+        @inline(__always) func aligned(_ p: UnsafePointer<UInt16>) -> M {
+            let x = _mm256_cvtepu16_epi32(UnsafeRawPointer(p).loadUnaligned(as: SIMD2<Int64>.self))
+            let e = _mm256_and_si256(_mm256_srli_epi32(x, 10), e5w), m = _mm256_and_si256(x, m10)
+            let mag = _mm256_blendv_epi8(_mm256_or_si256(m, one10), _mm256_slli_epi32(m, 1), _mm256_cmpeq_epi32(e, _mm256_setzero_si256()))
+            let q = _mm256_srlv_epi32(mag, _mm256_sub_epi32(me, e))
+            let neg = _mm256_srai_epi32(_mm256_slli_epi32(x, 16), 31)   // all ones where the sign bit is set
+            return _mm256_sub_epi32(_mm256_xor_si256(q, neg), neg)
+        }
+        k = 0
+        while k < count {
+            let a = aligned(h + k), b = aligned(h + (k &+ 8))
+            vs = _mm256_add_epi32(vs, _mm256_add_epi32(a, b))
+            // |value| <= 2047: the saturating pack is exact; it interleaves 128-bit halves, the permute restores order
+            UnsafeMutableRawPointer(values + k).storeBytes(of: _mm256_permutevar8x32_epi32(_mm256_packs_epi32(a, b), order), as: M.self)
+            k &+= 16
+        }
+        return (Int(maxExp), unsafeBitCast(vs, to: SIMD8<Int32>.self).wrappedSum())
+    }
 }
 #endif
