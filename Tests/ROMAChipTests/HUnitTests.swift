@@ -18,6 +18,7 @@ final class HUnitTests: XCTestCase {
             // the same steps, plainly
             var s = (0..<n).map { j in k.withUnsafeBufferPointer { F32Kernels.dot(q, $0.baseAddress! + j * stride, hd) } * scale }
             VectorUnit.softmax(&s, n)
+            XCTAssertEqual(scores.map(\.bitPattern), s.map(\.bitPattern), "probabilities, hd \(hd) n \(n)")
             for d in 0..<hd {
                 var acc: Float = 0
                 for j in 0..<n { acc += s[j] * v[j * stride + d] }
