@@ -17,7 +17,7 @@ public enum LUnitArray {
         #if ROMA_AVX2
         /// The byte split of `values` for the AVX2 compute cells (`LUnitAVX2.split`), [T, cols] each.
         let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
-        /// Whole blocks of eight tokens for `LUnitAVX2.row4x8`: the values as [block, group, 8 tokens, G],
+        /// Whole blocks of eight tokens for `LUnitAVX2.row8Tokens`: the values as [block, group, 8 tokens, G],
         /// vsum and pow2 as [block, group, 8 tokens], so that one group of the eight tokens is adjacent.
         let blocked: UnsafeMutablePointer<Int16>, vsumB: UnsafeMutablePointer<Int32>, pow2B: UnsafeMutablePointer<Float>
         var blocks: Int { tokens / 8 }
@@ -148,32 +148,14 @@ public enum LUnitArray {
         let rowBytes = cols * bits / 8
         var tok = 0
         #if ROMA_AVX2
-        if bits == 4 && G % 64 == 0 {
-            // blocks of eight tokens, one per lane (their activations stay in L1 across the block's rows)
-            for b in 0..<x.blocks {
-                let blk = x.blocked + b * 8 * cols, vs = x.vsumB + b * 8 * gpr, p2 = x.pow2B + b * 8 * gpr
-                for r in rows {
-                    let rc = codes + r * rowBytes, sc = scales + r * gpr, zp = zeros + r * gpr
-                    let a = G == 64 ? LUnitAVX2.row4x8(codes: rc, blk: blk, group: 64, gpr: gpr, vsum: vs, pow2: p2, scales: sc, zeros: zp, table: table)
-                                    : LUnitAVX2.row4x8(codes: rc, blk: blk, group: G, gpr: gpr, vsum: vs, pow2: p2, scales: sc, zeros: zp, table: table)
-                    for i in 0..<8 { o[(b * 8 + i) * outStride + r] = roundToFP16 ? FP16.round(a[i]) : a[i] }
-                }
-            }
-            tok = x.blocks * 8
-            if tok == T { return }
-        }
-        if bits == 4 && G == 64 {
-            // the rest (and decode): one token at a time, row by row
-            while tok < T {
-                let hi = x.hi8 + tok * cols, lo = x.lo8 + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
-                for r in rows {
-                    let a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: hi, lo: lo, gpr: gpr, vsum: vs, pow2: p2,
-                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                    o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
-                }
-                tok += 1
-            }
-            return
+        switch (bits, G) {
+        case (4, 64): return computeRowsAVX2(p, rows: rows, x: x, Int4G64.self)
+        case (2, 64): return computeRowsAVX2(p, rows: rows, x: x, Int2G64.self)
+        case (4, 128): return computeRowsAVX2(p, rows: rows, x: x, Int4G128.self)
+        case (2, 128): return computeRowsAVX2(p, rows: rows, x: x, Int2G128.self)
+        case (4, 256): return computeRowsAVX2(p, rows: rows, x: x, Int4G256.self)
+        case (2, 256): return computeRowsAVX2(p, rows: rows, x: x, Int2G256.self)
+        default: break
         }
         #endif
         if T == 1 && bits == 4 && (G == 64 || G == 128) {
@@ -251,6 +233,39 @@ public enum LUnitArray {
             tok += 1
         }
     }
+
+    #if ROMA_AVX2
+    /// The AVX2 compute cells for one code shape: blocks of eight tokens one per lane (their activations
+    /// stay in L1 across the rows), then the remaining tokens (all of them in decode) one at a time, row by
+    /// row (4-bit group 64 on the 8-bit multipliers, `LUnitAVX2.row64`; the others on vpmaddwd).
+    static func computeRowsAVX2<S: CodeShape>(_ p: Cells, rows: Range<Int>, x: AlignedActivations, _ shape: S.Type) {
+        let T = x.tokens, cols = p.cols, gpr = cols / S.group, rowBytes = cols * S.bits / 8
+        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
+        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        for b in 0..<x.blocks {
+            let blk = x.blocked + b * 8 * cols, vs = x.vsumB + b * 8 * gpr, p2 = x.pow2B + b * 8 * gpr
+            for r in rows {
+                let a = LUnitAVX2.row8Tokens(S.self, codes: codes + r * rowBytes, gpr: gpr, blk: blk, vsum: vs, pow2: p2,
+                                             scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                for i in 0..<8 { o[(b * 8 + i) * outStride + r] = roundToFP16 ? FP16.round(a[i]) : a[i] }
+            }
+        }
+        for tok in (x.blocks * 8)..<T {
+            let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+            for r in rows {
+                let a: Float
+                if S.bits == 4 && S.group == 64 {
+                    a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: x.hi8 + tok * cols, lo: x.lo8 + tok * cols, gpr: gpr, vsum: vs, pow2: p2,
+                                        scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                } else {
+                    a = LUnitAVX2.row1Token(S.self, codes: codes + r * rowBytes, gpr: gpr, v: x.values + tok * cols, vsum: vs, pow2: p2,
+                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                }
+                o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
+            }
+        }
+    }
+    #endif
 
     // Eq. 1 per group, (dot - vsum*z) * s * 2^(max_exp - Bias), summed over the row's groups in FP32
     // in group order. One copy per group size so the dot product loop has a constant trip count.

@@ -24,13 +24,14 @@ final class ChipBackendTests: XCTestCase {
     /// rows, and the portable ones) is bit-identical to summing the golden `LUnit.group` results of every
     /// group in order and rounding to FP16.
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {
-        // rows of 64 and 128 (group 64), 128 and 256 (group 128); the head's 269 rows end in a row block of
-        // fewer than eight rows
-        let gguf64 = try TinyModel(seed: 43, ffn: 128).write()
-        let gguf128 = try TinyModel(seed: 44, hidden: 128, ffn: 256, headDim: 32).write()
-        for (bits, group) in [(4, 32), (2, 32), (4, 64), (2, 64), (4, 128)] {
+        // rows of 64 and 128 (group 64), 128 and 256 (group 128), 256 and 512 (group 256): every code shape
+        // of the AVX2 kernels; the head's 269 rows end in a row block of fewer than eight rows
+        let models = [64: try TinyModel(seed: 43, ffn: 128).write(),
+                      128: try TinyModel(seed: 44, hidden: 128, ffn: 256, headDim: 32).write(),
+                      256: try TinyModel(seed: 45, hidden: 256, ffn: 512, headDim: 64).write()]
+        for (bits, group) in [(4, 32), (2, 32), (4, 64), (2, 64), (4, 128), (2, 128), (4, 256), (2, 256)] {
             let path = group == 32 ? try paths(bits: bits).rom : TempFiles.path("g\(group)-\(bits)-\(UUID().uuidString).rom")
-            if group != 32 { _ = try ROMCompiler(bits: bits, groupSize: group).compile(gguf: GGUFFile(path: group == 64 ? gguf64 : gguf128), output: path) }
+            if let gguf = models[group] { _ = try ROMCompiler(bits: bits, groupSize: group).compile(gguf: GGUFFile(path: gguf), output: path) }
             let img = try ROMImage(path: path)
             for name in ["blk.0.ffn_down.weight", "token_embd.weight"] {
                 let t = try img.requireTensor(name)

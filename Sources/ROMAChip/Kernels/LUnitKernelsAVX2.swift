@@ -11,6 +11,15 @@ import _Builtin_intrinsics.intel
 /// signed bytes, so that vpmaddubsw (unsigned 4-bit code x signed byte, adjacent pairs summed to Int16,
 /// |pair| <= 2·15·63 = 1890: no saturation) computes Σ w·h and Σ w·l; then
 /// dot = 64·Σ w·h + Σ w·l exactly (vpmaddwd widens to Int32).
+/// A packed-code shape the AVX2 kernels are specialized for (constant bits and group size).
+protocol CodeShape { static var bits: Int { get }; static var group: Int { get } }
+enum Int4G64: CodeShape { static var bits: Int { 4 }; static var group: Int { 64 } }
+enum Int2G64: CodeShape { static var bits: Int { 2 }; static var group: Int { 64 } }
+enum Int4G128: CodeShape { static var bits: Int { 4 }; static var group: Int { 128 } }
+enum Int2G128: CodeShape { static var bits: Int { 2 }; static var group: Int { 128 } }
+enum Int4G256: CodeShape { static var bits: Int { 4 }; static var group: Int { 256 } }
+enum Int2G256: CodeShape { static var bits: Int { 2 }; static var group: Int { 256 } }
+
 enum LUnitAVX2 {
     typealias M = SIMD4<Int64>   // __m256i
 
@@ -98,52 +107,103 @@ enum LUnitAVX2 {
         return _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
     }
 
-    /// acc += the Int32 lanes of Σ code·a over 64 columns: codes w0..w3 (Int16, 16 each) against the
-    /// token's activations at columns lo..lo+31 and hi..hi+31 (vpmaddwd; |code·a| <= 15·2047).
+    /// One 64-column step of a group's packed codes, widened to Int16: w0..w3 hold 16 codes each, for
+    /// the columns starting at o0..o3 (offsets in the group). `step` is the step index.
+    /// 4-bit groups (byte j = code j | code j+G/2 << 4), two steps of 32 bytes per 128 columns:
+    /// columns 32s.., 32s+16.., G/2+32s.., G/2+32s+16... 2-bit groups (byte j = codes j, j+G/4, j+G/2,
+    /// j+3G/4 in bits 0-1, 2-3, 4-5, 6-7), 16 bytes per step: columns 16s.., G/4+16s.., G/2+16s.., 3G/4+16s...
+    struct Chunk { var w0: M, w1: M, w2: M, w3: M; var o0: Int, o1: Int, o2: Int, o3: Int }
+
     @inline(__always)
-    static func mac(_ acc: inout M, _ a: UnsafePointer<Int16>, _ lo: Int, _ hi: Int, _ w0: M, _ w1: M, _ w2: M, _ w3: M) {
-        let s = _mm256_add_epi32(_mm256_madd_epi16(w0, loadI16(a + lo)), _mm256_madd_epi16(w1, loadI16(a + (lo &+ 16))))
-        let t = _mm256_add_epi32(_mm256_madd_epi16(w2, loadI16(a + hi)), _mm256_madd_epi16(w3, loadI16(a + (hi &+ 16))))
+    static func chunk<S: CodeShape>(_ group: UnsafePointer<UInt8>, step: Int, _: S.Type) -> Chunk {
+        let G = S.group
+        if S.bits == 4 {
+            let c = step &* 32, half = G / 2
+            let p = UnsafeRawPointer(group + c)
+            let b0 = _mm256_cvtepu8_epi16(p.loadUnaligned(as: SIMD2<Int64>.self))
+            let b1 = _mm256_cvtepu8_epi16(p.loadUnaligned(fromByteOffset: 16, as: SIMD2<Int64>.self))
+            let m = _mm256_set1_epi16(0x0F)
+            return Chunk(w0: _mm256_and_si256(b0, m), w1: _mm256_and_si256(b1, m), w2: _mm256_srli_epi16(b0, 4), w3: _mm256_srli_epi16(b1, 4),
+                         o0: c, o1: c &+ 16, o2: half &+ c, o3: half &+ c &+ 16)
+        } else {
+            let c = step &* 16, q = G / 4
+            let b = _mm256_cvtepu8_epi16(UnsafeRawPointer(group + c).loadUnaligned(as: SIMD2<Int64>.self))
+            let m = _mm256_set1_epi16(3)
+            return Chunk(w0: _mm256_and_si256(b, m), w1: _mm256_and_si256(_mm256_srli_epi16(b, 2), m),
+                         w2: _mm256_and_si256(_mm256_srli_epi16(b, 4), m), w3: _mm256_srli_epi16(b, 6),
+                         o0: c, o1: q &+ c, o2: 2 &* q &+ c, o3: 3 &* q &+ c)
+        }
+    }
+
+    /// acc += the Int32 lanes of Σ code·a over one chunk's 64 columns of the token's aligned activations
+    /// `a` (the group's first column); vpmaddwd, |code·a| <= 15·2047.
+    @inline(__always)
+    static func mac(_ acc: inout M, _ a: UnsafePointer<Int16>, _ k: Chunk) {
+        let s = _mm256_add_epi32(_mm256_madd_epi16(k.w0, loadI16(a + k.o0)), _mm256_madd_epi16(k.w1, loadI16(a + k.o1)))
+        let t = _mm256_add_epi32(_mm256_madd_epi16(k.w2, loadI16(a + k.o2)), _mm256_madd_epi16(k.w3, loadI16(a + k.o3)))
         acc = _mm256_add_epi32(acc, _mm256_add_epi32(s, t))
     }
 
-    /// One row of 4-bit codes (group size a multiple of 64) against a block of eight tokens, one token
-    /// per lane. Each group's codes are widened to Int16 once and used for all eight tokens; the eight
-    /// group dot products are reduced together and Eq. 1's FP32 epilogue,
-    /// (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs on all lanes at once, summed in group order:
-    /// the same IEEE operations as `row64`. `blk`, `vsum` and `pow2` are the block's activations in the
-    /// `AlignedActivations.blocked` layout: group g of token i at blk + (g·8 + i)·G, its vsum and pow2 at [g·8 + i].
+    /// One row of 2- or 4-bit codes (group size a multiple of 64) against a block of eight tokens, one
+    /// token per lane. Each group's codes are widened to Int16 once and used for all eight tokens; the
+    /// eight group dot products are reduced together and Eq. 1's FP32 epilogue,
+    /// (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs on all lanes at once, summed in group order
+    /// (the operations and order of `LUnitArray`'s portable kernels). `blk`, `vsum` and `pow2` are the
+    /// block's activations in the `AlignedActivations.blocked` layout: group g of token i at
+    /// blk + (g·8 + i)·G, its vsum and pow2 at [g·8 + i].
     @inline(__always)
-    static func row4x8(codes rc: UnsafePointer<UInt8>, blk: UnsafePointer<Int16>, group G: Int, gpr: Int,
-                       vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
-                       scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
-        let mask = _mm256_set1_epi16(0x0F)
-        let half = G / 2
+    static func row8Tokens<S: CodeShape>(_ shape: S.Type, codes rc: UnsafePointer<UInt8>, gpr: Int, blk: UnsafePointer<Int16>,
+                           vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
+                           scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
+        let G = S.group, groupBytes = S.group * S.bits / 8, steps = S.group / 64
         var acc = _mm256_setzero_ps()
         for g in 0..<gpr {
             let z0 = _mm256_setzero_si256()
             var d0 = z0, d1 = z0, d2 = z0, d3 = z0, d4 = z0, d5 = z0, d6 = z0, d7 = z0
             let a = blk + g &* 8 &* G
-            var c = 0
-            while c < half {
-                // byte j of the group = code j | code (j + G/2) << 4: widen 16 bytes at a time to Int16,
-                // the low nibble is code j, the byte shifted right by 4 is code j + G/2
-                let p = UnsafeRawPointer(rc + (g &* half &+ c))
-                let b0 = _mm256_cvtepu8_epi16(p.loadUnaligned(as: SIMD2<Int64>.self))
-                let b1 = _mm256_cvtepu8_epi16(p.loadUnaligned(fromByteOffset: 16, as: SIMD2<Int64>.self))
-                let w0 = _mm256_and_si256(b0, mask), w1 = _mm256_and_si256(b1, mask)
-                let w2 = _mm256_srli_epi16(b0, 4), w3 = _mm256_srli_epi16(b1, 4)
-                let lo = c, hi = c &+ half
-                mac(&d0, a, lo, hi, w0, w1, w2, w3); mac(&d1, a + G, lo, hi, w0, w1, w2, w3)
-                mac(&d2, a + 2 &* G, lo, hi, w0, w1, w2, w3); mac(&d3, a + 3 &* G, lo, hi, w0, w1, w2, w3)
-                mac(&d4, a + 4 &* G, lo, hi, w0, w1, w2, w3); mac(&d5, a + 5 &* G, lo, hi, w0, w1, w2, w3)
-                mac(&d6, a + 6 &* G, lo, hi, w0, w1, w2, w3); mac(&d7, a + 7 &* G, lo, hi, w0, w1, w2, w3)
-                c &+= 32
+            for st in 0..<steps {
+                let k = chunk(rc + g &* groupBytes, step: st, S.self)
+                mac(&d0, a, k); mac(&d1, a + G, k); mac(&d2, a + 2 &* G, k); mac(&d3, a + 3 &* G, k)
+                mac(&d4, a + 4 &* G, k); mac(&d5, a + 5 &* G, k); mac(&d6, a + 6 &* G, k); mac(&d7, a + 7 &* G, k)
             }
             let dot = reduce8(d0, d1, d2, d3, d4, d5, d6, d7)
             let n = _mm256_sub_epi32(dot, _mm256_mullo_epi32(loadI32(vsum + g &* 8), _mm256_set1_epi32(Int32(zeros[g]))))
             let s = _mm256_set1_ps(table[Int(UInt16(littleEndian: scales[g]))])
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), s), loadF32(pow2 + g &* 8)))
+        }
+        return acc
+    }
+
+    /// One row of 2- or 4-bit codes against one token (decode, and the tokens left after the blocks of
+    /// eight). The row's codes are read in order; eight groups' dot products are reduced together, their
+    /// epilogues run in the lanes, and the eight results are added to the row sum one by one, in group order.
+    @inline(__always)
+    static func row1Token<S: CodeShape>(_ shape: S.Type, codes rc: UnsafePointer<UInt8>, gpr: Int, v: UnsafePointer<Int16>,
+                          vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
+                          scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
+        let G = S.group, groupBytes = S.group * S.bits / 8, steps = S.group / 64
+        @inline(__always) func groupDot(_ g: Int) -> M {
+            var d = _mm256_setzero_si256()
+            for st in 0..<steps { mac(&d, v + g &* G, chunk(rc + g &* groupBytes, step: st, S.self)) }
+            return d
+        }
+        var acc: Float = 0
+        var g = 0
+        while g &+ 8 <= gpr {
+            @inline(__always) func s(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
+            let dots = reduce8(groupDot(g), groupDot(g &+ 1), groupDot(g &+ 2), groupDot(g &+ 3),
+                               groupDot(g &+ 4), groupDot(g &+ 5), groupDot(g &+ 6), groupDot(g &+ 7))
+            let z = _mm256_cvtepu8_epi32(SIMD2<Int64>(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
+            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadI32(vsum + g), z))
+            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(s(0), s(1), s(2), s(3), s(4), s(5), s(6), s(7))),
+                                  loadF32(pow2 + g))
+            acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
+            g &+= 8
+        }
+        while g < gpr {
+            let d = hsum(groupDot(g))
+            acc += Float(d &- vsum[g] &* Int32(zeros[g])) * table[Int(UInt16(littleEndian: scales[g]))] * pow2[g]
+            g &+= 1
         }
         return acc
     }
