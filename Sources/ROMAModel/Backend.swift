@@ -1,26 +1,5 @@
 import ROMAChip
 
-/// The linear (matrix-vector) layers of a Llama block. On the chip these are the base-model products
-/// that L-Units compute from ROM (plus LoRA products on H-Units when an adapter targets them).
-public enum LinearKind: String, CaseIterable, Sendable {
-    case q, k, v, o, gate, up, down
-
-    /// The GGUF tensor name of this layer's weight in block `layer`.
-    public func ggufName(layer: Int) -> String {
-        let n: String
-        switch self {
-        case .q: n = "attn_q"
-        case .k: n = "attn_k"
-        case .v: n = "attn_v"
-        case .o: n = "attn_output"
-        case .gate: n = "ffn_gate"
-        case .up: n = "ffn_up"
-        case .down: n = "ffn_down"
-        }
-        return "blk.\(layer).\(n).weight"
-    }
-}
-
 /// The RMSNorm weights of the network.
 public enum NormKind: Sendable, Equatable {
     case attention(layer: Int), ffn(layer: Int), output

@@ -1,22 +1,10 @@
 import Foundation
 import ROMAChip
 
-/// A module of a Llama block that may carry a LoRA adapter (PEFT names).
-public enum LoRAModule: String, CaseIterable, Codable, Sendable, Comparable {
-    case q, k, v, o, gate, up, down
-    public static func < (a: LoRAModule, b: LoRAModule) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-    /// (input features, output features) of the module for `m`.
-    public func shape(_ m: ModelConfig) -> (input: Int, output: Int) {
-        switch self {
-        case .q: return (m.hiddenSize, m.qDim)
-        case .k, .v: return (m.hiddenSize, m.kvDim)
-        case .o: return (m.qDim, m.hiddenSize)
-        case .gate, .up: return (m.hiddenSize, m.intermediateSize)
-        case .down: return (m.intermediateSize, m.hiddenSize)
-        }
-    }
+/// The layers a LoRA adapter can target: the model's linear layers (`LinearKind`, ROMAChip).
+public typealias LoRAModule = LinearKind
+
+extension LinearKind {
     /// Parses "q,k,v,o" (also PEFT names like q_proj, gate_proj), "all" or "none".
     public static func parseList(_ s: String) throws -> [LoRAModule] {
         if s.lowercased() == "none" || s.isEmpty { return [] }
@@ -77,7 +65,7 @@ public struct SimWorkload: Sendable, Equatable {
     public var romWeights: Double { Double(model.numLayers) * blockWeights + embeddingWeights + headWeightsStored }
     /// LoRA parameters of one block: r x (in + out) per target.
     public var loraParamsPerLayer: Double {
-        loraTargets.reduce(0) { acc, t in let s = t.shape(model); return acc + Double(loraRank) * Double(s.input + s.output) }
+        loraTargets.reduce(0) { acc, t in let s = t.shape(in: model); return acc + Double(loraRank) * Double(s.in + s.out) }
     }
     /// LoRA parameters of the whole model.
     public var loraParams: Double { loraParamsPerLayer * Double(model.numLayers) }

@@ -214,7 +214,7 @@ struct SRAMCommand: ParsableCommand {
     }
 
     func kinds() throws -> [LinearKind] {
-        try LoRAModule.parseList(loraTargets).map { LinearKind(rawValue: $0.rawValue)! }
+        try LoRAModule.parseList(loraTargets)
     }
 
     func run() throws {

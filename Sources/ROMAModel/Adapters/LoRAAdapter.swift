@@ -7,44 +7,9 @@ public struct LoRATarget: Hashable, Comparable, Sendable, CustomStringConvertibl
     public let kind: LinearKind
     public init(layer: Int, kind: LinearKind) { self.layer = layer; self.kind = kind }
     public static func < (a: LoRATarget, b: LoRATarget) -> Bool {
-        a.layer != b.layer ? a.layer < b.layer
-            : LinearKind.allCases.firstIndex(of: a.kind)! < LinearKind.allCases.firstIndex(of: b.kind)!
+        a.layer != b.layer ? a.layer < b.layer : a.kind < b.kind
     }
     public var description: String { kind.ggufName(layer: layer) }
-}
-
-extension LinearKind {
-    /// The Hugging Face module name of this layer ("q_proj", ..., "down_proj").
-    public var hfModule: String {
-        switch self {
-        case .q: return "q_proj"
-        case .k: return "k_proj"
-        case .v: return "v_proj"
-        case .o: return "o_proj"
-        case .gate: return "gate_proj"
-        case .up: return "up_proj"
-        case .down: return "down_proj"
-        }
-    }
-    /// The full Hugging Face module path in block `layer` ("model.layers.3.self_attn.q_proj").
-    public func hfPath(layer: Int) -> String {
-        let parent = [.gate, .up, .down].contains(self) ? "mlp" : "self_attn"
-        return "model.layers.\(layer).\(parent).\(hfModule)"
-    }
-    public init?(hfModule: String) {
-        guard let k = LinearKind.allCases.first(where: { $0.hfModule == hfModule }) else { return nil }
-        self = k
-    }
-    /// (outputs, inputs) of this layer's weight in a model.
-    public func shape(in m: ModelConfig) -> (out: Int, in: Int) {
-        switch self {
-        case .q: return (m.qDim, m.hiddenSize)
-        case .k, .v: return (m.kvDim, m.hiddenSize)
-        case .o: return (m.hiddenSize, m.qDim)
-        case .gate, .up: return (m.intermediateSize, m.hiddenSize)
-        case .down: return (m.hiddenSize, m.intermediateSize)
-        }
-    }
 }
 
 /// One layer's low-rank update, ΔW = scale · B·A, with A [rank, in] and B [out, rank] row-major FP32.

@@ -1,0 +1,51 @@
+/// The linear (matrix-vector) layers of a Llama block. On the chip these are the base-model products
+/// that L-Units compute from ROM (plus LoRA products on H-Units when an adapter targets them); the
+/// model graph, the adapters and the simulator's workload all name layers with this one type.
+public enum LinearKind: String, CaseIterable, Codable, Sendable, Comparable {
+    case q, k, v, o, gate, up, down
+
+    /// Block order: q, k, v, o, gate, up, down.
+    public static func < (a: LinearKind, b: LinearKind) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// The GGUF tensor name of this layer's weight in block `layer`.
+    public func ggufName(layer: Int) -> String {
+        let n: String
+        switch self {
+        case .q: n = "attn_q"
+        case .k: n = "attn_k"
+        case .v: n = "attn_v"
+        case .o: n = "attn_output"
+        case .gate: n = "ffn_gate"
+        case .up: n = "ffn_up"
+        case .down: n = "ffn_down"
+        }
+        return "blk.\(layer).\(n).weight"
+    }
+
+    /// (outputs, inputs) of this layer's weight in a model.
+    public func shape(in m: ModelConfig) -> (out: Int, in: Int) {
+        switch self {
+        case .q: return (m.qDim, m.hiddenSize)
+        case .k, .v: return (m.kvDim, m.hiddenSize)
+        case .o: return (m.hiddenSize, m.qDim)
+        case .gate, .up: return (m.intermediateSize, m.hiddenSize)
+        case .down: return (m.hiddenSize, m.intermediateSize)
+        }
+    }
+
+    /// The Hugging Face module name of this layer ("q_proj", ..., "down_proj").
+    public var hfModule: String { rawValue + "_proj" }
+
+    /// The full Hugging Face module path in block `layer` ("model.layers.3.self_attn.q_proj").
+    public func hfPath(layer: Int) -> String {
+        let parent = [.gate, .up, .down].contains(self) ? "mlp" : "self_attn"
+        return "model.layers.\(layer).\(parent).\(hfModule)"
+    }
+
+    public init?(hfModule: String) {
+        guard let k = LinearKind.allCases.first(where: { $0.hfModule == hfModule }) else { return nil }
+        self = k
+    }
+}
