@@ -21,6 +21,8 @@ struct PerplexityCommand: ParsableCommand {
     var chunks: Int?
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
+    @Flag(help: "Parse special tokens such as <|im_start|> in the text (to score chat transcripts); off like llama-perplexity.")
+    var parseSpecial = false
 
     func validate() throws {
         if ctx < 16 { throw ValidationError("--ctx must be at least 16, got \(ctx)") }
@@ -33,7 +35,7 @@ struct PerplexityCommand: ParsableCommand {
                 throw EngineError.invalid("cannot read text file '\(textFile)'")
             }
             let engine = try modelOptions.loadEngine()
-            let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+            let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: parseSpecial)
             let t0 = Date()
             var bar: ProgressBar?
             let r = try engine.perplexity(tokens: tokens, ctx: ctx, maxChunks: chunks, adapters: modelOptions.adapterRequests) { done, total, ppl in

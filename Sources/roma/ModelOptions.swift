@@ -74,7 +74,8 @@ func calibrationHessians(engine: Engine, textFile: String, count: Int) throws ->
     guard let data = FileManager.default.contents(atPath: textFile) else {
         throw EngineError.invalid("cannot read calibration text file '\(textFile)'")
     }
-    let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: false)
+    // special tokens are parsed: a calibration text may hold chat transcripts in the model's template
+    let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: true)
     guard tokens.count >= count else {
         throw EngineError.invalid("calibration text '\(textFile)' has \(tokens.count) tokens; --calibration-tokens \(count) needs at least that many")
     }

@@ -88,6 +88,23 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.err.contains("perplexity ["), "progress bar on stderr")
     }
 
+    /// --parse-special scores chat transcripts with their template tokens as single tokens.
+    func testEvalPerplexityParseSpecial() throws {
+        let text = TempFiles.path("chat.txt")
+        try String(repeating: "<|im_start|>user\nthe dog<|im_end|>\n<|im_start|>assistant\nthe fox<|im_end|>\n", count: 12)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        func chunks(_ extra: [String]) throws -> Int {
+            let r = try roma(["eval", "ppl", "--model", tinyPath, "--text-file", text, "--ctx", "32", "--format", "json"] + extra)
+            XCTAssertEqual(r.code, 0, r.err)
+            let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+            return obj["chunks"] as? Int ?? -1
+        }
+        // the 48 template markers are 48 tokens instead of 10-12 byte tokens each (about 32 vs 72 tokens per turn pair)
+        let special = try chunks(["--parse-special"]), plain = try chunks([])
+        XCTAssertGreaterThan(special, 0)
+        XCTAssertLessThan(special * 3, plain * 2)
+    }
+
     func testBenchJSON() throws {
         let r = try roma(["bench", "--model", tinyPath, "--prompt-tokens", "16", "--gen-tokens", "4", "--repetitions", "1", "--format", "json"])
         XCTAssertEqual(r.code, 0, r.err)

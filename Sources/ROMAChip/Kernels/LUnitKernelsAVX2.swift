@@ -55,23 +55,19 @@ enum LUnitAVX2 {
         unsafeBitCast(v, to: SIMD8<Int32>.self).wrappedSum()
     }
 
-    /// One row, one token, group 64: Eq. 1 per group, summed in FP32 in group order. The row's codes
-    /// are read in order (one stream per row); eight groups' dot products are reduced together and
-    /// their epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs in the lanes, then the eight
-    /// results are added to the row sum one by one.
+    /// One row, one token: Eq. 1 for each group whose dot-product lanes `groupDot(g)` gives, summed in
+    /// FP32 in group order. The row's codes are read in order (one stream per row); eight groups' dot
+    /// products are reduced together and their epilogues, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias),
+    /// run in the lanes; the eight results are then added to the row sum one by one.
     @inline(__always)
-    static func row64(codes rc: UnsafePointer<UInt8>, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
-                      vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
-                      zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
+    static func rowSum(gpr: Int, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                       zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>, _ groupDot: (Int) -> M) -> Float {
         var acc: Float = 0
         var g = 0
         while g &+ 8 <= gpr {
-            @inline(__always) func d(_ i: Int) -> M {
-                let (w0, w1) = codes(rc + (g &+ i) &* 32)
-                return dot(w0, w1, hi + (g &+ i) &* 64, lo + (g &+ i) &* 64)
-            }
             @inline(__always) func s(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
-            let dots = reduce8(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7))
+            let dots = reduce8(groupDot(g), groupDot(g &+ 1), groupDot(g &+ 2), groupDot(g &+ 3),
+                               groupDot(g &+ 4), groupDot(g &+ 5), groupDot(g &+ 6), groupDot(g &+ 7))
             let z = _mm256_cvtepu8_epi32(SIMD2<Int64>(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
             let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadI32(vsum + g), z))
             let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(s(0), s(1), s(2), s(3), s(4), s(5), s(6), s(7))),
@@ -80,13 +76,22 @@ enum LUnitAVX2 {
             g &+= 8
         }
         while g < gpr {
-            let (w0, w1) = codes(rc + g &* 32)
-            let d = hsum(dot(w0, w1, hi + g &* 64, lo + g &* 64))
-            let s = table[Int(UInt16(littleEndian: scales[g]))]
-            acc += Float(d &- vsum[g] &* Int32(zeros[g])) * s * pow2[g]
+            let d = hsum(groupDot(g))
+            acc += Float(d &- vsum[g] &* Int32(zeros[g])) * table[Int(UInt16(littleEndian: scales[g]))] * pow2[g]
             g &+= 1
         }
         return acc
+    }
+
+    /// One row of 4-bit group-64 codes, one token, on the 8-bit multipliers (`dot` over the byte split).
+    @inline(__always)
+    static func row64(codes rc: UnsafePointer<UInt8>, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
+                      vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                      zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
+        rowSum(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros, table: table) { g in
+            let (w0, w1) = codes(rc + g &* 32)
+            return dot(w0, w1, hi + g &* 64, lo + g &* 64)
+        }
     }
 
     // MARK: prefill: eight tokens in the lanes
@@ -175,37 +180,17 @@ enum LUnitAVX2 {
     }
 
     /// One row of 2- or 4-bit codes against one token (decode, and the tokens left after the blocks of
-    /// eight). The row's codes are read in order; eight groups' dot products are reduced together, their
-    /// epilogues run in the lanes, and the eight results are added to the row sum one by one, in group order.
+    /// eight): the widened codes against the token's Int16 values on vpmaddwd, summed by `rowSum`.
     @inline(__always)
     static func row1Token<S: CodeShape>(_ shape: S.Type, codes rc: UnsafePointer<UInt8>, gpr: Int, v: UnsafePointer<Int16>,
-                          vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
-                          scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
+                                        vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
+                                        scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
         let G = S.group, groupBytes = S.group * S.bits / 8, steps = S.group / 64
-        @inline(__always) func groupDot(_ g: Int) -> M {
+        return rowSum(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros, table: table) { g in
             var d = _mm256_setzero_si256()
             for st in 0..<steps { mac(&d, v + g &* G, chunk(rc + g &* groupBytes, step: st, S.self)) }
             return d
         }
-        var acc: Float = 0
-        var g = 0
-        while g &+ 8 <= gpr {
-            @inline(__always) func s(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
-            let dots = reduce8(groupDot(g), groupDot(g &+ 1), groupDot(g &+ 2), groupDot(g &+ 3),
-                               groupDot(g &+ 4), groupDot(g &+ 5), groupDot(g &+ 6), groupDot(g &+ 7))
-            let z = _mm256_cvtepu8_epi32(SIMD2<Int64>(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
-            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadI32(vsum + g), z))
-            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(s(0), s(1), s(2), s(3), s(4), s(5), s(6), s(7))),
-                                  loadF32(pow2 + g))
-            acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
-            g &+= 8
-        }
-        while g < gpr {
-            let d = hsum(groupDot(g))
-            acc += Float(d &- vsum[g] &* Int32(zeros[g])) * table[Int(UInt16(littleEndian: scales[g]))] * pow2[g]
-            g &+= 1
-        }
-        return acc
     }
 
     // MARK: the alignment unit, eight activations per step
