@@ -15,7 +15,8 @@ public enum LUnitArray {
         public let maxExp: UnsafeMutablePointer<Int32>
         public var groups: Int { cols / groupSize }
         #if ROMA_AVX2
-        /// The byte split of `values` for the AVX2 compute cells (`LUnitAVX2.split`), [T, cols] each.
+        /// The byte split of `values` for `LUnitAVX2.row64` (`LUnitAVX2.split`), [T, cols] each; made for
+        /// the tokens after the whole blocks of eight (all of them in decode).
         let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
         /// Whole blocks of eight tokens for `LUnitAVX2.row8Tokens`: the values as [block, group, 8 tokens, G],
         /// vsum and pow2 as [block, group, 8 tokens], so that one group of the eight tokens is adjacent.
@@ -63,8 +64,9 @@ public enum LUnitArray {
                     p2.value[t * ng + g] = maxE == 31 ? .nan : LUnit.pow2(maxE - numerics.bias)   // inf/NaN in the group: NaN
                 }
                 #if ROMA_AVX2
-                LUnitAVX2.split(v.value + t * cols, count: cols, hi: hp.value + t * cols, lo: lp.value + t * cols)
-                if t < nb * 8 {
+                if t >= nb * 8 {
+                    LUnitAVX2.split(v.value + t * cols, count: cols, hi: hp.value + t * cols, lo: lp.value + t * cols)
+                } else {
                     let b = t / 8, i = t % 8
                     for g in 0..<ng {
                         let dst = (b * ng + g) * 8 + i

@@ -1,16 +1,6 @@
 #if ROMA_AVX2
 import _Builtin_intrinsics.intel
 
-/// The L-Unit compute cells on AVX2's 8-bit multipliers, exact like the portable kernels. Built only
-/// when the scripts compile for an AVX2 host (scripts/cpu-flags.sh adds `-DROMA_AVX2` beside
-/// `-target-cpu`); the portable `LUnitKernels` run otherwise, and the tests check both bit for bit
-/// against the golden L-Unit.
-///
-/// An aligned activation is an integer with |a| <= 2047 (an 11-bit significand shifted right). It is
-/// split once per token into a = 64·h + l with h = a >> 6 in [-32, 31] and l = a & 63 in [0, 63], both
-/// signed bytes, so that vpmaddubsw (unsigned 4-bit code x signed byte, adjacent pairs summed to Int16,
-/// |pair| <= 2·15·63 = 1890: no saturation) computes Σ w·h and Σ w·l; then
-/// dot = 64·Σ w·h + Σ w·l exactly (vpmaddwd widens to Int32).
 /// A packed-code shape the AVX2 kernels are specialized for (constant bits and group size).
 protocol CodeShape { static var bits: Int { get }; static var group: Int { get } }
 enum Int4G64: CodeShape { static var bits: Int { 4 }; static var group: Int { 64 } }
@@ -20,6 +10,17 @@ enum Int2G128: CodeShape { static var bits: Int { 2 }; static var group: Int { 1
 enum Int4G256: CodeShape { static var bits: Int { 4 }; static var group: Int { 256 } }
 enum Int2G256: CodeShape { static var bits: Int { 2 }; static var group: Int { 256 } }
 
+/// The L-Unit compute cells on AVX2, exact like the portable kernels. Built only when the scripts
+/// compile for an AVX2 host (scripts/cpu-flags.sh adds `-DROMA_AVX2` beside `-target-cpu`); the
+/// portable `LUnitKernels` run otherwise, and the tests check both bit for bit against the golden L-Unit.
+///
+/// An aligned activation is an integer with |a| <= 2047 (an 11-bit significand shifted right).
+/// - Blocks of eight tokens and the shapes other than 4-bit group 64: codes widened to Int16 and
+///   multiplied with the Int16 activations on vpmaddwd (|code·a| <= 15·2047, pair sums fit Int32).
+/// - One token, 4-bit group 64 (decode): each activation is split once into a = 64·h + l with
+///   h = a >> 6 in [-32, 31] and l = a & 63 in [0, 63], both signed bytes, so that vpmaddubsw (unsigned
+///   4-bit code x signed byte, adjacent pairs summed to Int16, |pair| <= 2·15·63 = 1890: no saturation)
+///   computes Σ w·h and Σ w·l; then dot = 64·Σ w·h + Σ w·l exactly (vpmaddwd widens to Int32).
 enum LUnitAVX2 {
     typealias M = SIMD4<Int64>   // __m256i
 
