@@ -20,7 +20,7 @@ struct CompileCommand: ParsableCommand {
     var output: String
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
-    @Option(help: "Calibration text file: quantize with GPTQ using the input statistics of each layer on this text (run on the FP32 reference). Default: none (per-group clip search only). Do not calibrate on the evaluation text.")
+    @Option(help: "Calibration text file: quantize with GPTQ using the input statistics of each layer on this text (run on the FP32 reference; special tokens such as <|im_start|> are parsed, so chat transcripts work, see data/calibration/README.md). Default: none (per-group clip search only). Do not calibrate on the evaluation text.")
     var calibrationText: String?
     @Option(help: "Calibration tokens taken from the start of --calibration-text (the text must have at least this many).")
     var calibrationTokens: Int = 4096
