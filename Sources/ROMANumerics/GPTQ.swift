@@ -238,17 +238,26 @@ public struct GPTQ: Sendable {
                     scales[i / g] = sb; zeros[i / g] = zb
                     s = FP16.toFloat(sb); z = Float(zb)
                 }
-                let q = s > 0 ? min(max((w[i] / s).rounded() + z, 0), qmax) : z   // as quantizeGroup rounds
-                codes[i] = UInt8(q)
-                let deq = (q - z) * s
-                let d0 = original[i] - deq
-                err += d0 * d0
-                let e = (w[i] - deq) / u[i * n + i]
-                let row = u + i * n
-                for j in (i + 1)..<max(i + 1, n) { w[j] -= e * row[j] }
+                codes[i] = step(w, i, n: n, u: u, original: original[i], s: s, z: z, qmax: qmax, err: &err)
             }
         }
         return err
+    }
+
+    /// One GPTQ step on working column k: rounds w[k] with (s, z) as `quantizeGroup` rounds, adds the
+    /// squared error against the original value to `err`, and spreads the output-error compensation
+    /// (w[k] − deq) / U_kk over the columns after k (row k of U). Returns the code.
+    @inline(__always)
+    func step(_ w: UnsafeMutablePointer<Float>, _ k: Int, n: Int, u: UnsafePointer<Float>, original: Float,
+              s: Float, z: Float, qmax: Float, err: inout Float) -> UInt8 {
+        let q = s > 0 ? min(max((w[k] / s).rounded() + z, 0), qmax) : z
+        let deq = (q - z) * s
+        let d0 = original - deq
+        err += d0 * d0
+        let e = (w[k] - deq) / u[k * n + k]
+        let row = u + k * n
+        for j in (k + 1)..<max(k + 1, n) { w[j] -= e * row[j] }
+        return UInt8(q)
     }
 
     /// Act-order with static groups: parameters first (from the original weights), then GPTQ in
@@ -273,15 +282,8 @@ public struct GPTQ: Sendable {
             let u = ub.baseAddress!
             for k in 0..<n {
                 let c = order[k]
-                let s = FP16.toFloat(scales[c / g]), z = Float(zeros[c / g])
-                let q = s > 0 ? min(max((w[k] / s).rounded() + z, 0), qmax) : z
-                codes[c] = UInt8(q)
-                let deq = (q - z) * s
-                let d0 = original[c] - deq
-                err += d0 * d0
-                let e = (w[k] - deq) / u[k * n + k]
-                let row = u + k * n
-                for j in (k + 1)..<max(k + 1, n) { w[j] -= e * row[j] }
+                codes[c] = step(w, k, n: n, u: u, original: original[c], s: FP16.toFloat(scales[c / g]), z: Float(zeros[c / g]),
+                                qmax: qmax, err: &err)
             }
         }
         return err

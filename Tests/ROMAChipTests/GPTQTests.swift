@@ -139,17 +139,7 @@ final class GPTQTests: XCTestCase {
                 _ = solver.quantizeRow(&work, original: row, factor: f, codes: &codes, scales: &scales, zeros: &zeros)
                 for k in 0..<n { gptq[r * n + k] = (Float(codes[k]) - Float(zeros[k / g])) * FP16.toFloat(scales[k / g]) }
             }
-            func outputError(_ wq: [Float]) -> Double {
-                var e = 0.0
-                for r in 0..<rows {
-                    for t in 0..<tokens {
-                        var d: Float = 0
-                        for k in 0..<n { d += (w[r * n + k] - wq[r * n + k]) * x[t * n + k] }
-                        e += Double(d * d)
-                    }
-                }
-                return e
-            }
+            func outputError(_ wq: [Float]) -> Double { layerOutputError(w, wq, x, rows: rows, n: n, tokens: tokens) }
             let (ep, eg) = (outputError(plain), outputError(gptq))
             XCTAssertLessThan(eg, 0.8 * ep, "INT\(bits): GPTQ output error \(eg) vs plain \(ep)")
         }
@@ -226,17 +216,7 @@ final class GPTQTests: XCTestCase {
         let h = Hessian(n: n)
         h.accumulate(x, tokens: tokens)
         h.finalize()
-        func outputError(_ wq: [Float]) -> Double {
-            var e = 0.0
-            for r in 0..<rows {
-                for t in 0..<tokens {
-                    var d: Float = 0
-                    for k in 0..<n { d += (w[r * n + k] - wq[r * n + k]) * x[t * n + k] }
-                    e += Double(d * d)
-                }
-            }
-            return e
-        }
+        func outputError(_ wq: [Float]) -> Double { layerOutputError(w, wq, x, rows: rows, n: n, tokens: tokens) }
         for bits in [4, 2] {
             var errors: [Double] = []
             for actOrder in [false, true] {
@@ -299,4 +279,17 @@ final class GPTQTests: XCTestCase {
             XCTAssertEqual("\($0)".contains("calibration Hessian for 'blk.0.attn_q.weight' is 8 x 8, the weight has 64 columns"), true, "\($0)")
         }
     }
+}
+
+/// Σ over tokens and rows of ((W − Wq) x)², W and Wq [rows, n], x [tokens, n]: a layer's output error.
+private func layerOutputError(_ w: [Float], _ wq: [Float], _ x: [Float], rows: Int, n: Int, tokens: Int) -> Double {
+    var e = 0.0
+    for r in 0..<rows {
+        for t in 0..<tokens {
+            var d: Float = 0
+            for k in 0..<n { d += (w[r * n + k] - wq[r * n + k]) * x[t * n + k] }
+            e += Double(d * d)
+        }
+    }
+    return e
 }
