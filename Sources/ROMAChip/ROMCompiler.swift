@@ -131,22 +131,11 @@ public struct ROMCompiler {
             tokenizer: try ROMCompiler.tokenizerData(g),
             units: .init(count: units, rows: unitRows, columns: unitColumns, romBytesPerUnit: Int(romBytes / Double(units))),
             tensors: plan)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let json = try enc.encode(header)
-        let dataOffset = (ROMImage.headerSize + json.count + ROMImage.dataAlignment - 1) / ROMImage.dataAlignment * ROMImage.dataAlignment
-        let total = dataOffset + dataBytes
-
-        // 3. quantize into one buffer and write
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 64)
+        // 3. quantize into the data section, then write header + data
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, dataBytes), alignment: 64)
         defer { buf.deallocate() }
         buf.initializeMemory(as: UInt8.self, repeating: 0)
-        buf.copyBytes(from: ROMImage.magic)
-        buf.storeBytes(of: ROMImage.version.littleEndian, toByteOffset: 8, as: UInt32.self)
-        buf.storeBytes(of: UInt64(json.count).littleEndian, toByteOffset: 16, as: UInt64.self)
-        buf.storeBytes(of: UInt64(dataOffset).littleEndian, toByteOffset: 24, as: UInt64.self)
-        json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buf[64..<(64 + json.count)]).copyMemory(from: $0) }
-        let data = buf.baseAddress! + dataOffset
+        let data = buf.baseAddress!
         var errors: [(String, Double)] = []
         var factorCache: (ObjectIdentifier, GPTQ.Factor)?
         for (i, t) in plan.enumerated() {
@@ -174,18 +163,7 @@ public struct ROMCompiler {
             errors.append((t.name, try quantizeTensor(g, src, t, factor: factor, into: data)))
         }
         progress(plan.count, plan.count, "checksum")
-        let sum = ROMImage.computeChecksum(UnsafeRawBufferPointer(buf))
-        for (k, b) in sum.enumerated() { buf[32 + k] = b }
-
-        let tmp = output + ".part"
-        try? FileManager.default.removeItem(atPath: tmp)
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(buf)) else {
-            throw ROMImageError.io("cannot write '\(tmp)'")
-        }
-        try? FileManager.default.removeItem(atPath: output)
-        try FileManager.default.moveItem(atPath: tmp, toPath: output)
-        // The ROM is read-only: so is its image.
-        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: output)
+        let (sum, total) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(rebasing: buf[0..<dataBytes]), to: output)
         return Report(path: output, checksum: SHA256.hex(sum), bytes: total, groupSize: group,
                       tensorErrors: errors, seconds: Date().timeIntervalSince(t0))
     }

@@ -32,6 +32,31 @@ public final class ROMImage: @unchecked Sendable {
         public var tokenizer: TokenizerData
         public var units: UnitLayout
         public var tensors: [Tensor]
+        /// Set by `roma tune`: the image's scales and norm gains were tuned end to end after
+        /// quantization (codes and zero points unchanged). Absent in images straight from `roma compile`.
+        public var tuning: Tuning? = nil
+    }
+
+    /// How a tuned image was made from its parent image (`ScaleTuner`, docs/rom-image.md).
+    public struct Tuning: Codable, Sendable, Equatable {
+        /// "kl-distillation": group scales and RMSNorm gains fitted to the float model's output distribution.
+        public var method: String
+        /// SHA-256 of the image the codes and zero points come from.
+        public var parentSHA256: String
+        public var calibrationTokens: Int
+        public var epochs: Int
+        public var steps: Int
+        public var chunksPerStep: Int
+        public var learningRate: Double
+        /// Mean KL(float || image) per calibration token in the first and the last epoch (nats).
+        public var klFirstEpoch: Double
+        public var klLastEpoch: Double
+        public init(method: String, parentSHA256: String, calibrationTokens: Int, epochs: Int, steps: Int, chunksPerStep: Int,
+                    learningRate: Double, klFirstEpoch: Double, klLastEpoch: Double) {
+            self.method = method; self.parentSHA256 = parentSHA256; self.calibrationTokens = calibrationTokens
+            self.epochs = epochs; self.steps = steps; self.chunksPerStep = chunksPerStep; self.learningRate = learningRate
+            self.klFirstEpoch = klFirstEpoch; self.klLastEpoch = klLastEpoch
+        }
     }
 
     public struct Quantization: Codable, Sendable, Equatable {
@@ -259,6 +284,38 @@ public enum ROMImageError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ROMImage {
+    /// Writes an image file (docs/rom-image.md): preamble, header JSON (keys sorted), zero padding to
+    /// the 4096-aligned data offset, `data`; SHA-256 into bytes 32..<64. Written to `path.part`, renamed
+    /// into place and made read-only (0444). Returns the checksum and the file size.
+    public static func write(header: Header, data: UnsafeRawBufferPointer, to path: String) throws -> (checksum: [UInt8], bytes: Int) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let json = try enc.encode(header)
+        let dataOffset = (headerSize + json.count + dataAlignment - 1) / dataAlignment * dataAlignment
+        let total = dataOffset + data.count
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 64)
+        defer { buf.deallocate() }
+        buf.initializeMemory(as: UInt8.self, repeating: 0)
+        buf.copyBytes(from: magic)
+        buf.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
+        buf.storeBytes(of: UInt64(json.count).littleEndian, toByteOffset: 16, as: UInt64.self)
+        buf.storeBytes(of: UInt64(dataOffset).littleEndian, toByteOffset: 24, as: UInt64.self)
+        json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buf[64..<(64 + json.count)]).copyMemory(from: $0) }
+        if data.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buf[dataOffset..<total]).copyMemory(from: data) }
+        let sum = computeChecksum(UnsafeRawBufferPointer(buf))
+        for (k, b) in sum.enumerated() { buf[32 + k] = b }
+        let tmp = path + ".part"
+        try? FileManager.default.removeItem(atPath: tmp)
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(buf)) else {
+            throw ROMImageError.io("cannot write '\(tmp)'")
+        }
+        try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: tmp, toPath: path)
+        // The ROM is read-only: so is its image.
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+        return (sum, total)
+    }
+
     /// Bytes of every L-Unit's contents together: each quantized tensor's codes, FP16 scales and zero points.
     public var quantizedContentBytes: Int {
         header.tensors.filter { $0.kind != .norm }.reduce(0) { $0 + $1.codesBytes + 3 * $1.rows * $1.groupsPerRow }

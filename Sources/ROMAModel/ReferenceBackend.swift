@@ -149,17 +149,23 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     }
 
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix {
-        let g = norms[norm]
+        ReferenceBackend.rmsNorm(x, norms[norm], eps: Float(config.rmsNormEps)).y
+    }
+
+    /// y = x / sqrt(mean(x²) + eps) * g per row, the sum of squares in FP64 (as ggml); also returns
+    /// each row's 1/rms (the training graph's backward pass needs it).
+    static func rmsNorm(_ x: Matrix, _ g: [Float], eps: Float) -> (y: Matrix, inv: [Float]) {
         let y = Matrix(rows: x.rows, cols: x.cols)
-        let eps = Float(config.rmsNormEps)
+        var inv = [Float](repeating: 0, count: x.rows)
         for r in 0..<x.rows {
             let xr = x.row(r), yr = y.row(r)
             var ss: Double = 0
             for i in 0..<x.cols { ss += Double(xr[i] * xr[i]) }
             let scale = 1 / (Float(ss / Double(x.cols)) + eps).squareRoot()
+            inv[r] = scale
             for i in 0..<x.cols { yr[i] = xr[i] * scale * g[i] }
         }
-        return y
+        return (y, inv)
     }
 
     /// y = W x + Σ scale·B(A x), all FP32.

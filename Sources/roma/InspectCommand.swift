@@ -88,8 +88,14 @@ struct InspectCommand: ParsableCommand {
         let h = img.header
         let summary = ROMImageSummary(img)
         if format == .json {
+            var tuning: Any = NSNull()
+            if let t = h.tuning {
+                tuning = ["method": t.method, "parent_sha256": t.parentSHA256, "calibration_tokens": t.calibrationTokens,
+                          "epochs": t.epochs, "steps": t.steps, "chunks_per_step": t.chunksPerStep, "learning_rate": t.learningRate,
+                          "kl_first_epoch": t.klFirstEpoch, "kl_last_epoch": t.klLastEpoch]
+            }
             try printJSON(["path": path, "sha256": img.checksumHex, "bytes": img.file.count, "model": h.model.name,
-                           "bits": h.quantization.bits, "group": h.quantization.groupSize, "method": h.quantization.method,
+                           "bits": h.quantization.bits, "group": h.quantization.groupSize, "method": h.quantization.method, "tuning": tuning,
                            "source": ["file": h.source.file, "sha256": h.source.sha256],
                            "units": h.units.count, "unit_bytes": summary.unitBytes(),
                            "tensors": h.tensors.map { ["name": $0.name, "kind": $0.kind.rawValue, "rows": $0.rows, "cols": $0.cols,
@@ -101,6 +107,10 @@ struct InspectCommand: ParsableCommand {
         print("sha256 \(img.checksumHex) (verified), \(img.file.count) bytes, mapped read-only")
         print("model \(h.model.name): \(h.model.numLayers) layers, hidden \(h.model.hiddenSize), ffn \(h.model.intermediateSize), heads \(h.model.numHeads)/\(h.model.numKVHeads), vocab \(h.model.vocabSize)")
         print("base weights INT\(h.quantization.bits), group \(h.quantization.groupSize), FP16 scale + UInt\(h.quantization.bits) zero point; quantizer \(h.quantization.method)")
+        if let t = h.tuning {
+            print(String(format: "tuned %@ from %@... on %d calibration tokens: %d steps, KL(float || image) %.4f -> %.4f per token",
+                         t.method, String(t.parentSHA256.prefix(16)), t.calibrationTokens, t.steps, t.klFirstEpoch, t.klLastEpoch))
+        }
         print("source \(h.source.file) sha256 \(h.source.sha256.prefix(16))...; tokenizer \(h.tokenizer.model)/\(h.tokenizer.pre), \(h.tokenizer.tokens.count) tokens")
         print("\ntensors:")
         print("  name                       kind       rows x cols      ROM bytes  rows per L-Unit")

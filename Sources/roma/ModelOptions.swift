@@ -68,17 +68,24 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// The per-weight input Hessians of `engine` (the FP32 reference) over the first `count` tokens of a
-/// calibration text file, with a progress bar (`roma compile` and `roma adapter recover`).
-func calibrationHessians(engine: Engine, textFile: String, count: Int) throws -> [String: Hessian] {
+/// The tokens of a calibration text file (special tokens parsed: a calibration text may hold chat
+/// transcripts in the model's template); at least `count` of them (`roma compile`, `roma adapter
+/// recover`, `roma tune`).
+func readCalibrationTokens(engine: Engine, textFile: String, count: Int) throws -> [Int] {
     guard let data = FileManager.default.contents(atPath: textFile) else {
         throw EngineError.invalid("cannot read calibration text file '\(textFile)'")
     }
-    // special tokens are parsed: a calibration text may hold chat transcripts in the model's template
     let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: true)
     guard tokens.count >= count else {
         throw EngineError.invalid("calibration text '\(textFile)' has \(tokens.count) tokens; --calibration-tokens \(count) needs at least that many")
     }
+    return tokens
+}
+
+/// The per-weight input Hessians of `engine` (the FP32 reference) over the first `count` tokens of a
+/// calibration text file, with a progress bar (`roma compile` and `roma adapter recover`).
+func calibrationHessians(engine: Engine, textFile: String, count: Int) throws -> [String: Hessian] {
+    let tokens = try readCalibrationTokens(engine: engine, textFile: textFile, count: count)
     var bar: ProgressBar?
     return try engine.calibrationHessians(tokens: tokens, count: count) { done, total in
         if bar == nil { bar = ProgressBar(label: "calibrate", total: total) }

@@ -154,6 +154,53 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "2") || FileManager.default.fileExists(atPath: out + "3"))
     }
 
+    func testTuneWritesANewImageAndRefusesBadInput() throws {
+        let text = TempFiles.path("tune-\(UUID().uuidString).txt")
+        try String(repeating: "the weather in the north is warm and the rain is on the sea. ", count: 20)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        let parent = TempFiles.path("tune-\(UUID().uuidString).rom")
+        XCTAssertEqual(try roma(["compile", "--model", tinyPath, "--bits", "4", "--group", "16", "--output", parent]).code, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: parent))
+        let out = parent + ".tuned"
+        let args = ["tune", "--model", tinyPath, "--image", parent, "--calibration-text", text, "--calibration-tokens", "64", "--ctx", "32"]
+        let r = try roma(args + ["--epochs", "3", "--learning-rate", "0.01", "--output", out, "--format", "json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j["steps"] as? Int, 6)
+        let kl = j["kl_per_epoch"] as! [Double]
+        XCTAssertEqual(kl.count, 3)
+        XCTAssertLessThan(kl[2], kl[0])
+        XCTAssertTrue(r.err.contains("tune ["), r.err)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: parent)), before, "the parent image is only read")
+        let inspect = try roma(["inspect", out])
+        XCTAssertEqual(inspect.code, 0, inspect.err)
+        XCTAssertTrue(inspect.out.contains("tuned kl-distillation-scales-norms from \((j["parent_sha256"] as! String).prefix(16))"), inspect.out)
+        let gen = try roma(["generate", "--image", out, "--prompt", "the", "--max-tokens", "4"])
+        XCTAssertEqual(gen.code, 0, gen.err)
+
+        let same = try roma(args + ["--output", parent])
+        XCTAssertEqual(same.code, 1)
+        XCTAssertTrue(same.err.contains("must be a new file"), same.err)
+        let other = try TinyModel(seed: 22).write()
+        let wrong = try roma(["tune", "--model", other, "--image", parent, "--calibration-text", text, "--calibration-tokens", "64", "--ctx", "32", "--output", out + "2"])
+        XCTAssertEqual(wrong.code, 1)
+        XCTAssertTrue(wrong.err.contains("tune against the image's own source model"), wrong.err)
+        let lr = try roma(args + ["--learning-rate", "2", "--output", out + "3"])
+        XCTAssertEqual(lr.code, 64)
+        XCTAssertTrue(lr.err.contains("--learning-rate must be in (0, 1), got 2.0"), lr.err)
+        let few = try roma(args + ["--calibration-tokens", "16", "--output", out + "4"])
+        XCTAssertEqual(few.code, 64)
+        XCTAssertTrue(few.err.contains("--calibration-tokens (16) must be at least --ctx (32)"), few.err)
+        let corrupt = TempFiles.path("corrupt-\(UUID().uuidString).rom")
+        var bytes = before
+        bytes[bytes.count - 1] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: corrupt))
+        let bad = try roma(["tune", "--model", tinyPath, "--image", corrupt, "--calibration-text", text, "--calibration-tokens", "64", "--ctx", "32", "--output", out + "5"])
+        XCTAssertEqual(bad.code, 1)
+        XCTAssertTrue(bad.err.contains("checksum mismatch"), bad.err)
+        for suffix in ["2", "3", "4", "5"] { XCTAssertFalse(FileManager.default.fileExists(atPath: out + suffix)) }
+    }
+
     // MARK: errors
 
     func testMissingModel() throws {

@@ -17,6 +17,11 @@ public enum RealModel {
         return nil
     }
 
+    /// The package's root directory (for data files such as data/calibration/).
+    public static var repoRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     public static func gguf() throws -> GGUFFile {
         guard let p = path else { throw XCTSkip("real model not present; run scripts/fetch-model.sh") }
         return try GGUFFile(path: p)

@@ -53,6 +53,34 @@ final class RealModelChipTests: XCTestCase {
         XCTAssertLessThan(r.ppl, 30)
     }
 
+    /// `roma tune` on the real INT4 image: four steps on licence text (never GPL) make the chip's
+    /// perplexity on GPL-3 fall; codes stay, the parent image is unchanged.
+    func testScaleTuningLowersChipPerplexity() throws {
+        let img = try int4Image()
+        let engine = try Engine.reference(path: RealModel.path!)
+        let calib = String(decoding: FileManager.default.contents(atPath: RealModel.repoRoot + "/data/calibration/licenses-en.txt")!, as: UTF8.self)
+        var tuner = ScaleTuner()
+        tuner.epochs = 2
+        tuner.learningRate = 1e-3
+        let out = TempFiles.path("smollm2-int4-tuned.rom")
+        let report = try tuner.tune(image: ROMImage(path: img.path), teacher: engine.backend,
+                                    tokens: engine.tokenizer.encode(calib, parseSpecial: true), count: 1024, output: out)
+        XCTAssertEqual(report.steps, 4)
+        XCTAssertLessThan(report.klPerEpoch[1], report.klPerEpoch[0], "\(report.klPerEpoch)")
+        let text = String(decoding: FileManager.default.contents(atPath: "/usr/share/common-licenses/GPL-3")!, as: UTF8.self)
+        func ppl(_ path: String) throws -> Double {
+            let e = try Engine.chip(imagePath: path)
+            return try e.perplexity(tokens: e.tokenizer.encode(text, parseSpecial: false), ctx: 512, maxChunks: 2).ppl
+        }
+        let before = try ppl(img.path), after = try ppl(out)
+        print("chip INT4 perplexity (2 GPL-3 chunks): \(before) -> \(after) after 4 tuning steps; KL per epoch \(report.klPerEpoch)")
+        XCTAssertLessThan(after, before - 0.5)
+        XCTAssertEqual(try ROMImage(path: img.path).checksumHex, img.checksum, "the parent is only read")
+        let parent = try ROMImage(path: img.path), tuned = try ROMImage(path: out)
+        let q = try parent.requireTensor("blk.7.ffn_down.weight")
+        XCTAssertTrue(memcmp(parent.codes(q), tuned.codes(q), q.codesBytes) == 0)
+    }
+
     /// A rank-16 recovery adapter on the real INT4 image: it lowers perplexity, its FP8 storage costs
     /// little against FP32, swapping it never changes the ROM, and the PEFT file it is written to
     /// round-trips through the GGUF form to the same logits.

@@ -1,0 +1,345 @@
+import Foundation
+import ROMAChip
+import ROMAFormats
+import ROMANumerics
+
+/// End-to-end tuning of a ROM image against the float model it was compiled from (`roma tune`):
+/// the codes and zero points stay as the quantizer chose them; every group's FP16 scale `s` and every
+/// RMSNorm gain are fitted by gradient descent so that the image's output distribution matches the
+/// float model's on calibration text (knowledge distillation, loss = mean KL(p_float || p_image) per
+/// token). GPTQ minimises each layer's own output error; this minimises the error of the whole
+/// network, so layers compensate each other and the tied embedding/output head is fitted for both of
+/// its uses. The result is a new image (new checksum, `header.tuning` naming its parent); the parent
+/// is only read. Method and measurements: docs/rom-image.md.
+///
+/// Parametrisation: s = s₀·exp(θ) per group, g = g₀·(1 + φ) per norm gain, θ = φ = 0 at the start;
+/// Adam on θ and φ with a cosine-decayed step size. The student runs `TrainableLlama` on the
+/// dequantized image weights W = (c − z)·s in FP32; dL/ds = Σ_group dL/dW ⊙ (c − z).
+public struct ScaleTuner: Sendable {
+    /// Passes over the calibration chunks.
+    public var epochs = 3
+    /// Adam step size for θ and φ (a relative change per step).
+    public var learningRate = 1e-3
+    /// Tokens per chunk, every chunk from position 0.
+    public var ctx = 512
+    /// Chunks whose gradients are summed for one optimizer step.
+    public var chunksPerStep = 1
+    /// Also tune the RMSNorm gains (they are FP16 in the image).
+    public var tuneNorms = true
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+
+    public init() {}
+
+    public struct Report: Sendable {
+        /// Mean KL(float || image) per token, nats, for each epoch (measured during the epoch).
+        public var klPerEpoch: [Double]
+        public var steps: Int
+        public var checksum: String
+        public var bytes: Int
+        /// Mean and largest |s/s₀ − 1| over all groups, after FP16 rounding.
+        public var meanScaleChange: Double
+        public var maxScaleChange: Double
+        public var seconds: Double
+    }
+
+    /// Tunes `image` with `teacher` (the FP32 reference of the model the image was compiled from) on
+    /// the first `count` of `tokens`, and writes the tuned image to `output`.
+    public func tune(image: ROMImage, teacher: Backend, tokens: [Int], count: Int, output: String,
+                     progress: (_ step: Int, _ steps: Int, _ kl: Double) -> Void = { _, _, _ in }) throws -> Report {
+        let t0 = Date()
+        let m = image.model
+        guard teacher.config.sameShape(as: m) else {
+            throw EngineError.invalid("the teacher model (\(teacher.config.name)) does not have the image's shape (\(m.name))")
+        }
+        guard epochs >= 1, learningRate > 0, learningRate.isFinite, ctx >= 2, chunksPerStep >= 1 else {
+            throw EngineError.invalid("tuning needs epochs >= 1, a positive learning rate, ctx >= 2 and at least one chunk per step")
+        }
+        guard count >= ctx else { throw EngineError.invalid("tuning needs at least one chunk of \(ctx) tokens, got \(count)") }
+        guard tokens.count >= count else {
+            throw EngineError.invalid("the calibration text has \(tokens.count) tokens; \(count) are needed")
+        }
+        guard resolvedOutputPath(output) != resolvedOutputPath(image.path) else {
+            throw EngineError.invalid("the tuned image must be a new file: '\(output)' is the image being tuned (it is read-only)")
+        }
+        let ctx = min(self.ctx, m.contextLength)
+        let chunks = (0..<(count / ctx)).map { Array(tokens[($0 * ctx)..<(($0 + 1) * ctx)]) }
+
+        // Teacher distributions, once.
+        let teacherModel = LlamaModel(backend: teacher)
+        let cache = try teacher.makeKVCache(capacity: ctx)
+        let targets: [Matrix] = chunks.map { chunk in
+            cache.truncate(to: 0)
+            let logits = teacherModel.forward(chunk, cache: cache, logitRows: 0..<chunk.count)
+            ScaleTuner.softmaxRows(logits)
+            return logits
+        }
+
+        // Student: the image's weights in FP32, with trainable scales and gains.
+        let norms = NormWeights(
+            attention: try (0..<m.numLayers).map { image.normValues(try image.requireTensor("blk.\($0).attn_norm.weight")) },
+            ffn: try (0..<m.numLayers).map { image.normValues(try image.requireTensor("blk.\($0).ffn_norm.weight")) },
+            output: image.normValues(try image.requireTensor("output_norm.weight")))
+        let student = TrainableLlama(config: m, norms: norms)
+        let grads = student.makeGradients()
+        let tensors = try image.header.tensors.filter { $0.kind != .norm }.map { t -> TunedTensor in
+            guard let w = student.weight(named: t.name), let g = grads.weight(named: t.name) else {
+                throw EngineError.invalid("the image's tensor '\(t.name)' is not a weight of the model")
+            }
+            return TunedTensor(image: image, tensor: t, weight: w, gradient: g)
+        }
+        let normParams = NormParams(norms)
+
+        let perStep = min(chunksPerStep, chunks.count)
+        let stepsPerEpoch = (chunks.count + perStep - 1) / perStep
+        let steps = epochs * stepsPerEpoch
+        var adam = AdamState(beta1: beta1, beta2: beta2)
+        var klPerEpoch: [Double] = []
+        var step = 0
+        for _ in 0..<epochs {
+            var klSum = 0.0
+            for s in 0..<stepsPerEpoch {
+                for t in tensors { t.materialize() }
+                normParams.apply(to: student)
+                let batch = (s * perStep)..<min(chunks.count, (s + 1) * perStep)
+                var kl = 0.0
+                for ci in batch {
+                    let (logits, tape) = student.forward(chunks[ci])
+                    kl += ScaleTuner.klGradient(logits: logits, target: targets[ci])   // logits := dL/dlogits
+                    student.backward(tape, dLogits: logits, into: grads)
+                    for t in tensors { t.accumulate() }
+                    normParams.accumulate(grads)
+                }
+                adam.t += 1
+                let lr = learningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
+                for t in tensors { t.update(adam, lr: Float(lr)) }
+                if tuneNorms { normParams.update(adam, lr: Float(lr)) }
+                klSum += kl
+                step += 1
+                progress(step, steps, kl / Double(batch.count))
+            }
+            klPerEpoch.append(klSum / Double(chunks.count))
+        }
+
+        // The tuned image: the parent's data section with new scales and norm gains.
+        let dataBytes = image.file.bytes.count - image.dataOffset
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, dataBytes), alignment: 64)
+        defer { buf.deallocate() }
+        buf.copyMemory(from: UnsafeRawBufferPointer(start: image.data, count: dataBytes))
+        var changeSum = 0.0, changeMax = 0.0, groups = 0
+        for t in tensors {
+            let p = (buf.baseAddress! + t.tensor.scalesOffset).assumingMemoryBound(to: UInt16.self)
+            for (i, bits) in t.finalScales().enumerated() {
+                p[i] = bits.littleEndian
+                let s0 = Double(t.s0[i])
+                if s0 != 0 {
+                    let c = abs(Double(FP16.toFloat(bits)) / s0 - 1)
+                    changeSum += c; changeMax = max(changeMax, c)
+                }
+            }
+            groups += t.groups
+        }
+        if tuneNorms {
+            for (name, values) in normParams.finalValues(layers: m.numLayers) {
+                let t = try image.requireTensor(name)
+                let p = (buf.baseAddress! + t.codesOffset).assumingMemoryBound(to: UInt16.self)
+                for (i, v) in values.enumerated() { p[i] = FP16.fromFloat(v).littleEndian }
+            }
+        }
+        var header = image.header
+        header.tuning = ROMImage.Tuning(method: tuneNorms ? "kl-distillation-scales-norms" : "kl-distillation-scales",
+                                        parentSHA256: image.checksumHex, calibrationTokens: chunks.count * ctx,
+                                        epochs: epochs, steps: steps, chunksPerStep: perStep, learningRate: learningRate,
+                                        klFirstEpoch: klPerEpoch.first!, klLastEpoch: klPerEpoch.last!)
+        let (sum, bytes) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(rebasing: buf[0..<dataBytes]), to: output)
+        return Report(klPerEpoch: klPerEpoch, steps: steps, checksum: SHA256.hex(sum), bytes: bytes,
+                      meanScaleChange: changeSum / Double(max(1, groups)), maxScaleChange: changeMax,
+                      seconds: Date().timeIntervalSince(t0))
+    }
+
+    private func resolvedOutputPath(_ p: String) -> String {
+        URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// Rows of `x` := softmax(rows), in place (FP64 sums).
+    static func softmaxRows(_ x: Matrix) {
+        let (xp, n) = (Unchecked(x.data), x.cols)
+        Parallel.forEach(x.rows) { r in
+            let row = xp.value + r * n
+            var mx = -Float.infinity
+            for i in 0..<n { mx = max(mx, row[i]) }
+            var sum = 0.0
+            for i in 0..<n { let e = expf(row[i] - mx); row[i] = e; sum += Double(e) }
+            let inv = Float(1 / sum)
+            for i in 0..<n { row[i] *= inv }
+        }
+    }
+
+    /// Mean over rows of KL(target || softmax(logits)); replaces `logits` with the loss's gradient
+    /// (softmax(logits) − target) / rows.
+    static func klGradient(logits: Matrix, target: Matrix) -> Double {
+        let T = logits.rows, n = logits.cols
+        let kls = UnsafeMutablePointer<Double>.allocate(capacity: T)
+        defer { kls.deallocate() }
+        let (lp, tp, kp) = (Unchecked(logits.data), Unchecked(target.data), Unchecked(kls))
+        Parallel.forEach(T) { r in
+            let row = lp.value + r * n, p = tp.value + r * n
+            var mx = -Float.infinity
+            for i in 0..<n { mx = max(mx, row[i]) }
+            var sum = 0.0
+            for i in 0..<n { sum += Double(expf(row[i] - mx)) }
+            let logZ = Double(mx) + log(sum)
+            var kl = 0.0
+            let invT = Float(1) / Float(T)
+            for i in 0..<n {
+                let logQ = Double(row[i]) - logZ
+                if p[i] > 0 { kl += Double(p[i]) * (log(Double(p[i])) - logQ) }
+                row[i] = (Float(exp(logQ)) - p[i]) * invT
+            }
+            kp.value[r] = kl
+        }
+        var total = 0.0
+        for r in 0..<T { total += kls[r] }
+        return total / Double(T)
+    }
+}
+
+/// Adam's shared state (the step count and its β's).
+struct AdamState {
+    let beta1: Double, beta2: Double
+    var t = 0
+    /// Bias corrections 1 − βᵗ.
+    var corrections: (Float, Float) { (Float(1 - pow(beta1, Double(t))), Float(1 - pow(beta2, Double(t)))) }
+
+    /// One Adam update of `p` from gradient `g` with moments `m`, `v`.
+    @inline(__always)
+    func update(_ p: inout Float, _ g: Float, _ m: inout Float, _ v: inout Float, lr: Float, corrections c: (Float, Float)) {
+        m = Float(beta1) * m + Float(1 - beta1) * g
+        v = Float(beta2) * v + Float(1 - beta2) * g * g
+        let vh = (v / c.1).squareRoot()
+        if vh > 0 { p -= lr * (m / c.0) / vh }
+    }
+}
+
+/// One quantized tensor of the image under tuning: its codes minus zero points, its original and
+/// current scales, and Adam moments per group.
+final class TunedTensor: @unchecked Sendable {
+    let tensor: ROMImage.Tensor
+    let weight: DenseWeight, gradient: DenseWeight
+    let groups: Int
+    /// c − z per weight, [rows, cols].
+    let q: UnsafeMutablePointer<Int8>
+    let s0: [Float]
+    /// log-scale offsets, their Adam moments, and the gradient summed since the last step.
+    let theta: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let acc: UnsafeMutablePointer<Float>
+
+    init(image: ROMImage, tensor t: ROMImage.Tensor, weight: DenseWeight, gradient: DenseWeight) {
+        precondition(weight.rows == t.rows && weight.cols == t.cols)
+        tensor = t; self.weight = weight; self.gradient = gradient
+        groups = t.rows * t.groupsPerRow
+        q = .allocate(capacity: t.rows * t.cols)
+        let quant = GroupQuantizer(bits: t.bits, groupSize: t.groupSize)
+        let sc = image.scales(t), zp = image.zeros(t)
+        s0 = (0..<groups).map { FP16.toFloat(UInt16(littleEndian: sc[$0])) }
+        let (qp, gpr, G) = (Unchecked(q), t.groupsPerRow, t.groupSize)
+        let codes = Unchecked(image.codes(t))
+        let rowBytes = t.rowCodeBytes
+        Parallel.forEach(t.rows, minChunk: 64) { r in
+            let unpacked = UnsafeMutablePointer<UInt8>.allocate(capacity: G)
+            defer { unpacked.deallocate() }
+            for g in 0..<gpr {
+                quant.unpack(codes.value + r * rowBytes + g * quant.packedGroupBytes, into: unpacked)
+                let z = Int(zp[r * gpr + g])
+                for k in 0..<G { qp.value[r * gpr * G + g * G + k] = Int8(Int(unpacked[k]) - z) }
+            }
+        }
+        theta = .allocate(capacity: groups); theta.initialize(repeating: 0, count: groups)
+        m = .allocate(capacity: groups); m.initialize(repeating: 0, count: groups)
+        v = .allocate(capacity: groups); v.initialize(repeating: 0, count: groups)
+        acc = .allocate(capacity: groups); acc.initialize(repeating: 0, count: groups)
+    }
+    deinit { q.deallocate(); theta.deallocate(); m.deallocate(); v.deallocate(); acc.deallocate() }
+
+    func scale(_ i: Int) -> Float { s0[i] * expf(theta[i]) }
+
+    /// W = (c − z)·s with the current scales.
+    func materialize() {
+        let (qp, wp, G, gpr) = (Unchecked(q), Unchecked(weight.data), tensor.groupSize, tensor.groupsPerRow)
+        let scales = (0..<groups).map(scale)
+        Parallel.forEach(tensor.rows, minChunk: 64) { r in
+            for g in 0..<gpr {
+                let s = scales[r * gpr + g], base = (r * gpr + g) * G
+                for k in 0..<G { wp.value[base + k] = Float(qp.value[base + k]) * s }
+            }
+        }
+    }
+
+    /// Adds dL/dθ = s · Σ_group dL/dW ⊙ (c − z) from the current weight gradient.
+    func accumulate() {
+        let (qp, gp, tp, ap, G) = (Unchecked(q), Unchecked(gradient.data), Unchecked(theta), Unchecked(acc), tensor.groupSize)
+        let s0 = self.s0
+        Parallel.forEach(groups, minChunk: 256) { i in
+            let base = i * G
+            var ds: Float = 0
+            for k in 0..<G { ds += gp.value[base + k] * Float(qp.value[base + k]) }
+            ap.value[i] += ds * s0[i] * expf(tp.value[i])
+        }
+    }
+
+    /// One Adam step on θ from the accumulated gradient, which it clears.
+    func update(_ adam: AdamState, lr: Float) {
+        let (tp, mp, vp, ap) = (Unchecked(theta), Unchecked(m), Unchecked(v), Unchecked(acc))
+        let c = adam.corrections
+        Parallel.forEach(groups, minChunk: 4096) { i in
+            adam.update(&tp.value[i], ap.value[i], &mp.value[i], &vp.value[i], lr: lr, corrections: c)
+            ap.value[i] = 0
+        }
+    }
+
+    /// The tuned scales as FP16 bit patterns.
+    func finalScales() -> [UInt16] { (0..<groups).map { FP16.fromFloat(scale($0)) } }
+}
+
+/// The RMSNorm gains under tuning: g = g₀·(1 + φ).
+final class NormParams: @unchecked Sendable {
+    let g0: [[Float]]   // attention layers, ffn layers, output (2L + 1 vectors)
+    var phi: [[Float]], m: [[Float]], v: [[Float]], acc: [[Float]]
+
+    init(_ n: NormWeights) {
+        g0 = n.attention + n.ffn + [n.output]
+        phi = g0.map { [Float](repeating: 0, count: $0.count) }
+        m = phi; v = phi; acc = phi
+    }
+
+    func values(_ i: Int) -> [Float] { zip(g0[i], phi[i]).map { $0 * (1 + $1) } }
+
+    func apply(to s: TrainableLlama) {
+        let L = s.config.numLayers
+        for l in 0..<L { s.attentionNorms[l] = values(l); s.ffnNorms[l] = values(L + l) }
+        s.outputNorm = values(2 * L)
+    }
+
+    /// Adds dL/dφ = g₀ ⊙ dL/dg.
+    func accumulate(_ grads: TrainableLlama.Gradients) {
+        let all = grads.attentionNorms + grads.ffnNorms + [grads.outputNorm]
+        for i in 0..<g0.count { for k in 0..<g0[i].count { acc[i][k] += all[i][k] * g0[i][k] } }
+    }
+
+    /// One Adam step on φ from the accumulated gradient, which it clears.
+    func update(_ adam: AdamState, lr: Float) {
+        let c = adam.corrections
+        for i in 0..<g0.count {
+            for k in 0..<g0[i].count {
+                adam.update(&phi[i][k], acc[i][k], &m[i][k], &v[i][k], lr: lr, corrections: c)
+                acc[i][k] = 0
+            }
+        }
+    }
+
+    /// Image tensor names and their tuned gains.
+    func finalValues(layers L: Int) -> [(String, [Float])] {
+        (0..<L).map { ("blk.\($0).attn_norm.weight", values($0)) } + (0..<L).map { ("blk.\($0).ffn_norm.weight", values(L + $0)) }
+            + [("output_norm.weight", values(2 * L))]
+    }
+}

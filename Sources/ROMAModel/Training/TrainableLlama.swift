@@ -1,0 +1,407 @@
+import Foundation
+import ROMAChip
+import ROMANumerics
+
+/// The Llama graph of `LlamaModel` with its backward pass, in FP32, for training against a frozen
+/// graph: `forward` runs one sequence from position 0 with the reference engine's operations (same
+/// kernels and order, so its logits equal `ReferenceBackend`'s) and keeps what backpropagation needs;
+/// `backward` takes dLoss/dlogits and returns the gradient of every weight, norm gain and the
+/// embedding table (`Gradients`). Used by `ScaleTuner` (end-to-end tuning of a ROM image's scales).
+///
+///     x₀ = E[tokens]
+///     h = norm₁(x);  q, k = RoPE(Wq h, Wk h);  v = Wv h;  x' = x + Wo · softmax(q kᵀ/√d) v
+///     h₂ = norm₂(x');  x'' = x' + Wdown · (silu(Wgate h₂) ⊙ Wup h₂)
+///     logits = Wout · normₒ(x_L)
+public final class TrainableLlama: @unchecked Sendable {
+    public let config: ModelConfig
+    /// [vocab, hidden]; the output head is the same object when the model ties them.
+    public let embedding: DenseWeight
+    public let output: DenseWeight
+    public let weights: [[LinearKind: DenseWeight]]
+    /// RMSNorm gains (mutable: tuning updates them between steps).
+    public var attentionNorms: [[Float]]
+    public var ffnNorms: [[Float]]
+    public var outputNorm: [Float]
+
+    /// The parameters: every weight as a zero-filled matrix the caller sets (`DenseWeight.data`).
+    public init(config: ModelConfig, norms: NormWeights) {
+        self.config = config
+        embedding = DenseWeight(rows: config.vocabSize, cols: config.hiddenSize)
+        output = config.tiedEmbeddings ? embedding : DenseWeight(rows: config.vocabSize, cols: config.hiddenSize)
+        weights = (0..<config.numLayers).map { _ in
+            var m: [LinearKind: DenseWeight] = [:]
+            for k in LinearKind.allCases {
+                let (o, i) = k.shape(in: config)
+                m[k] = DenseWeight(rows: o, cols: i)
+            }
+            return m
+        }
+        attentionNorms = norms.attention
+        ffnNorms = norms.ffn
+        outputNorm = norms.output
+    }
+
+    /// A copy of the reference engine's FP32 weights and gains (training from the float model).
+    public convenience init(copying r: ReferenceBackend) {
+        self.init(config: r.config, norms: r.norms)
+        let c = r.config
+        embedding.data.update(from: r.embedding.data, count: c.vocabSize * c.hiddenSize)
+        if !c.tiedEmbeddings { output.data.update(from: r.output.data, count: c.vocabSize * c.hiddenSize) }
+        for l in 0..<c.numLayers {
+            for k in LinearKind.allCases {
+                let w = r.weight(k, layer: l)
+                weights[l][k]!.data.update(from: w.data, count: w.rows * w.cols)
+            }
+        }
+    }
+
+    /// Gradients of a loss, shaped like the parameters. `embedding` holds the tied table's whole
+    /// gradient (lookup rows and output head).
+    public final class Gradients: @unchecked Sendable {
+        public let embedding: DenseWeight
+        public let output: DenseWeight
+        public let weights: [[LinearKind: DenseWeight]]
+        public var attentionNorms: [[Float]]
+        public var ffnNorms: [[Float]]
+        public var outputNorm: [Float]
+
+        init(_ m: TrainableLlama) {
+            let c = m.config
+            embedding = DenseWeight(rows: c.vocabSize, cols: c.hiddenSize)
+            output = c.tiedEmbeddings ? embedding : DenseWeight(rows: c.vocabSize, cols: c.hiddenSize)
+            weights = m.weights.map { $0.mapValues { DenseWeight(rows: $0.rows, cols: $0.cols) } }
+            attentionNorms = Array(repeating: [Float](repeating: 0, count: c.hiddenSize), count: c.numLayers)
+            ffnNorms = attentionNorms
+            outputNorm = [Float](repeating: 0, count: c.hiddenSize)
+        }
+
+        /// The gradient of one GGUF-named weight ("blk.3.attn_q.weight", "token_embd.weight", "output.weight").
+        public func weight(named name: String) -> DenseWeight? {
+            TrainableLlama.find(name, embedding: embedding, output: output, weights: weights)
+        }
+    }
+
+    /// What one layer's backward pass reads.
+    final class LayerTape {
+        var x: Matrix!, r1: [Float] = [], h1: Matrix!
+        var q: Matrix!, k: Matrix!, v: Matrix!   // q, k after RoPE
+        var probs: UnsafeMutablePointer<Float>!  // [heads, T, T], causal rows
+        var a: Matrix!, xMid: Matrix!, r2: [Float] = [], h2: Matrix!
+        var gate: Matrix!, up: Matrix!, act: Matrix!
+        deinit { probs?.deallocate() }
+    }
+
+    /// One forward pass, kept for `backward`.
+    public final class Tape: @unchecked Sendable {
+        public let tokens: [Int]
+        var layers: [LayerTape] = []
+        var xFinal: Matrix!, rFinal: [Float] = [], hFinal: Matrix!
+        var cos: [Float] = [], sin: [Float] = []
+        init(tokens: [Int]) { self.tokens = tokens }
+    }
+
+    /// A weight by GGUF name (nil for names the model lacks).
+    public func weight(named name: String) -> DenseWeight? {
+        TrainableLlama.find(name, embedding: embedding, output: output, weights: weights)
+    }
+
+    static func find(_ name: String, embedding: DenseWeight, output: DenseWeight, weights: [[LinearKind: DenseWeight]]) -> DenseWeight? {
+        if name == "token_embd.weight" { return embedding }
+        if name == "output.weight" { return output }
+        for (l, layer) in weights.enumerated() {
+            for (k, w) in layer where k.ggufName(layer: l) == name { return w }
+        }
+        return nil
+    }
+
+    public func makeGradients() -> Gradients { Gradients(self) }
+
+    // MARK: forward
+
+    /// Logits [T, vocab] of every position of `tokens` (positions 0..<T) and the tape.
+    public func forward(_ tokens: [Int]) -> (logits: Matrix, tape: Tape) {
+        let c = config, T = tokens.count, d = c.hiddenSize
+        precondition(T > 0 && T <= c.contextLength)
+        let tape = Tape(tokens: tokens)
+        ropeTables(T, tape)
+        let x = Matrix(rows: T, cols: d)
+        for (i, t) in tokens.enumerated() {
+            precondition(t >= 0 && t < c.vocabSize, "token id \(t) outside the vocabulary")
+            x.row(i).update(from: embedding.data + t * d, count: d)
+        }
+        for l in 0..<c.numLayers {
+            let lt = LayerTape()
+            lt.x = copy(x)
+            (lt.h1, lt.r1) = rmsNorm(x, attentionNorms[l])
+            let w = weights[l]
+            lt.q = w[.q]!.apply(lt.h1); lt.k = w[.k]!.apply(lt.h1); lt.v = w[.v]!.apply(lt.h1)
+            rope(lt.q, heads: c.numHeads, tape, inverse: false)
+            rope(lt.k, heads: c.numKVHeads, tape, inverse: false)
+            lt.probs = .allocate(capacity: c.numHeads * T * T)
+            lt.a = attention(lt)
+            add(x, w[.o]!.apply(lt.a))
+            lt.xMid = copy(x)
+            (lt.h2, lt.r2) = rmsNorm(x, ffnNorms[l])
+            lt.gate = w[.gate]!.apply(lt.h2); lt.up = w[.up]!.apply(lt.h2)
+            lt.act = Matrix(rows: T, cols: c.intermediateSize)
+            for i in 0..<(T * c.intermediateSize) {
+                let g = lt.gate.data[i]
+                lt.act.data[i] = g / (1 + expf(-g)) * lt.up.data[i]
+            }
+            add(x, w[.down]!.apply(lt.act))
+            tape.layers.append(lt)
+        }
+        tape.xFinal = x
+        (tape.hFinal, tape.rFinal) = rmsNorm(x, outputNorm)
+        return (output.apply(tape.hFinal), tape)
+    }
+
+    /// The reference engine's RMSNorm, also returning 1/rms per token.
+    func rmsNorm(_ x: Matrix, _ g: [Float]) -> (Matrix, [Float]) {
+        ReferenceBackend.rmsNorm(x, g, eps: Float(config.rmsNormEps))
+    }
+
+    func ropeTables(_ T: Int, _ tape: Tape) {
+        let half = config.headDim / 2
+        tape.cos = [Float](repeating: 0, count: T * half)
+        tape.sin = tape.cos
+        for t in 0..<T {
+            for i in 0..<half {
+                let theta = Double(t) * pow(config.ropeTheta, -2.0 * Double(i) / Double(config.headDim))
+                tape.cos[t * half + i] = Float(Foundation.cos(theta))
+                tape.sin[t * half + i] = Float(Foundation.sin(theta))
+            }
+        }
+    }
+
+    /// Adjacent-pair RoPE at positions 0..<T; `inverse` rotates back (the backward pass: Rᵀ = R(-θ)).
+    func rope(_ x: Matrix, heads: Int, _ tape: Tape, inverse: Bool) {
+        let hd = config.headDim, half = hd / 2
+        for t in 0..<x.rows {
+            let row = x.row(t)
+            for i in 0..<half {
+                let c = tape.cos[t * half + i], s = inverse ? -tape.sin[t * half + i] : tape.sin[t * half + i]
+                for h in 0..<heads {
+                    let p = row + h * hd + 2 * i
+                    let x0 = p[0], x1 = p[1]
+                    p[0] = x0 * c - x1 * s
+                    p[1] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    /// Causal grouped-query attention (the reference engine's order of operations); keeps the
+    /// probabilities.
+    func attention(_ lt: LayerTape) -> Matrix {
+        let c = config, T = lt.q.rows, H = c.numHeads, hd = c.headDim, kvDim = c.kvDim
+        let group = H / c.numKVHeads
+        let out = Matrix(rows: T, cols: H * hd)
+        let scale = 1 / Float(hd).squareRoot()
+        let (qp, kp, vp, op, pp) = (Unchecked(lt.q.data), Unchecked(lt.k.data), Unchecked(lt.v.data), Unchecked(out.data), Unchecked(lt.probs!))
+        Parallel.forEach(T * H) { job in
+            let t = job / H, h = job % H, kvh = h / group
+            let qv = qp.value + t * H * hd + h * hd
+            let p = pp.value + (h * T + t) * T
+            var mx = -Float.infinity
+            for j in 0...t {
+                let s = F32Kernels.dot(qv, kp.value + j * kvDim + kvh * hd, hd) * scale
+                p[j] = s
+                mx = max(mx, s)
+            }
+            var sum: Float = 0
+            for j in 0...t { let e = expf(p[j] - mx); p[j] = e; sum += e }
+            let o = op.value + t * H * hd + h * hd
+            o.initialize(repeating: 0, count: hd)
+            for j in 0...t {
+                p[j] /= sum
+                let vr = vp.value + j * kvDim + kvh * hd
+                for dd in 0..<hd { o[dd] += p[j] * vr[dd] }
+            }
+            for j in (t + 1)..<T { p[j] = 0 }
+        }
+        return out
+    }
+
+    // MARK: backward
+
+    /// Gradients of the loss whose gradient with respect to the logits of `tape`'s forward pass is
+    /// `dLogits` [T, vocab]. Overwrites `grads`.
+    public func backward(_ tape: Tape, dLogits: Matrix, into grads: Gradients) {
+        let c = config, T = tape.tokens.count, d = c.hiddenSize, V = c.vocabSize
+        precondition(dLogits.rows == T && dLogits.cols == V)
+        // output head: logits = hFinal · Wᵀ
+        let dH = Matrix(rows: T, cols: d)
+        let wT = UnsafeMutablePointer<Float>.allocate(capacity: V * d)
+        defer { wT.deallocate() }
+        F32Kernels.transpose(output.data, rows: V, cols: d, into: wT)
+        F32Kernels.gemmNT(a: dLogits.data, m: T, b: wT, n: d, k: V, c: dH.data)
+        productGradient(dY: dLogits, x: tape.hFinal, into: grads.output.data)
+        if !c.tiedEmbeddings { grads.embedding.data.initialize(repeating: 0, count: V * d) }
+        var dgOut = [Float](repeating: 0, count: d)
+        let dx = rmsNormBackward(dH, x: tape.xFinal, inv: tape.rFinal, g: outputNorm, dg: &dgOut)
+        grads.outputNorm = dgOut
+        for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
+            let lt = tape.layers[l], w = weights[l], gw = grads.weights[l]
+            // feed-forward: x'' = x' + Wdown · act
+            let dAct = inputGradient(dY: dx, w[.down]!)
+            productGradient(dY: dx, x: lt.act, into: gw[.down]!.data)
+            let F = c.intermediateSize
+            let dGU = Matrix(rows: T, cols: 2 * F)          // [dgate | dup]
+            for t in 0..<T {
+                let g = lt.gate.row(t), u = lt.up.row(t), da = dAct.row(t), out = dGU.row(t)
+                for i in 0..<F {
+                    let sg = 1 / (1 + expf(-g[i]))
+                    let silu = g[i] * sg
+                    out[i] = da[i] * u[i] * sg * (1 + g[i] * (1 - sg))
+                    out[F + i] = da[i] * silu
+                }
+            }
+            let dH2 = stackedInputGradient(dY: dGU, [w[.gate]!, w[.up]!])
+            stackedProductGradient(dY: dGU, x: lt.h2, into: [gw[.gate]!, gw[.up]!])
+            var dg2 = [Float](repeating: 0, count: d)
+            add(dx, rmsNormBackward(dH2, x: lt.xMid, inv: lt.r2, g: ffnNorms[l], dg: &dg2))
+            grads.ffnNorms[l] = dg2
+            // attention: x' = x + Wo · a
+            let dA = inputGradient(dY: dx, w[.o]!)
+            productGradient(dY: dx, x: lt.a, into: gw[.o]!.data)
+            let (dq, dk, dv) = attentionBackward(lt, dA: dA)
+            rope(dq, heads: c.numHeads, tape, inverse: true)
+            rope(dk, heads: c.numKVHeads, tape, inverse: true)
+            let dQKV = Matrix(rows: T, cols: dq.cols + dk.cols + dv.cols)
+            for t in 0..<T {
+                let o = dQKV.row(t)
+                o.update(from: dq.row(t), count: dq.cols)
+                (o + dq.cols).update(from: dk.row(t), count: dk.cols)
+                (o + dq.cols + dk.cols).update(from: dv.row(t), count: dv.cols)
+            }
+            let dH1 = stackedInputGradient(dY: dQKV, [w[.q]!, w[.k]!, w[.v]!])
+            stackedProductGradient(dY: dQKV, x: lt.h1, into: [gw[.q]!, gw[.k]!, gw[.v]!])
+            var dg1 = [Float](repeating: 0, count: d)
+            add(dx, rmsNormBackward(dH1, x: lt.x, inv: lt.r1, g: attentionNorms[l], dg: &dg1))
+            grads.attentionNorms[l] = dg1
+        }
+        // embedding lookup
+        for (t, tok) in tape.tokens.enumerated() {
+            F32Kernels.axpy(1, dx.row(t), grads.embedding.data + tok * d, d)
+        }
+    }
+
+    /// dX = dY · W for y = W x (dY [T, out] -> [T, in]).
+    func inputGradient(dY: Matrix, _ w: DenseWeight) -> Matrix {
+        stackedInputGradient(dY: dY, [w])
+    }
+
+    /// dX = Σ dYᵢ · Wᵢ for weights reading the same input, dY = [dY₁ | dY₂ | ...].
+    func stackedInputGradient(dY: Matrix, _ ws: [DenseWeight]) -> Matrix {
+        let n = ws[0].cols, outs = ws.reduce(0) { $0 + $1.rows }
+        precondition(dY.cols == outs)
+        let wT = UnsafeMutablePointer<Float>.allocate(capacity: n * outs)   // [in, Σ out]
+        defer { wT.deallocate() }
+        var col = 0
+        for w in ws {
+            F32Kernels.transpose(w.data, rows: w.rows, cols: n, into: wT + col, dstStride: outs)
+            col += w.rows
+        }
+        let dX = Matrix(rows: dY.rows, cols: n)
+        F32Kernels.gemmNT(a: dY.data, m: dY.rows, b: wT, n: n, k: outs, c: dX.data)
+        return dX
+    }
+
+    /// dW = dYᵀ · X [out, in] into `out`.
+    func productGradient(dY: Matrix, x: Matrix, into out: UnsafeMutablePointer<Float>) {
+        let T = dY.rows
+        let dYT = UnsafeMutablePointer<Float>.allocate(capacity: dY.cols * T)
+        let xT = UnsafeMutablePointer<Float>.allocate(capacity: x.cols * T)
+        defer { dYT.deallocate(); xT.deallocate() }
+        F32Kernels.transpose(dY.data, rows: T, cols: dY.cols, into: dYT)
+        F32Kernels.transpose(x.data, rows: T, cols: x.cols, into: xT)
+        F32Kernels.gemmNT(a: dYT, m: dY.cols, b: xT, n: x.cols, k: T, c: out)
+    }
+
+    /// The weight gradients of stacked products: rows of dYᵀ X go to each weight in turn.
+    func stackedProductGradient(dY: Matrix, x: Matrix, into gs: [DenseWeight]) {
+        let all = UnsafeMutablePointer<Float>.allocate(capacity: dY.cols * x.cols)
+        defer { all.deallocate() }
+        productGradient(dY: dY, x: x, into: all)
+        var off = 0
+        for g in gs {
+            g.data.update(from: all + off, count: g.rows * g.cols)
+            off += g.rows * g.cols
+        }
+    }
+
+    /// y = x·r·g with r = 1/√(mean x² + ε): dx = r·(g⊙dy) − x·r³·(Σ dy⊙g⊙x)/n; dg += Σ_t dy⊙x·r.
+    func rmsNormBackward(_ dy: Matrix, x: Matrix, inv: [Float], g: [Float], dg: inout [Float]) -> Matrix {
+        let n = x.cols
+        let dx = Matrix(rows: x.rows, cols: n)
+        for t in 0..<x.rows {
+            let xr = x.row(t), dyr = dy.row(t), out = dx.row(t)
+            let r = inv[t]
+            var dot: Float = 0
+            for i in 0..<n { dot += dyr[i] * g[i] * xr[i]; dg[i] += dyr[i] * xr[i] * r }
+            let k = r * r * r * dot / Float(n)
+            for i in 0..<n { out[i] = r * g[i] * dyr[i] - xr[i] * k }
+        }
+        return dx
+    }
+
+    /// Softmax attention backward per query head (P kept by the forward pass):
+    /// dP = dA·Vᵀ, dS = P⊙(dP − rowsum(P⊙dP)), dQ = dS·K/√d, dK = dSᵀ·Q/√d, dV = Pᵀ·dA.
+    /// Each head writes its own dK, dV; heads sharing a KV head are summed after.
+    func attentionBackward(_ lt: LayerTape, dA: Matrix) -> (Matrix, Matrix, Matrix) {
+        let c = config, T = lt.q.rows, H = c.numHeads, hd = c.headDim, kvDim = c.kvDim
+        let group = H / c.numKVHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let dq = Matrix(rows: T, cols: H * hd)
+        let dkH = UnsafeMutablePointer<Float>.allocate(capacity: H * T * hd)
+        let dvH = UnsafeMutablePointer<Float>.allocate(capacity: H * T * hd)
+        defer { dkH.deallocate(); dvH.deallocate() }
+        dkH.initialize(repeating: 0, count: H * T * hd)
+        dvH.initialize(repeating: 0, count: H * T * hd)
+        let (qp, kp, vp, pp, dap, dqp, dkp, dvp) = (Unchecked(lt.q.data), Unchecked(lt.k.data), Unchecked(lt.v.data), Unchecked(lt.probs!),
+                                                   Unchecked(dA.data), Unchecked(dq.data), Unchecked(dkH), Unchecked(dvH))
+        Parallel.forEach(H) { h in
+            let kvh = h / group
+            let ds = UnsafeMutablePointer<Float>.allocate(capacity: T)
+            defer { ds.deallocate() }
+            for t in 0..<T {
+                let p = pp.value + (h * T + t) * T
+                let da = dap.value + t * H * hd + h * hd
+                var rowDot: Float = 0
+                for j in 0...t {
+                    let dp = F32Kernels.dot(da, vp.value + j * kvDim + kvh * hd, hd)
+                    ds[j] = dp
+                    rowDot += p[j] * dp
+                    F32Kernels.axpy(p[j], da, dvp.value + (h * T + j) * hd, hd)
+                }
+                let dqt = dqp.value + t * H * hd + h * hd
+                let qt = qp.value + t * H * hd + h * hd
+                for j in 0...t {
+                    let s = p[j] * (ds[j] - rowDot) * scale
+                    F32Kernels.axpy(s, kp.value + j * kvDim + kvh * hd, dqt, hd)
+                    F32Kernels.axpy(s, qt, dkp.value + (h * T + j) * hd, hd)
+                }
+            }
+        }
+        let dk = Matrix(rows: T, cols: kvDim), dv = Matrix(rows: T, cols: kvDim)
+        for h in 0..<H {
+            let kvh = h / group
+            for t in 0..<T {
+                F32Kernels.axpy(1, dkH + (h * T + t) * hd, dk.row(t) + kvh * hd, hd)
+                F32Kernels.axpy(1, dvH + (h * T + t) * hd, dv.row(t) + kvh * hd, hd)
+            }
+        }
+        return (dq, dk, dv)
+    }
+
+    func copy(_ x: Matrix) -> Matrix {
+        let y = Matrix(rows: x.rows, cols: x.cols)
+        y.data.update(from: x.data, count: x.rows * x.cols)
+        return y
+    }
+
+    func add(_ x: Matrix, _ y: Matrix) {
+        F32Kernels.axpy(1, y.data, x.data, x.rows * x.cols)
+    }
+}
