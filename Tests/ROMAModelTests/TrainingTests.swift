@@ -166,7 +166,7 @@ final class TrainingTests: XCTestCase {
     }
 
     /// Summing the gradients of several chunks per step: one step per batch (the last one shorter),
-    /// recorded in the header, and the divergence still falls.
+    /// recorded in the header, and the divergence still falls; with `tuneNorms` off the gains stay.
     func testChunksPerStepSumsGradients() throws {
         let tiny = TinyModel(seed: 21)
         let gguf = try tiny.write()
@@ -180,12 +180,20 @@ final class TrainingTests: XCTestCase {
         tuner.epochs = 8
         tuner.learningRate = 1e-2
         tuner.chunksPerStep = 2   // 3 chunks: batches of 2 and 1
+        tuner.tuneNorms = false
         let out = TempFiles.path("tune-acc-\(UUID().uuidString).rom")
         var seen: [Int] = []
         let r = try tuner.tune(image: ROMImage(path: parent), teacher: ref, tokens: tokens, count: 96, output: out) { step, _, _ in seen.append(step) }
         XCTAssertEqual(r.steps, 16)
         XCTAssertEqual(seen, Array(1...16))
-        XCTAssertEqual(try ROMImage(path: out).header.tuning?.chunksPerStep, 2)
+        let parentImage = try ROMImage(path: parent), tuned = try ROMImage(path: out)
+        XCTAssertEqual(tuned.header.tuning?.chunksPerStep, 2)
+        XCTAssertEqual(tuned.header.tuning?.method, "kl-distillation-scales")
+        for t in parentImage.header.tensors where t.kind == .norm {
+            XCTAssertEqual(parentImage.normValues(t), tuned.normValues(try tuned.requireTensor(t.name)), t.name)
+        }
+        let e = try parentImage.requireTensor("token_embd.weight")
+        XCTAssertFalse(memcmp(parentImage.scales(e), tuned.scales(e), 2 * e.rows * e.groupsPerRow) == 0, "scales tuned")
         XCTAssertLessThan(r.klPerEpoch.last!, 0.9 * r.klPerEpoch.first!, "\(r.klPerEpoch)")
     }
 
