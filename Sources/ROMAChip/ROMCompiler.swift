@@ -90,6 +90,7 @@ public struct ROMCompiler {
         let model = try ModelConfig(gguf: g)
         for (name, shape) in model.expectedTensors() { _ = try g.requireTensor(name, shape: shape) }
         let group = try ROMCompiler.resolveGroupSize(groupSize, model: model)
+        try ROMImage.checkOutputPath(output)
 
         // 1. plan the layout
         var plan: [ROMImage.Tensor] = []

@@ -39,7 +39,8 @@ public final class ROMImage: @unchecked Sendable {
 
     /// How a tuned image was made from its parent image (`ScaleTuner`, docs/rom-image.md).
     public struct Tuning: Codable, Sendable, Equatable {
-        /// "kl-distillation": group scales and RMSNorm gains fitted to the float model's output distribution.
+        /// "kl-distillation-scales-norms" (group scales and RMSNorm gains fitted to the float model's output
+        /// distribution) or "kl-distillation-scales" (scales only).
         public var method: String
         /// SHA-256 of the image the codes and zero points come from.
         public var parentSHA256: String
@@ -173,6 +174,10 @@ public final class ROMImage: @unchecked Sendable {
         guard q.bits == 2 || q.bits == 4 else { throw ROMImageError.corrupt("quantization bits \(q.bits) is not 2 or 4") }
         try header.model.validate()
         let limit = 1 << 40   // no dimension or offset can exceed the file
+        var names = Set<String>()
+        for t in header.tensors where !names.insert(t.name).inserted {
+            throw ROMImageError.corrupt("tensor '\(t.name)' appears twice")
+        }
         func inData(_ offset: Int, _ length: Int) -> Bool {
             offset >= 0 && length >= 0 && offset <= dataBytes && length <= dataBytes - offset
         }
@@ -285,35 +290,71 @@ public enum ROMImageError: Error, CustomStringConvertible, Equatable {
 
 extension ROMImage {
     /// Writes an image file (docs/rom-image.md): preamble, header JSON (keys sorted), zero padding to
-    /// the 4096-aligned data offset, `data`; SHA-256 into bytes 32..<64. Written to `path.part`, renamed
-    /// into place and made read-only (0444). Returns the checksum and the file size.
+    /// the 4096-aligned data offset, `data`; SHA-256 into bytes 32..<64. Streamed to `path.part`, then
+    /// renamed over `path` in one step and made read-only (0444). Refuses a `path` that exists and is not
+    /// a regular file. Returns the checksum and the file size.
     public static func write(header: Header, data: UnsafeRawBufferPointer, to path: String) throws -> (checksum: [UInt8], bytes: Int) {
+        try checkOutputPath(path)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let json = try enc.encode(header)
         let dataOffset = (headerSize + json.count + dataAlignment - 1) / dataAlignment * dataAlignment
-        let total = dataOffset + data.count
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 64)
-        defer { buf.deallocate() }
-        buf.initializeMemory(as: UInt8.self, repeating: 0)
-        buf.copyBytes(from: magic)
-        buf.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
-        buf.storeBytes(of: UInt64(json.count).littleEndian, toByteOffset: 16, as: UInt64.self)
-        buf.storeBytes(of: UInt64(dataOffset).littleEndian, toByteOffset: 24, as: UInt64.self)
-        json.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buf[64..<(64 + json.count)]).copyMemory(from: $0) }
-        if data.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buf[dataOffset..<total]).copyMemory(from: data) }
-        let sum = computeChecksum(UnsafeRawBufferPointer(buf))
-        for (k, b) in sum.enumerated() { buf[32 + k] = b }
+        var preamble = [UInt8](repeating: 0, count: headerSize)
+        preamble.replaceSubrange(0..<8, with: magic)
+        withUnsafeBytes(of: version.littleEndian) { preamble.replaceSubrange(8..<12, with: $0) }
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { preamble.replaceSubrange(16..<24, with: $0) }
+        withUnsafeBytes(of: UInt64(dataOffset).littleEndian) { preamble.replaceSubrange(24..<32, with: $0) }
+        let padding = [UInt8](repeating: 0, count: dataOffset - headerSize - json.count)
+        var h = SHA256()   // over bytes 0..<32 and 64..<end (computeChecksum)
+        preamble.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<32])) }
+        json.withUnsafeBytes { h.update($0) }
+        h.update(padding)
+        h.update(data)
+        let sum = h.finalize()
+        preamble.replaceSubrange(32..<64, with: sum)
+
         let tmp = path + ".part"
         try? FileManager.default.removeItem(atPath: tmp)
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(buf)) else {
+        guard FileManager.default.createFile(atPath: tmp, contents: nil), let fh = FileHandle(forWritingAtPath: tmp) else {
             throw ROMImageError.io("cannot write '\(tmp)'")
         }
-        try? FileManager.default.removeItem(atPath: path)
-        try FileManager.default.moveItem(atPath: tmp, toPath: path)
+        do {
+            try fh.write(contentsOf: preamble)
+            try fh.write(contentsOf: json)
+            try fh.write(contentsOf: padding)
+            if data.count > 0 { try fh.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: data.baseAddress!), count: data.count, deallocator: .none)) }
+            try fh.close()
+        } catch {
+            try? fh.close()
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw ROMImageError.io("cannot write '\(tmp)': \(error.localizedDescription)")
+        }
         // The ROM is read-only: so is its image.
-        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
-        return (sum, total)
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: tmp)
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw ROMImageError.io("cannot write '\(path)': \(reason)")
+        }
+        return (sum, dataOffset + data.count)
+    }
+
+    /// An image may be written to `path`: it does not exist or is a regular file, and its directory exists.
+    public static func checkOutputPath(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            let type = (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) ?? nil
+            guard !isDir.boolValue, type == .typeRegular else {
+                throw ROMImageError.io("cannot write the image to '\(path)': it exists and is not a regular file")
+            }
+        }
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ROMImageError.io("cannot write the image to '\(path)': directory '\(dir)' does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw ROMImageError.io("cannot write the image to '\(path)': directory '\(dir)' is not writable")
+        }
     }
 
     /// Bytes of every L-Unit's contents together: each quantized tensor's codes, FP16 scales and zero points.

@@ -53,6 +53,10 @@ struct TuneCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
             }
+            let same = { (a: String, b: String) in URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath() }
+            for (other, what) in [(path, "the model"), (calibrationText, "the calibration text")] where same(output, other) {
+                throw EngineError.invalid("--output '\(output)' is \(what); the tuned image must be a new file")
+            }
             let img = try ROMImage(path: image)
             let g = try GGUFFile(path: path)
             let sha = SHA256.hex(SHA256.hash(g.file.bytes))
@@ -79,8 +83,10 @@ struct TuneCommand: ParsableCommand {
                                "max_scale_change": report.maxScaleChange, "seconds": report.seconds])
             } else {
                 print("wrote \(output): tuned from \(image) (sha256 \(img.checksumHex.prefix(16))...), sha256 \(report.checksum)")
+                let perStep = min(chunksPerStep, count / ctx), chunkTokens = min(ctx, img.model.contextLength)
+                let batch = perStep == 1 ? "\(chunkTokens)" : "\(perStep) x \(chunkTokens)"
                 print("KL(float || image) per token by epoch: " + report.klPerEpoch.map { String(format: "%.4f", $0) }.joined(separator: " -> ")
-                      + String(format: "; %d steps of %d tokens, %.1f s", report.steps, ctx, report.seconds))
+                      + "; \(report.steps) steps of \(batch) tokens, " + String(format: "%.1f s", report.seconds))
                 print(String(format: "group scales changed by %.2f%% on average (largest %.1f%%); codes and zero points unchanged", 100 * report.meanScaleChange, 100 * report.maxScaleChange))
             }
         }

@@ -18,6 +18,8 @@ public struct TinyModel {
     public var q: [[Float]] = [], k: [[Float]] = [], v: [[Float]] = [], o: [[Float]] = []
     public var gate: [[Float]] = [], up: [[Float]] = [], down: [[Float]] = []
     public var attnNorm: [[Float]] = [], ffnNorm: [[Float]] = [], outNorm: [Float] = []
+    /// A separate output head [vocab][hidden] (`output.weight`); nil: tied to the embedding table.
+    public var outputHead: [Float]?
 
     public var vocabSize: Int { vocab.count }
 
@@ -47,6 +49,14 @@ public struct TinyModel {
             ffnNorm.append((0..<hidden).map { _ in 1 + 0.1 * rng.normal() })
         }
         outNorm = (0..<hidden).map { _ in 1 + 0.1 * rng.normal() }
+    }
+
+    /// The same model with its own output head (random, like the embedding table).
+    public func untied(seed: UInt64 = 77) -> TinyModel {
+        var m = self
+        var rng = SplitMix(seed)
+        m.outputHead = (0..<(vocab.count * hidden)).map { _ in rng.normal() * 0.5 }
+        return m
     }
 
     /// llama.cpp converter's Q/K permutation: GGUF row 2j = HF row j, 2j+1 = HF row j + hd/2 (per head).
@@ -99,6 +109,7 @@ public struct TinyModel {
         }
         add("token_embd.weight", [hidden, vocab.count], embed)
         add("output_norm.weight", [hidden], outNorm, quantized: false)
+        if let outputHead { add("output.weight", [hidden, vocab.count], outputHead) }
         for l in 0..<layers {
             let p = "blk.\(l)."
             add(p + "attn_norm.weight", [hidden], attnNorm[l], quantized: false)
@@ -149,7 +160,7 @@ public struct NaiveLlama {
         }
     }
 
-    /// Logits after each token of `tokens` (tied output head).
+    /// Logits after each token of `tokens`.
     public func logits(_ tokens: [Int]) -> [[Double]] {
         let hd = m.headDim, H = m.heads, KV = m.kvHeads
         var keys = [[[Double]]](repeating: [], count: m.layers), vals = keys
@@ -180,7 +191,7 @@ public struct NaiveLlama {
                 let d = matvec(m.down[l], a, rows: m.hidden)
                 x = x.indices.map { x[$0] + d[$0] }
             }
-            result.append(matvec(m.embed, norm(x, m.outNorm), rows: m.vocabSize))
+            result.append(matvec(m.outputHead ?? m.embed, norm(x, m.outNorm), rows: m.vocabSize))
         }
         return result
     }

@@ -52,8 +52,9 @@ public struct ScaleTuner: Sendable {
         guard teacher.config.sameShape(as: m) else {
             throw EngineError.invalid("the teacher model (\(teacher.config.name)) does not have the image's shape (\(m.name))")
         }
-        guard epochs >= 1, learningRate > 0, learningRate.isFinite, ctx >= 2, chunksPerStep >= 1 else {
-            throw EngineError.invalid("tuning needs epochs >= 1, a positive learning rate, ctx >= 2 and at least one chunk per step")
+        guard epochs >= 1, learningRate > 0, learningRate.isFinite, ctx >= 2, chunksPerStep >= 1,
+              (0..<1).contains(beta1), (0..<1).contains(beta2) else {
+            throw EngineError.invalid("tuning needs epochs >= 1, a positive learning rate, ctx >= 2, at least one chunk per step and Adam betas in [0, 1)")
         }
         guard count >= ctx else { throw EngineError.invalid("tuning needs at least one chunk of \(ctx) tokens, got \(count)") }
         guard tokens.count >= count else {
@@ -62,8 +63,18 @@ public struct ScaleTuner: Sendable {
         guard resolvedOutputPath(output) != resolvedOutputPath(image.path) else {
             throw EngineError.invalid("the tuned image must be a new file: '\(output)' is the image being tuned (it is read-only)")
         }
+        try ROMImage.checkOutputPath(output)
+        if let bad = tokens.prefix(count).first(where: { $0 < 0 || $0 >= m.vocabSize }) {
+            throw EngineError.invalid("calibration token id \(bad) is outside the vocabulary (\(m.vocabSize) tokens)")
+        }
         let ctx = min(self.ctx, m.contextLength)
         let chunks = (0..<(count / ctx)).map { Array(tokens[($0 * ctx)..<(($0 + 1) * ctx)]) }
+        let needed = ScaleTuner.memoryEstimate(model: m, chunks: chunks.count, ctx: ctx)
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard Double(needed) < 0.8 * available else {
+            throw EngineError.invalid(String(format: "tuning %d chunks of %d tokens needs about %.1f GB of memory (teacher distributions %.1f GB); this machine has %.1f GB: use fewer --calibration-tokens or a smaller --ctx",
+                                             chunks.count, ctx, Double(needed) / 1e9, Double(chunks.count * ctx * m.vocabSize * 4) / 1e9, available / 1e9))
+        }
 
         // Teacher distributions, once.
         let teacherModel = LlamaModel(backend: teacher)
@@ -82,11 +93,19 @@ public struct ScaleTuner: Sendable {
             output: image.normValues(try image.requireTensor("output_norm.weight")))
         let student = TrainableLlama(config: m, norms: norms)
         let grads = student.makeGradients()
+        var covered = Set<ObjectIdentifier>()
         let tensors = try image.header.tensors.filter { $0.kind != .norm }.map { t -> TunedTensor in
             guard let w = student.weight(named: t.name), let g = grads.weight(named: t.name) else {
                 throw EngineError.invalid("the image's tensor '\(t.name)' is not a weight of the model")
             }
+            guard covered.insert(ObjectIdentifier(w)).inserted else {
+                throw EngineError.invalid("the image holds the weight of '\(t.name)' twice")
+            }
             return TunedTensor(image: image, tensor: t, weight: w, gradient: g)
+        }
+        let weightCount = m.numLayers * LinearKind.allCases.count + (m.tiedEmbeddings ? 1 : 2)
+        guard covered.count == weightCount else {
+            throw EngineError.invalid("the image holds \(covered.count) of the model's \(weightCount) weights")
         }
         let normParams = NormParams(norms)
 
@@ -114,6 +133,9 @@ public struct ScaleTuner: Sendable {
                 let lr = learningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
                 for t in tensors { t.update(adam, lr: Float(lr)) }
                 if tuneNorms { normParams.update(adam, lr: Float(lr)) }
+                guard kl.isFinite else {
+                    throw EngineError.invalid("tuning diverged at step \(step + 1) (KL \(kl)); try a smaller --learning-rate")
+                }
                 klSum += kl
                 step += 1
                 progress(step, steps, kl / Double(batch.count))
@@ -130,6 +152,9 @@ public struct ScaleTuner: Sendable {
         for t in tensors {
             let p = (buf.baseAddress! + t.tensor.scalesOffset).assumingMemoryBound(to: UInt16.self)
             for (i, bits) in t.finalScales().enumerated() {
+                guard FP16.toFloat(bits).isFinite else {
+                    throw EngineError.invalid("tuning diverged: a scale of '\(t.tensor.name)' left the FP16 range; try a smaller --learning-rate")
+                }
                 p[i] = bits.littleEndian
                 let s0 = Double(t.s0[i])
                 if s0 != 0 {
@@ -143,7 +168,13 @@ public struct ScaleTuner: Sendable {
             for (name, values) in normParams.finalValues(layers: m.numLayers) {
                 let t = try image.requireTensor(name)
                 let p = (buf.baseAddress! + t.codesOffset).assumingMemoryBound(to: UInt16.self)
-                for (i, v) in values.enumerated() { p[i] = FP16.fromFloat(v).littleEndian }
+                for (i, v) in values.enumerated() {
+                    let bits = FP16.fromFloat(v)
+                    guard FP16.toFloat(bits).isFinite else {
+                        throw EngineError.invalid("tuning diverged: a gain of '\(name)' left the FP16 range; try a smaller --learning-rate")
+                    }
+                    p[i] = bits.littleEndian
+                }
             }
         }
         var header = image.header
@@ -155,6 +186,16 @@ public struct ScaleTuner: Sendable {
         return Report(klPerEpoch: klPerEpoch, steps: steps, checksum: SHA256.hex(sum), bytes: bytes,
                       meanScaleChange: changeSum / Double(max(1, groups)), maxScaleChange: changeMax,
                       seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Bytes the tuning holds at its peak: teacher distributions, student and teacher weights, the
+    /// gradients, and one forward pass's tape (activations and attention probabilities).
+    public static func memoryEstimate(model m: ModelConfig, chunks: Int, ctx: Int) -> Int {
+        let weights = LinearKind.allCases.reduce(0) { let s = $1.shape(in: m); return $0 + s.out * s.in } * m.numLayers
+            + m.vocabSize * m.hiddenSize * (m.tiedEmbeddings ? 1 : 2)
+        let perToken = m.numLayers * (6 * m.hiddenSize + 2 * m.kvDim + 3 * m.intermediateSize) + 2 * m.vocabSize
+        let tape = m.numLayers * m.numHeads * ctx * ctx + ctx * perToken
+        return 4 * (chunks * ctx * m.vocabSize + 3 * weights + tape)
     }
 
     private func resolvedOutputPath(_ p: String) -> String {

@@ -23,7 +23,7 @@ public final class TrainableLlama: @unchecked Sendable {
     public var ffnNorms: [[Float]]
     public var outputNorm: [Float]
 
-    /// The parameters: every weight as a zero-filled matrix the caller sets (`DenseWeight.data`).
+    /// The parameters: every weight as an uninitialized matrix the caller fills (`DenseWeight.data`).
     public init(config: ModelConfig, norms: NormWeights) {
         self.config = config
         embedding = DenseWeight(rows: config.vocabSize, cols: config.hiddenSize)
