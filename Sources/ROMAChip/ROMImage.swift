@@ -339,6 +339,13 @@ extension ROMImage {
         return (sum, dataOffset + data.count)
     }
 
+    /// Whether two paths name the same file (after `.`/`..` and symbolic links are resolved): an output
+    /// that would replace one of a command's inputs.
+    public static func isSameFile(_ a: String, _ b: String) -> Bool {
+        func resolved(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+        return resolved(a) == resolved(b)
+    }
+
     /// An image may be written to `path`: it does not exist or is a regular file, and its directory exists.
     public static func checkOutputPath(_ path: String) throws {
         var isDir: ObjCBool = false

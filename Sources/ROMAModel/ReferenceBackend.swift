@@ -203,24 +203,37 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
         (c.values[layer] + c.count * kvDim).update(from: v.data, count: v.rows * kvDim)
         let scale = 1 / Float(hd).squareRoot()
         return c.attend(layer: layer, q: q, heads: config.numHeads, headDim: hd) { qv, keys, values, n, scores, o in
-            var mx = -Float.infinity
-            for j in 0..<n {
-                let s = F32Kernels.dot(qv, keys + j * kvDim, hd) * scale
-                scores[j] = s
-                mx = max(mx, s)
-            }
-            var sum: Float = 0
-            for j in 0..<n { let e = expf(scores[j] - mx); scores[j] = e; sum += e }
-            o.initialize(repeating: 0, count: hd)
-            for j in 0..<n {
-                let p = scores[j] / sum
-                let vr = values + j * kvDim
-                for d in 0..<hd { o[d] += p * vr[d] }
-            }
+            ReferenceBackend.attendHead(q: qv, keys: keys, values: values, stride: kvDim, n: n, headDim: hd, scale: scale,
+                                        probabilities: scores, out: o)
         }
     }
 
-    public func swiGLU(gate: Matrix, up: Matrix) -> Matrix {
+    /// One query head over `n` positions (keys and values `stride` floats apart), in FP32: the
+    /// softmax of q·k·scale, left in `probabilities[0..<n]`, and out = Σ p_j v_j (the training graph
+    /// keeps the probabilities for its backward pass).
+    static func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+                           n: Int, headDim hd: Int, scale: Float,
+                           probabilities p: UnsafeMutablePointer<Float>, out o: UnsafeMutablePointer<Float>) {
+        var mx = -Float.infinity
+        for j in 0..<n {
+            let s = F32Kernels.dot(q, keys + j * stride, hd) * scale
+            p[j] = s
+            mx = max(mx, s)
+        }
+        var sum: Float = 0
+        for j in 0..<n { let e = expf(p[j] - mx); p[j] = e; sum += e }
+        o.initialize(repeating: 0, count: hd)
+        for j in 0..<n {
+            p[j] /= sum
+            let vr = values + j * stride
+            for d in 0..<hd { o[d] += p[j] * vr[d] }
+        }
+    }
+
+    public func swiGLU(gate: Matrix, up: Matrix) -> Matrix { ReferenceBackend.swiGLU(gate, up) }
+
+    /// silu(gate) * up, elementwise in FP32.
+    static func swiGLU(_ gate: Matrix, _ up: Matrix) -> Matrix {
         let y = Matrix(rows: gate.rows, cols: gate.cols)
         for i in 0..<(gate.rows * gate.cols) {
             let g = gate.data[i]

@@ -4,6 +4,7 @@ import ROMAChip
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
+import ROMATokenizer
 
 /// `roma tune`: a ROM image's group scales and norm gains fitted end to end to the float model.
 struct TuneCommand: ParsableCommand {
@@ -53,8 +54,7 @@ struct TuneCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
             }
-            let same = { (a: String, b: String) in URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath() }
-            for (other, what) in [(path, "the model"), (calibrationText, "the calibration text")] where same(output, other) {
+            for (other, what) in [(path, "the model"), (calibrationText, "the calibration text")] where ROMImage.isSameFile(output, other) {
                 throw EngineError.invalid("--output '\(output)' is \(what); the tuned image must be a new file")
             }
             let img = try ROMImage(path: image)
@@ -63,7 +63,7 @@ struct TuneCommand: ParsableCommand {
             guard sha == img.header.source.sha256 else {
                 throw EngineError.invalid("'\(image)' was compiled from \(img.header.source.file) (sha256 \(img.header.source.sha256.prefix(16))...), not from '\(path)' (sha256 \(sha.prefix(16))...): tune against the image's own source model")
             }
-            let engine = try Engine.reference(path: path)
+            let engine = try Engine(tokenizer: BPETokenizer(gguf: g), backend: ReferenceBackend(gguf: g))   // the file hashed above
             let tokens = try readCalibrationTokens(engine: engine, textFile: calibrationText, count: calibrationTokens ?? ctx)
             let count = calibrationTokens ?? tokens.count / ctx * ctx
             var tuner = ScaleTuner()

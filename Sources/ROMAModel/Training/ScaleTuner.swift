@@ -60,7 +60,7 @@ public struct ScaleTuner: Sendable {
         guard tokens.count >= count else {
             throw EngineError.invalid("the calibration text has \(tokens.count) tokens; \(count) are needed")
         }
-        guard resolvedOutputPath(output) != resolvedOutputPath(image.path) else {
+        guard !ROMImage.isSameFile(output, image.path) else {
             throw EngineError.invalid("the tuned image must be a new file: '\(output)' is the image being tuned (it is read-only)")
         }
         try ROMImage.checkOutputPath(output)
@@ -152,13 +152,14 @@ public struct ScaleTuner: Sendable {
         for t in tensors {
             let p = (buf.baseAddress! + t.tensor.scalesOffset).assumingMemoryBound(to: UInt16.self)
             for (i, bits) in t.finalScales().enumerated() {
-                guard FP16.toFloat(bits).isFinite else {
+                let s = FP16.toFloat(bits)
+                guard s.isFinite else {
                     throw EngineError.invalid("tuning diverged: a scale of '\(t.tensor.name)' left the FP16 range; try a smaller --learning-rate")
                 }
                 p[i] = bits.littleEndian
                 let s0 = Double(t.s0[i])
                 if s0 != 0 {
-                    let c = abs(Double(FP16.toFloat(bits)) / s0 - 1)
+                    let c = abs(Double(s) / s0 - 1)
                     changeSum += c; changeMax = max(changeMax, c)
                 }
             }
@@ -196,10 +197,6 @@ public struct ScaleTuner: Sendable {
         let perToken = m.numLayers * (6 * m.hiddenSize + 2 * m.kvDim + 3 * m.intermediateSize) + 2 * m.vocabSize
         let tape = m.numLayers * m.numHeads * ctx * ctx + ctx * perToken
         return 4 * (chunks * ctx * m.vocabSize + 3 * weights + tape)
-    }
-
-    private func resolvedOutputPath(_ p: String) -> String {
-        URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     /// Rows of `x` := softmax(rows), in place (FP64 sums).

@@ -143,11 +143,7 @@ public final class TrainableLlama: @unchecked Sendable {
             lt.xMid = copy(x)
             (lt.h2, lt.r2) = rmsNorm(x, ffnNorms[l])
             lt.gate = w[.gate]!.apply(lt.h2); lt.up = w[.up]!.apply(lt.h2)
-            lt.act = Matrix(rows: T, cols: c.intermediateSize)
-            for i in 0..<(T * c.intermediateSize) {
-                let g = lt.gate.data[i]
-                lt.act.data[i] = g / (1 + expf(-g)) * lt.up.data[i]
-            }
+            lt.act = ReferenceBackend.swiGLU(lt.gate, lt.up)
             add(x, w[.down]!.apply(lt.act))
             tape.layers.append(lt)
         }
@@ -191,7 +187,7 @@ public final class TrainableLlama: @unchecked Sendable {
         }
     }
 
-    /// Causal grouped-query attention (the reference engine's order of operations); keeps the
+    /// Causal grouped-query attention with the reference engine's per-head code; keeps the
     /// probabilities.
     func attention(_ lt: LayerTape) -> Matrix {
         let c = config, T = lt.q.rows, H = c.numHeads, hd = c.headDim, kvDim = c.kvDim
@@ -201,23 +197,10 @@ public final class TrainableLlama: @unchecked Sendable {
         let (qp, kp, vp, op, pp) = (Unchecked(lt.q.data), Unchecked(lt.k.data), Unchecked(lt.v.data), Unchecked(out.data), Unchecked(lt.probs!))
         Parallel.forEach(T * H) { job in
             let t = job / H, h = job % H, kvh = h / group
-            let qv = qp.value + t * H * hd + h * hd
             let p = pp.value + (h * T + t) * T
-            var mx = -Float.infinity
-            for j in 0...t {
-                let s = F32Kernels.dot(qv, kp.value + j * kvDim + kvh * hd, hd) * scale
-                p[j] = s
-                mx = max(mx, s)
-            }
-            var sum: Float = 0
-            for j in 0...t { let e = expf(p[j] - mx); p[j] = e; sum += e }
-            let o = op.value + t * H * hd + h * hd
-            o.initialize(repeating: 0, count: hd)
-            for j in 0...t {
-                p[j] /= sum
-                let vr = vp.value + j * kvDim + kvh * hd
-                for dd in 0..<hd { o[dd] += p[j] * vr[dd] }
-            }
+            ReferenceBackend.attendHead(q: qp.value + t * H * hd + h * hd, keys: kp.value + kvh * hd, values: vp.value + kvh * hd,
+                                        stride: kvDim, n: t + 1, headDim: hd, scale: scale,
+                                        probabilities: p, out: op.value + t * H * hd + h * hd)
             for j in (t + 1)..<T { p[j] = 0 }
         }
         return out
