@@ -1,16 +1,22 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (lower never imports higher):
-//   1  ROMAFormats (GGUF, safetensors), ROMANumerics (FP16/FP8, quant kernels)
-//   2  ROMATokenizer, ROMAChip (chip config, ROM image, SRAM, L/H/vector units)
-//   3  ROMAModel (Llama graph over a backend), ROMASim (perf/area/power), ROMARTL (B-ROM Verilog)
-//   4  roma (CLI)
+// Floors (lower never imports higher):
+//   1  ROMANumerics (FP16/FP8, kernels, worker pool), ROMAFormats (GGUF, safetensors)
+//   2  ROMALlama (the software model: model config, tensor names, the one Llama forward pass over a
+//      Backend, KV cache, batches, LoRA adapters, the FP32 reference backend), ROMATokenizer
+//   3  ROMAChip (the hardware model and its execution: chip config, ROM image and compiler, L/H/vector
+//      units, SRAM, the chip backend)
+//   4  ROMAModel (engine, sessions, sampling, calibration, training, adapter registry and files),
+//      ROMASim (perf/area/power), ROMARTL (B-ROM Verilog)
+//   5  roma (CLI)
 let package = Package(
     name: "ROMA",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "roma", targets: ["roma"]),
+        .library(name: "ROMALlama", targets: ["ROMALlama"]),
+        .library(name: "ROMAChip", targets: ["ROMAChip"]),
         .library(name: "ROMAModel", targets: ["ROMAModel"]),
         .library(name: "ROMASim", targets: ["ROMASim"]),
         .library(name: "ROMARTL", targets: ["ROMARTL"]),
@@ -22,26 +28,27 @@ let package = Package(
         .target(name: "ROMANumerics"),
         .target(name: "ROMAFormats", dependencies: ["ROMANumerics"]),
         .target(name: "ROMATokenizer", dependencies: ["ROMAFormats"]),
-        .target(name: "ROMAChip", dependencies: ["ROMAFormats", "ROMANumerics"]),
-        .target(name: "ROMAModel", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"]),
-        .target(name: "ROMASim", dependencies: ["ROMAChip"]),
-        .target(name: "ROMARTL", dependencies: ["ROMAChip"]),
+        .target(name: "ROMALlama", dependencies: ["ROMAFormats", "ROMANumerics"]),
+        .target(name: "ROMAChip", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics"]),
+        .target(name: "ROMAModel", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"]),
+        .target(name: "ROMASim", dependencies: ["ROMALlama", "ROMAChip"]),
+        .target(name: "ROMARTL", dependencies: ["ROMALlama", "ROMAChip"]),
         .executableTarget(name: "roma", dependencies: [
-            "ROMAModel", "ROMASim", "ROMARTL",
+            "ROMALlama", "ROMAChip", "ROMAModel", "ROMASim", "ROMARTL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer"], path: "Tests/ROMATestSupport"),
         .testTarget(name: "ROMAFormatsTests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ROMAModelTests", dependencies: ["ROMAModel", "ROMATestSupport"]),
-        .testTarget(name: "ROMAChipTests", dependencies: ["ROMAChip", "ROMAModel", "ROMARTL", "ROMATestSupport"]),
-        .testTarget(name: "ROMASimTests", dependencies: ["ROMASim"]),
-        .testTarget(name: "ROMARTLTests", dependencies: ["ROMARTL"]),
-        .testTarget(name: "AdapterTests", dependencies: ["ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],
+        .testTarget(name: "ROMAModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMATestSupport"]),
+        .testTarget(name: "ROMAChipTests", dependencies: ["ROMALlama", "ROMAChip", "ROMAModel", "ROMARTL", "ROMATestSupport"]),
+        .testTarget(name: "ROMASimTests", dependencies: ["ROMALlama", "ROMAChip", "ROMASim"]),
+        .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL"]),
+        .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
-        .testTarget(name: "RealModelTests", dependencies: ["ROMAModel", "ROMAChip", "ROMAFormats", "ROMATestSupport"],
+        .testTarget(name: "RealModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,3 +1,4 @@
+import ROMALlama
 import Foundation
 
 // The ONE declarative description of a ROMA chip (DEVELOPERS.md: "hardware parameters in one declarative
@@ -390,6 +391,13 @@ public struct ChipConfig: Codable, Sendable, Equatable {
         if t.fusedCellOverlap < 0 || t.fusedCellOverlap > 1 {
             throw ChipConfigError.invalidValue("technology.fusedCellOverlap must be in 0...1, got \(t.fusedCellOverlap)")
         }
+        try numerics.checkImplemented()
+    }
+
+    /// Reads `path` (nil: the paper's chip).
+    public static func load(path: String?) throws -> ChipConfig {
+        guard let path else { return .paper }
+        return try load(from: URL(fileURLWithPath: path))
     }
 
     private static func describe(_ e: DecodingError) -> String {
@@ -414,11 +422,37 @@ public enum ChipConfigError: Error, CustomStringConvertible, Equatable {
     case unreadable(String, String)
     case invalid(String, String)
     case invalidValue(String)
+    /// Describes a chip the functional model does not implement (refused rather than ignored).
+    case unsupported(String)
     public var description: String {
         switch self {
+        case .unsupported(let m): return "chip config: \(m)"
         case .unreadable(let p, let why): return "chip config: cannot read '\(p)': \(why)"
         case .invalid(let src, let why): return "chip config '\(src)': \(why)"
         case .invalidValue(let m): return "chip config: \(m)"
         }
+    }
+}
+
+extension ChipConfig.Numerics {
+    /// The number formats the functional model implements. A configuration outside them is refused by
+    /// every command that reads it (the chip backend, `roma sram`, `roma sim`, ...) with the same message,
+    /// so that no tool models a chip that the bit-accurate model would silently run differently.
+    public func checkImplemented() throws {
+        func require(_ key: String, _ f: NumberFormat, _ supported: [NumberFormat]) throws {
+            guard supported.contains(f) else { throw ChipConfigError.unsupported(Self.unsupportedMessage(key, f, supported)) }
+        }
+        try require("activationFormat", activationFormat, [.fp16])
+        try require("quantScaleFormat", quantScaleFormat, [.fp16])
+        try require("partialSumFormat", partialSumFormat, [.fp32])
+        try require("kvCacheFormat", kvCacheFormat, HUnit.kvCacheFormats)
+        try require("loraWeightFormat", loraWeightFormat, HUnitLoRA.supportedFormats)
+        guard quantZeroPointUnsigned else {
+            throw ChipConfigError.unsupported("numerics.quantZeroPointUnsigned false is not implemented by the functional model (ROM images store unsigned zero points)")
+        }
+    }
+
+    static func unsupportedMessage(_ key: String, _ f: NumberFormat, _ supported: [NumberFormat]) -> String {
+        "numerics.\(key) \(f.rawValue) is not implemented by the functional model (supported: \(supported.map(\.rawValue).joined(separator: ", ")))"
     }
 }

@@ -1,3 +1,4 @@
+import ROMALlama
 import Foundation
 import ROMANumerics
 #if ROMA_AVX2
@@ -107,51 +108,23 @@ public enum HUnit {
                                       y: UnsafeMutablePointer<Float>) {
         let h = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rank)
         defer { h.deallocate() }
-        matmul(x: x, tokens: tokens, w: a, n: inDim, outputs: rank, out: h)
+        F32Kernels.matmul(x: x, tokens: tokens, w: a, n: inDim, outputs: rank, out: h)
         for i in 0..<(tokens * rank) { h[i] = FP16.round(h[i] * aScale) }
-        expand(h: h, tokens: tokens, rank: rank, bT: bT, outDim: outDim, scale: bScale * scale, y: y)
+        F32Kernels.expand(h: h, tokens: tokens, rank: rank, bT: bT, outDim: outDim, scale: bScale * scale, y: y)
     }
 
-    /// y[t, o] += (Σ_r h[t, r] · bT[r, o]) · scale, eight outputs at a time, tokens spread over the cores.
-    public static func expand(h: UnsafePointer<Float>, tokens: Int, rank: Int, bT: UnsafePointer<Float>, outDim: Int, scale: Float,
-                              y: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD8<Float>
-        let (hp, bp, yp) = (Unchecked(UnsafeMutablePointer(mutating: h)), Unchecked(UnsafeMutablePointer(mutating: bT)), Unchecked(y))
-        Parallel.forEach(tokens, minChunk: max(1, 8192 / max(1, rank * outDim))) { t in
-            let hr = hp.value + t * rank, yr = yp.value + t * outDim, b = bp.value
-            var o = 0
-            while o + 8 <= outDim {
-                var acc = V()
-                for r in 0..<rank { acc += V(repeating: hr[r]) * UnsafeRawPointer(b + r * outDim + o).loadUnaligned(as: V.self) }
-                let cur = UnsafeRawPointer(yr + o).loadUnaligned(as: V.self)
-                UnsafeMutableRawPointer(yr + o).storeBytes(of: cur + acc * scale, as: V.self)
-                o += 8
-            }
-            while o < outDim {
-                var acc: Float = 0
-                for r in 0..<rank { acc += hr[r] * b[r * outDim + o] }
-                yr[o] += acc * scale
-                o += 1
-            }
+    /// How a value is rounded when stored in H-Unit SRAM in `format` (the KV cache): FP16, BF16 and FP8
+    /// E4M3 round to nearest even (FP8 saturating at ±448), FP32 keeps it. Other formats are refused.
+    public static func storageRounding(_ format: NumberFormat) throws -> @Sendable (Float) -> Float {
+        switch format {
+        case .fp16: return { FP16.round($0) }
+        case .bf16: return { BF16.toFloat(BF16.fromFloat($0)) }
+        case .fp8e4m3: return { FP8E4M3.toFloat(FP8E4M3.fromFloat($0)) }
+        case .fp32: return { $0 }
+        default: throw ChipConfigError.unsupported(ChipConfig.Numerics.unsupportedMessage("kvCacheFormat", format, kvCacheFormats))
         }
     }
 
-    /// out[t, o] = x[t] · w[o] (FP32, `F32Kernels` order), spread over the cores: by blocks of 16
-    /// outputs when there are many, else by blocks of 4 tokens.
-    public static func matmul(x: UnsafePointer<Float>, tokens T: Int, w: UnsafePointer<Float>, n: Int, outputs: Int,
-                              out: UnsafeMutablePointer<Float>) {
-        let (xp, wp, op) = (Unchecked(UnsafeMutablePointer(mutating: x)), Unchecked(UnsafeMutablePointer(mutating: w)), Unchecked(out))
-        if outputs >= 64 || T < 8 {
-            Parallel.forEach((outputs + 15) / 16, minChunk: T * n < 4096 ? 1 << 20 : 1) { blk in
-                F32Kernels.matmulRows(x: xp.value, T: T, w: wp.value, n: n, oRange: (blk * 16)..<min(outputs, blk * 16 + 16),
-                                      out: op.value, outStride: outputs)
-            }
-        } else {
-            Parallel.forEach((T + 3) / 4) { tb in
-                let t0 = tb * 4, tn = min(T, t0 + 4) - t0
-                F32Kernels.matmulRows(x: xp.value + t0 * n, T: tn, w: wp.value, n: n, oRange: 0..<outputs,
-                                      out: op.value + t0 * outputs, outStride: outputs)
-            }
-        }
-    }
+    /// KV-cache formats the H-Unit model implements.
+    public static let kvCacheFormats: [NumberFormat] = [.fp16, .bf16, .fp8e4m3, .fp32]
 }

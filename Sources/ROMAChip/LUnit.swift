@@ -1,3 +1,4 @@
+import ROMALlama
 import ROMANumerics
 
 /// The ROM-based L-Unit's arithmetic (paper Sec. III-B): a shared-exponent alignment unit turns a

@@ -1,3 +1,4 @@
+import ROMALlama
 import ROMANumerics
 
 /// The 256 L-Units computing one base-model matrix product straight from ROM (Sec. III-A/B).

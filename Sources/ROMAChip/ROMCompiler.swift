@@ -1,3 +1,4 @@
+import ROMALlama
 import Foundation
 import ROMAFormats
 import ROMANumerics
@@ -10,12 +11,15 @@ public struct ROMCompiler {
     /// Bits of the embedding table (and the tied output head) when they differ from `bits`: INT2 linears
     /// with an INT4 embedding, like llama.cpp's Q2_K mix keeps its embedding and head wider.
     public var embeddingBits: Int?
-    /// nil: 128 if it divides every row length, else the largest power of two below it that does.
+    /// nil: the chip's `quantGroupSize` if it divides every row length, else the largest power of two
+    /// below it that does.
     public var groupSize: Int?
-    public var units: Int
-    public var unitRows: Int
-    public var unitColumns: Int
-    public var romBytes: Double
+    /// The chip the image is for: its L-Units, ROM size, supported bit widths and group size.
+    public let chip: ChipConfig
+    public var units: Int { chip.array.matrixUnits }
+    public var unitRows: Int { chip.array.matrixRowsPerColumn }
+    public var unitColumns: Int { chip.array.columns }
+    public var romBytes: Double { chip.memory.romBytes }
     /// Input Hessians per GGUF weight name (from calibration text, `CalibrationBackend`): a tensor
     /// with one is quantized by GPTQ (`GPTQ`), the others by the per-group clip search alone.
     public var hessians: [String: Hessian] = [:]
@@ -43,11 +47,19 @@ public struct ROMCompiler {
 
     /// Rows spread over the chip's L-Units; the fit report uses its ROM size.
     public init(bits: Int, groupSize: Int? = nil, chip: ChipConfig = .paper) {
-        self.bits = bits; self.groupSize = groupSize
-        units = chip.array.matrixUnits
-        unitRows = chip.array.matrixRowsPerColumn
-        unitColumns = chip.array.columns
-        romBytes = chip.memory.romBytes
+        self.bits = bits; self.groupSize = groupSize; self.chip = chip
+    }
+
+    /// Weight widths a ROM image can hold (docs/rom-image.md: 4-bit and 2-bit codes).
+    public static let imageBits = [2, 4]
+
+    /// `bits` must be a width the chip's L-Units take (`numerics.baseWeightBitsSupported`) and one the
+    /// image format holds.
+    public static func checkBits(_ bits: Int, chip: ChipConfig, what: String = "bits") throws {
+        let ok = chip.numerics.baseWeightBitsSupported.filter(imageBits.contains)
+        guard ok.contains(bits) else {
+            throw ROMImageError.invalid("\(what) must be one of \(ok.map(String.init).joined(separator: ", ")) (chip '\(chip.name)' supports \(chip.numerics.baseWeightBitsSupported.map(String.init).joined(separator: ", ")); ROM images hold \(imageBits.map(String.init).joined(separator: ", "))), got \(bits)")
+        }
     }
 
     public struct Report: Sendable {
@@ -62,11 +74,11 @@ public struct ROMCompiler {
 
     /// Row lengths of the quantized tensors: the group size must divide each of them.
     static func rowLengths(_ m: ModelConfig) -> [(String, Int)] {
-        [("token_embd.weight", m.hiddenSize), ("blk.0.attn_q.weight", m.hiddenSize),
-         ("blk.0.attn_output.weight", m.qDim), ("blk.0.ffn_down.weight", m.intermediateSize)]
+        [(TensorName.embedding, m.hiddenSize), (LinearKind.q.ggufName(layer: 0), m.hiddenSize),
+         (LinearKind.o.ggufName(layer: 0), m.qDim), (LinearKind.down.ggufName(layer: 0), m.intermediateSize)]
     }
 
-    public static func resolveGroupSize(_ requested: Int?, model m: ModelConfig) throws -> Int {
+    public static func resolveGroupSize(_ requested: Int?, model m: ModelConfig, chip: ChipConfig = .paper) throws -> Int {
         if let g = requested {
             guard g >= 8, g % 8 == 0 else { throw ROMImageError.invalid("group size must be a positive multiple of 8, got \(g)") }
             for (name, n) in rowLengths(m) where n % g != 0 {
@@ -74,10 +86,11 @@ public struct ROMCompiler {
             }
             return g
         }
-        var g = 128
-        while g > 8, rowLengths(m).contains(where: { $0.1 % g != 0 }) { g /= 2 }
-        guard rowLengths(m).allSatisfy({ $0.1 % g == 0 }) else {
-            throw ROMImageError.invalid("no group size from 128 down to 8 divides the model's row lengths")
+        let preferred = chip.numerics.quantGroupSize
+        var g = preferred
+        while g > 8, rowLengths(m).contains(where: { $0.1 % g != 0 }) { g = g % 2 == 0 ? g / 2 : 8 }
+        guard g % 8 == 0, rowLengths(m).allSatisfy({ $0.1 % g == 0 }) else {
+            throw ROMImageError.invalid("no group size from the chip's \(preferred) (numerics.quantGroupSize) down to 8 divides the model's row lengths")
         }
         return g
     }
@@ -85,11 +98,11 @@ public struct ROMCompiler {
     public func compile(gguf g: GGUFFile, output: String,
                         progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Report {
         let t0 = Date()
-        guard bits == 2 || bits == 4 else { throw ROMImageError.invalid("bits must be 2 or 4, got \(bits)") }
-        if let e = embeddingBits, e != 2 && e != 4 { throw ROMImageError.invalid("embedding bits must be 2 or 4, got \(e)") }
+        try ROMCompiler.checkBits(bits, chip: chip)
+        if let e = embeddingBits { try ROMCompiler.checkBits(e, chip: chip, what: "embedding bits") }
         let model = try ModelConfig(gguf: g)
         for (name, shape) in model.expectedTensors() { _ = try g.requireTensor(name, shape: shape) }
-        let group = try ROMCompiler.resolveGroupSize(groupSize, model: model)
+        let group = try ROMCompiler.resolveGroupSize(groupSize, model: model, chip: chip)
         try ROMImage.checkOutputPath(output)
 
         // 1. plan the layout
@@ -106,7 +119,7 @@ public struct ROMCompiler {
                 continue
             }
             let cols = shape[0], rows = shape[1]
-            let kind: ROMImage.TensorKind = name == "token_embd.weight" ? .embedding : .linear
+            let kind: ROMImage.TensorKind = name == TensorName.embedding ? .embedding : .linear
             let tbits = kind == .embedding ? (embeddingBits ?? bits) : bits
             let groups = rows * (cols / group)
             let codesBytes = rows * cols * tbits / 8

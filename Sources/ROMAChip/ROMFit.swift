@@ -1,3 +1,5 @@
+import ROMALlama
+
 /// Does a model fit the chip's ROM? Bytes per tensor class at a given bit width and group size,
 /// from the model configuration alone (no weights).
 public struct ROMFit: Sendable {
@@ -8,14 +10,18 @@ public struct ROMFit: Sendable {
     public let romBytes: Double
     public let rows: [Row]
 
-    /// ROM bytes per base weight: the code plus its share of the group's FP16 scale and `bits`-wide zero point.
-    public static func bytesPerWeight(bits: Int, groupSize: Int) -> Double {
-        (Double(bits) + Double(16 + bits) / Double(groupSize)) / 8
+    public let chip: ChipConfig
+
+    /// ROM bytes per base weight: the code plus its share of the group's scale (the chip's
+    /// `quantScaleFormat`, FP16) and `bits`-wide zero point.
+    public static func bytesPerWeight(bits: Int, groupSize: Int, chip: ChipConfig = .paper) -> Double {
+        (Double(bits) + Double(chip.numerics.quantScaleFormat.bits + bits) / Double(groupSize)) / 8
     }
 
-    public init(model m: ModelConfig, bits: Int, groupSize: Int, romBytes: Double = 1.86e9) {
-        self.model = m; self.bits = bits; self.groupSize = groupSize; self.romBytes = romBytes
-        let bpw = ROMFit.bytesPerWeight(bits: bits, groupSize: groupSize)
+    /// The fit against `chip`'s ROM (`memory.romBytes`).
+    public init(model m: ModelConfig, bits: Int, groupSize: Int, chip: ChipConfig = .paper) {
+        self.model = m; self.bits = bits; self.groupSize = groupSize; self.chip = chip; romBytes = chip.memory.romBytes
+        let bpw = ROMFit.bytesPerWeight(bits: bits, groupSize: groupSize, chip: chip)
         let L = m.numLayers, h = m.hiddenSize
         let attn = L * (h * m.qDim + 2 * h * m.kvDim + m.qDim * h)
         let ffn = L * 3 * h * m.intermediateSize
@@ -27,7 +33,8 @@ public struct ROMFit: Sendable {
         ]
         if !m.tiedEmbeddings { r.append(Row(tensorClass: "output head", weights: embed, bytes: Double(embed) * bpw)) }
         let norms = (2 * L + 1) * h
-        r.append(Row(tensorClass: "RMSNorm weights (FP16)", weights: norms, bytes: Double(norms) * 2))
+        let gain = chip.numerics.activationFormat
+        r.append(Row(tensorClass: "RMSNorm weights (\(gain.rawValue.uppercased()))", weights: norms, bytes: Double(norms) * gain.bytes))
         rows = r
     }
 
@@ -36,7 +43,7 @@ public struct ROMFit: Sendable {
     public var margin: Double { romBytes - totalBytes }
 
     public func report() -> String {
-        var s = "ROM fit: \(model.name), INT\(bits), group \(groupSize) (\(String(format: "%.4f", ROMFit.bytesPerWeight(bits: bits, groupSize: groupSize) * 8)) bits/weight) against \(String(format: "%.2f", romBytes / 1e9)) GB ROM\n"
+        var s = "ROM fit: \(model.name), INT\(bits), group \(groupSize) (\(String(format: "%.4f", ROMFit.bytesPerWeight(bits: bits, groupSize: groupSize, chip: chip) * 8)) bits/weight) against \(String(format: "%.2f", romBytes / 1e9)) GB ROM\n"
         for r in rows {
             s += "  " + r.tensorClass.padding(toLength: 32, withPad: " ", startingAt: 0)
                 + String(r.weights).leftPadded(14) + String(format: " weights  %9.3f GB  %5.1f%%\n", r.bytes / 1e9, 100 * r.bytes / romBytes)

@@ -1,3 +1,4 @@
+import ROMALlama
 import Foundation
 import ROMAFormats
 import ROMANumerics

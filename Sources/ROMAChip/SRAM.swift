@@ -1,10 +1,12 @@
 import Foundation
+import ROMALlama
 
 /// The H-Units' SRAM: one budget shared by resident LoRA adapters and KV caches (Sec. III-A:
 /// 288 MB on the paper's chip). Allocations are checked before any work; over-budget requests get a
-/// clear error instead of an out-of-memory crash.
-public final class SRAM: @unchecked Sendable {
+/// clear error (`MemoryBudgetError`) instead of an out-of-memory crash.
+public final class SRAM: DeviceMemory, @unchecked Sendable {  // @unchecked: every field behind `lock`
     public let capacity: Int
+    public var name: String { "SRAM" }
     private let lock = NSLock()
     private var allocations: [Int: (label: String, bytes: Int)] = [:]
     private var nextID = 0
@@ -12,7 +14,6 @@ public final class SRAM: @unchecked Sendable {
     public init(capacity: Int) { self.capacity = capacity }
 
     public var used: Int { lock.lock(); defer { lock.unlock() }; return allocations.values.reduce(0) { $0 + $1.bytes } }
-    public var free: Int { capacity - used }
 
     public struct Allocation: Sendable { public let id: Int; public let bytes: Int }
 
@@ -20,7 +21,7 @@ public final class SRAM: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let used = allocations.values.reduce(0) { $0 + $1.bytes }
         guard bytes <= capacity - used else {
-            throw SRAMError.overBudget(label: label, requested: bytes, free: capacity - used, capacity: capacity)
+            throw MemoryBudgetError(memory: name, label: label, requested: bytes, free: capacity - used, capacity: capacity)
         }
         let id = nextID; nextID += 1
         allocations[id] = (label, bytes)
@@ -31,12 +32,20 @@ public final class SRAM: @unchecked Sendable {
         lock.lock(); allocations[a.id] = nil; lock.unlock()
     }
 
-    /// Bytes for messages: "812 B", "10.5 KiB", "288.00 MiB".
-    public static func format(_ bytes: Int) -> String {
-        if bytes < 10 * 1024 { return "\(bytes) B" }
-        if bytes < 10 * 1_048_576 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
-        return String(format: "%.2f MiB", Double(bytes) / 1_048_576)
+    /// An allocation released when the returned object goes (a KV cache holds one).
+    public func reserve(_ bytes: Int, label: String) throws -> Reservation {
+        Reservation(sram: self, allocation: try allocate(bytes, label: label))
     }
+
+    public final class Reservation: Sendable {
+        let sram: SRAM
+        public let allocation: Allocation
+        init(sram: SRAM, allocation: Allocation) { self.sram = sram; self.allocation = allocation }
+        deinit { sram.release(allocation) }
+    }
+
+    /// Bytes for messages: "812 B", "10.5 KiB", "288.00 MiB".
+    public static func format(_ bytes: Int) -> String { ByteCount.format(bytes) }
 
     /// (label, bytes) of every live allocation.
     public var contents: [(String, Int)] {
@@ -45,12 +54,23 @@ public final class SRAM: @unchecked Sendable {
     }
 }
 
-public enum SRAMError: Error, CustomStringConvertible, Equatable {
-    case overBudget(label: String, requested: Int, free: Int, capacity: Int)
-    public var description: String {
-        switch self {
-        case .overBudget(let l, let r, let f, let c):
-            return "SRAM over budget: \(l) needs \(SRAM.format(r)) but only \(SRAM.format(f)) of \(SRAM.format(c)) are free"
-        }
+/// The H-Unit SRAM over-budget error (the model-level `MemoryBudgetError`).
+public typealias SRAMError = MemoryBudgetError
+
+/// How many bytes of H-Unit SRAM things take on a chip, counted exactly as the chip backend allocates
+/// them; `roma sram`, the adapter registry and the simulator's "chip accounting" all use these.
+public enum SRAMAccounting {
+    /// Bytes of one FP8 tensor's per-tensor scale (FP32).
+    public static let fp8TensorScaleBytes = NumberFormat.fp32.bits / 8
+
+    /// One LoRA layer (A [rank, in] and B [out, rank]) stored in `format`; FP8 adds A's and B's scales.
+    public static func loraLayerBytes(rank: Int, inDim: Int, outDim: Int, format: NumberFormat) -> Int {
+        let n = rank * (inDim + outDim)
+        return format == .fp8e4m3 ? n + 2 * fp8TensorScaleBytes : (n * format.bits + 7) / 8
+    }
+
+    /// One token's K and V in every layer, in the chip's KV-cache format.
+    public static func kvBytesPerToken(_ m: ModelConfig, chip: ChipConfig) -> Int {
+        2 * m.numLayers * m.kvDim * chip.numerics.kvCacheFormat.bits / 8
     }
 }

@@ -1,4 +1,5 @@
 import ROMAChip
+import ROMALlama
 import ROMATokenizer
 
 extension BPETokenizer {

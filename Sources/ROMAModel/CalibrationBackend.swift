@@ -1,5 +1,5 @@
 import Foundation
-import ROMAChip
+import ROMALlama
 import ROMANumerics
 
 /// Wraps a backend (normally the FP32 reference) and accumulates, for every linear layer, the
@@ -8,14 +8,16 @@ import ROMANumerics
 /// FFN-norm output); the output head's inputs (the final-norm output) give the head's Hessian.
 /// The output head itself is not evaluated (its logits are not needed for calibration): when
 /// `computeLogits` is false `outputLogits` returns an empty [T, 1] matrix.
-public final class CalibrationBackend: Backend, @unchecked Sendable {
+///
+/// `@unchecked Sendable`: the Hessian store is behind `lock`.
+public final class CalibrationBackend: BackendDecorator, @unchecked Sendable {
     public let inner: Backend
-    public var computeLogits = false
+    public let computeLogits: Bool
+    private let lock = NSLock()
     /// Keyed by "layer.kind" of the first layer reading the input (q, o, gate, down) and "output".
     private var store: [String: Hessian] = [:]
 
-    public init(_ inner: Backend) { self.inner = inner }
-    public var config: ModelConfig { inner.config }
+    public init(_ inner: Backend, computeLogits: Bool = false) { self.inner = inner; self.computeLogits = computeLogits }
     public var name: String { inner.name + "+calibration" }
 
     private static func sharedKind(_ k: LinearKind) -> LinearKind {
@@ -28,35 +30,25 @@ public final class CalibrationBackend: Backend, @unchecked Sendable {
     }
 
     private func accumulate(_ key: String, _ x: Matrix) {
+        lock.lock(); defer { lock.unlock() }
         let h = store[key] ?? Hessian(n: x.cols)
         store[key] = h
         h.accumulate(x.data, tokens: x.rows)
     }
 
-    public func makeKVCache(capacity: Int) throws -> KVCache { try inner.makeKVCache(capacity: capacity) }
-    public func embed(_ tokens: [Int]) -> Matrix { inner.embed(tokens) }
-    public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix { inner.rmsNorm(x, norm) }
-    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: [AdapterSpan]) -> [Matrix] {
         for kind in Set(kinds.map(Self.sharedKind)) { accumulate("\(layer).\(kind.rawValue)", x) }
         return inner.linears(x, kinds, layer: layer, adapters: adapters)
     }
-    public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter { try inner.makeResident(adapter) }
-    public var sram: SRAM? { inner.sram }
-    public func rope(_ x: Matrix, heads: Int, startPosition: Int) { inner.rope(x, heads: heads, startPosition: startPosition) }
-    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
-        inner.attention(q: q, k: k, v: v, layer: layer, cache: cache)
-    }
-    public func swiGLU(gate: Matrix, up: Matrix) -> Matrix { inner.swiGLU(gate: gate, up: up) }
-    public func addResidual(_ x: Matrix, _ y: Matrix) { inner.addResidual(x, y) }
     public func outputLogits(_ x: Matrix) -> Matrix {
         accumulate("output", x)
         return computeLogits ? inner.outputLogits(x) : Matrix(rows: x.rows, cols: 1)
     }
-    public func commit(tokens: Int, cache: KVCache) { inner.commit(tokens: tokens, cache: cache) }
 
     /// The finished Hessians keyed by the GGUF weight names they apply to (the tied embedding table
     /// `token_embd.weight` gets the output head's).
     public func hessians() -> [String: Hessian] {
+        lock.lock(); defer { lock.unlock() }
         var out: [String: Hessian] = [:]
         for h in store.values { h.finalize() }
         for l in 0..<config.numLayers {
@@ -64,12 +56,12 @@ public final class CalibrationBackend: Backend, @unchecked Sendable {
                 if let h = store["\(l).\(Self.sharedKind(kind).rawValue)"] { out[kind.ggufName(layer: l)] = h }
             }
         }
-        if let h = store["output"] { out[config.tiedEmbeddings ? "token_embd.weight" : "output.weight"] = h }
+        if let h = store["output"] { out[config.tiedEmbeddings ? TensorName.embedding : TensorName.output] = h }
         return out
     }
 
     /// Tokens accumulated (every linear layer sees each of them once).
-    public var tokens: Int { store["output"]?.samples ?? 0 }
+    public var tokens: Int { lock.lock(); defer { lock.unlock() }; return store["output"]?.samples ?? 0 }
 }
 
 extension Engine {

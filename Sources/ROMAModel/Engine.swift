@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMATokenizer
 import ROMANumerics
@@ -55,21 +56,21 @@ public final class Engine: @unchecked Sendable {
         let cap = min(capacity ?? config.contextLength, config.contextLength)
         do {
             return try Session(model: model, capacity: cap, lease: lease)
-        } catch SRAMError.overBudget(_, let requested, _, _) where adapters.makeRoom(requested, protecting: Set(requests.map(\.name))) {
+        } catch let e as MemoryBudgetError where adapters.makeRoom(e.requested, protecting: Set(requests.map(\.name))) {
             return try Session(model: model, capacity: cap, lease: lease)
         }
     }
 }
 
-/// One sequence being processed: a KV cache and the tokens in it.
+/// One sequence being processed: a KV cache (which owns the position) and the tokens in it.
 public final class Session {
     public let model: LlamaModel
     public let cache: KVCache
     /// The adapters this request runs with (held resident while the session lives).
     public let lease: AdapterLease
     public private(set) var tokens: [Int] = []
-    /// Prompt tokens per forward pass (bounds activation memory during prefill).
-    public var batchSize = 256
+    /// Tokens per forward pass at most (bounds activation memory during prefill).
+    public var maxTokensPerPass = 256
 
     init(model: LlamaModel, capacity: Int, lease: AdapterLease = .none) throws {
         self.model = model
@@ -82,27 +83,32 @@ public final class Session {
 
     /// Feeds tokens and returns the logits after the last one.
     public func feed(_ ids: [Int]) throws -> [Float] {
+        try feed(ids, logitRows: (ids.count - 1)..<ids.count).rowArray(0)
+    }
+
+    /// Feeds tokens, in passes of at most `maxTokensPerPass`, and returns the logits of the positions in
+    /// `logitRows` (relative to `ids`).
+    public func feed(_ ids: [Int], logitRows rows: Range<Int>) throws -> Matrix {
         guard !ids.isEmpty else { throw EngineError.emptyPrompt }
         guard cache.count + ids.count <= cache.capacity else {
             throw EngineError.contextOverflow(needed: cache.count + ids.count, limit: cache.capacity)
         }
-        var last: Matrix?
-        var i = 0
-        while i < ids.count {
-            let chunk = Array(ids[i..<min(ids.count, i + batchSize)])
-            last = model.forward(chunk, cache: cache, adapters: lease.selection)
-            i += chunk.count
+        guard rows.lowerBound >= 0, rows.upperBound <= ids.count, !rows.isEmpty else {
+            throw EngineError.invalid("logit rows \(rows) are outside the \(ids.count) tokens fed")
         }
-        tokens += ids
-        return last!.rowArray(0)
-    }
-
-    /// Feeds tokens and returns the logits of every position in `rows` (relative to `ids`).
-    public func feedAll(_ ids: [Int], rows: Range<Int>) throws -> Matrix {
-        guard cache.count + ids.count <= cache.capacity else {
-            throw EngineError.contextOverflow(needed: cache.count + ids.count, limit: cache.capacity)
+        let out = Matrix(rows: rows.count, cols: model.config.vocabSize)
+        var start = 0
+        while start < ids.count {
+            let end = min(ids.count, start + max(1, maxTokensPerPass))
+            let wanted = max(rows.lowerBound, start)..<min(rows.upperBound, end)
+            // a pass with no wanted row still returns its last row's logits (unused)
+            let local = wanted.isEmpty ? (end - start - 1)..<(end - start) : (wanted.lowerBound - start)..<(wanted.upperBound - start)
+            let logits = model.forward(Array(ids[start..<end]), cache: cache, adapters: lease.selection, logitRows: local)
+            if !wanted.isEmpty {
+                out.row(wanted.lowerBound - rows.lowerBound).update(from: logits.data, count: logits.rows * logits.cols)
+            }
+            start = end
         }
-        let out = model.forward(ids, cache: cache, adapters: lease.selection, logitRows: rows)
         tokens += ids
         return out
     }

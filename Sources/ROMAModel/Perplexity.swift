@@ -25,11 +25,11 @@ extension Engine {
         var nll = 0.0
         var count = 0
         let session = try self.session(capacity: ctx, adapters: adapters)
-        session.batchSize = ctx
+        session.maxTokensPerPass = ctx
         for c in 0..<nChunks {
             session.reset()
             let chunk = Array(tokens[(c * ctx)..<((c + 1) * ctx)])
-            let logits = try session.feedAll(chunk, rows: first..<(ctx - 1))
+            let logits = try session.feed(chunk, logitRows: first..<(ctx - 1))
             for (i, pos) in (first..<(ctx - 1)).enumerated() {
                 let row = logits.row(i)
                 let target = chunk[pos + 1]

@@ -1,30 +1,45 @@
 import Foundation
 import Synchronization
 
-/// Data-parallel loops over the machine's cores. A small pool of persistent worker threads spins
-/// briefly between jobs (decode issues a parallel matrix product every few microseconds, far too often
-/// for Dispatch's wake-up latency) and sleeps on a condition variable when idle.
-/// `threads` is set once by the CLI (`--threads`); the calling thread is one of them.
+/// Data-parallel loops over the machine's cores, on one `WorkerPool`: persistent worker threads that
+/// spin briefly between jobs (decode issues a parallel matrix product every few microseconds, far too
+/// often for Dispatch's wake-up latency) and sleep on a condition variable when idle.
+/// The thread count is the pool's; a process picks it once at start-up (`use(threads:)`, the CLI's
+/// `--threads`), or it is every core.
 public enum Parallel {
-    nonisolated(unsafe) public static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    nonisolated(unsafe) private static var pool: WorkerPool?
-    private static let poolLock = NSLock()
+    private static let current = Mutex<WorkerPool?>(nil)
 
-    /// Runs `body(i)` for i in 0..<count on `threads` threads that claim indices in chunks.
+    /// The pool's threads (the calling thread is one of them).
+    public static var threads: Int { pool().threads }
+
+    /// Replaces the pool by one of `threads` threads (between jobs; a running job keeps its pool).
+    public static func use(threads: Int) {
+        precondition(threads >= 1, "a worker pool needs at least one thread")
+        let old = current.withLock { p -> WorkerPool? in
+            defer { p = WorkerPool(helpers: threads - 1) }
+            return p
+        }
+        old?.shutdown()
+    }
+
+    static func pool() -> WorkerPool {
+        current.withLock { p in
+            if let p { return p }
+            let made = WorkerPool(helpers: max(1, ProcessInfo.processInfo.activeProcessorCount) - 1)
+            p = made
+            return made
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<count on the pool's threads, which claim indices in chunks.
     public static func forEach(_ count: Int, minChunk: Int = 1, _ body: (Int) -> Void) {
-        let workers = min(threads, (count + minChunk - 1) / max(minChunk, 1))
+        let p = pool()
+        let workers = min(p.threads, (count + minChunk - 1) / max(minChunk, 1))
         if workers <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        poolLock.lock()
-        if pool == nil || pool!.helpers != threads - 1 {
-            pool?.shutdown()
-            pool = WorkerPool(helpers: threads - 1)
-        }
-        let p = pool!
-        poolLock.unlock()
-        let chunk = max(minChunk, count / (threads * 8))
+        let chunk = max(minChunk, count / (p.threads * 8))
         p.run(count: count, chunk: chunk, body)
     }
 }
@@ -37,8 +52,13 @@ public struct Unchecked<T>: @unchecked Sendable {
 
 /// Persistent helper threads; the caller of `run` works too. Jobs run one at a time (a lock
 /// serializes callers).
+///
+/// `@unchecked Sendable`: the job fields (`job`, `count`, `chunk`) are written by the one caller that
+/// holds `runLock`, before `generation` is bumped (sequentially consistent), and read by helpers only
+/// after they see the new generation; everything else is atomic.
 final class WorkerPool: @unchecked Sendable {
     let helpers: Int
+    var threads: Int { helpers + 1 }
     private let generation = Atomic<Int>(0)
     private let next = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// The shape of one ROM tile, the unit the generator turns into Verilog: `depth` words of `width` bits
 /// (Sec. III-C: "depth D and width W").

@@ -1,9 +1,9 @@
 import Foundation
+import ROMAChip
 
-/// Geometry of the ROMA chip as far as the ROM is concerned, with the paper's values as defaults
-/// (Sec. III-A, Table I). Declarative and JSON-loadable so that a sweep can change it. The RTL module
-/// deliberately does not depend on the chip-wide configuration type (separate work); the integration
-/// maps one onto the other.
+/// Geometry of the ROMA chip as far as the ROM is concerned (Sec. III-A, Table I), read from the one
+/// chip description (`ChipConfig`): the array's rows with the vector-unit row between the matrix arrays,
+/// its columns and the ROM size.
 public struct RTLArrayConfig: Codable, Equatable, Sendable {
     /// Rows of the 2-D unit array: 17 = 8 matrix rows + 1 vector-unit row + 8 matrix rows (Sec. III-A).
     public var rows: Int
@@ -15,15 +15,23 @@ public struct RTLArrayConfig: Codable, Equatable, Sendable {
     /// Total B-ROM capacity of the chip in bytes: 1.86 GB (Table I), read as 1.86e9 bytes.
     public var romBytes: Double
 
-    public init(rows: Int = 17, columns: Int = 16, vectorUnitRow: Int = 8, romBytes: Double = 1.86e9) {
+    public init(rows: Int, columns: Int, vectorUnitRow: Int, romBytes: Double) {
         self.rows = rows
         self.columns = columns
         self.vectorUnitRow = vectorUnitRow
         self.romBytes = romBytes
     }
 
+    /// The array of a chip: its matrix arrays stacked with the vector-unit row after the first half of
+    /// them (the paper: 8 matrix rows, the vector row, 8 matrix rows).
+    public init(chip: ChipConfig) {
+        let a = chip.array
+        self.init(rows: a.rows, columns: a.columns, vectorUnitRow: a.matrixRowsPerArray * (a.matrixArrays / 2),
+                  romBytes: chip.memory.romBytes)
+    }
+
     /// The paper's chip (Sec. III-A, Table I).
-    public static let paper = RTLArrayConfig()
+    public static let paper = RTLArrayConfig(chip: .paper)
 
     /// Number of L-Units = matrix units = (rows - 1) * columns = 256 for the paper's chip.
     public var lUnits: Int { (rows - ((0..<rows).contains(vectorUnitRow) ? 1 : 0)) * columns }
@@ -44,22 +52,6 @@ public struct RTLArrayConfig: Codable, Equatable, Sendable {
             throw RTLError.unitOutsideArray(row: unit.row, column: unit.column, rows: rows, columns: columns)
         }
         if unit.row == vectorUnitRow { throw RTLError.unitIsVectorUnit(row: unit.row, column: unit.column) }
-    }
-
-    /// Loads a configuration from JSON; missing keys keep the paper's values.
-    public static func load(json data: Data) throws -> RTLArrayConfig {
-        struct Partial: Decodable { var rows: Int?; var columns: Int?; var vectorUnitRow: Int?; var romBytes: Double? }
-        let p: Partial
-        do { p = try JSONDecoder().decode(Partial.self, from: data) } catch {
-            throw RTLError.io("invalid RTL array config JSON: \(error)")
-        }
-        let d = RTLArrayConfig.paper
-        let c = RTLArrayConfig(rows: p.rows ?? d.rows, columns: p.columns ?? d.columns,
-                               vectorUnitRow: p.vectorUnitRow ?? d.vectorUnitRow, romBytes: p.romBytes ?? d.romBytes)
-        guard c.rows > 0, c.columns > 0, c.romBytes > 0, c.lUnits > 0 else {
-            throw RTLError.io("invalid RTL array config: rows, columns, romBytes and the L-Unit count must be positive")
-        }
-        return c
     }
 }
 

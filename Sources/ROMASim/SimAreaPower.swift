@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// The four L-Unit implementations compared in Fig. 12 (Sec. III-B..D).
 public enum LUnitDesign: String, CaseIterable, Sendable, Codable {

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// The calibration protocol (issue 6): the paper does not give the L-Unit's B-ROM read width nor the
 /// router's hop latency; these two, and only these, are fitted, to R1 (TTFT, 3B, 256 input = 5.6 ms)

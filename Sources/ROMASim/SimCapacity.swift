@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// How LoRA weights and the KV cache are counted against the H-Units' SRAM (Fig. 10).
 public struct CapacityAccounting: Sendable, Equatable {
@@ -18,7 +19,8 @@ public struct CapacityAccounting: Sendable, Equatable {
         self.kvLayers = kvLayers; self.tokenBlock = tokenBlock
     }
 
-    /// The chip's own formats: LoRA in FP8, K and V in FP16 for every layer, token granularity 1.
+    /// The chip's own accounting (`SRAMAccounting`, what the chip backend allocates): LoRA in its format
+    /// with FP8's two scales per layer, K and V in the KV-cache format for every layer, token granularity 1.
     public static let plain = CapacityAccounting(name: "plain (LoRA FP8, KV FP16 x model layers)")
 
     /// The accounting that reproduces all three Fig. 10 points (736, 3808, 0) for Llama3.2-3B:
@@ -46,13 +48,24 @@ public struct SimCapacity: Sendable {
     }
     public var romFill: Double { romBytesNeeded / chip.memory.romBytes }
 
-    /// LoRA bytes in H-Unit SRAM under an accounting.
+    /// LoRA bytes in H-Unit SRAM under an accounting; without a per-parameter override, exactly as the
+    /// chip backend allocates them (`SRAMAccounting`: the LoRA format plus FP8's per-tensor scales).
     public func loraBytes(_ a: CapacityAccounting = .plain) -> Double {
-        workload.loraParams * (a.loraBytesPerParam ?? chip.numerics.loraWeightFormat.bytes)
+        if let perParam = a.loraBytesPerParam { return workload.loraParams * perParam }
+        let m = workload.model, f = chip.numerics.loraWeightFormat
+        let perBlock = workload.loraTargets.reduce(0) { acc, t in
+            let s = t.shape(in: m)
+            return acc + SRAMAccounting.loraLayerBytes(rank: workload.loraRank, inDim: s.in, outDim: s.out, format: f)
+        }
+        return workload.loraRank == 0 ? 0 : Double(perBlock * m.numLayers)
     }
-    /// KV-cache bytes per token under an accounting: 2 (K and V) x layers x kvDim x bytes.
+    /// KV-cache bytes per token under an accounting: 2 (K and V) x layers x kvDim x bytes; without
+    /// overrides, the chip backend's (`SRAMAccounting.kvBytesPerToken`).
     public func kvBytesPerToken(_ a: CapacityAccounting = .plain) -> Double {
-        2 * Double(a.kvLayers ?? workload.model.numLayers) * Double(workload.model.kvDim)
+        if a.kvLayers == nil && a.kvBytesPerElement == nil {
+            return Double(SRAMAccounting.kvBytesPerToken(workload.model, chip: chip))
+        }
+        return 2 * Double(a.kvLayers ?? workload.model.numLayers) * Double(workload.model.kvDim)
             * (a.kvBytesPerElement ?? chip.numerics.kvCacheFormat.bytes)
     }
     /// Largest number of tokens whose K and V fit in `sramBytes` beside the LoRA weights (0 if LoRA alone

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// A published design to set beside ROMA (../shared/reference/simulator-anchors.md §3, paper Table II).
 public struct ComparisonEntry: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 // Mapping of every Llama operator onto ROMA's units (paper Sec. III-A, Fig. 3) and its cycle cost.
 //

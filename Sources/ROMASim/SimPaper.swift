@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// One row R1-R19 of ../shared/reference/paper-figures.md, paper value beside the model's.
 public struct PaperRow: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// The report of `roma sim run`: timing, breakdown, utilisation, capacity, area, power and energy.
 public struct SimRunReport: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// A chip or workload parameter a design-space sweep can vary.
 public enum SweepParameter: String, CaseIterable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// Cycles, busy time and work of a phase (a prefill or one decode step), summed by stage name.
 public struct SimPhase: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// The layers a LoRA adapter can target: the model's linear layers (`LinearKind`, ROMAChip).
 public typealias LoRAModule = LinearKind

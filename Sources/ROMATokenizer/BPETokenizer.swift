@@ -124,6 +124,20 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Encodes text. With `parseSpecial`, control tokens such as `<|im_start|>` written in the text
     /// become their ids (user-defined tokens are always recognised, as in llama.cpp).
+    /// A conversation in the model's chat template: the template's special tokens are control tokens,
+    /// every message's content is plain text (special-token strings in it are tokenized as text, so no
+    /// message can forge a role or end a turn).
+    public func encode(chat messages: [ChatMessage], template: ChatTemplate, addGenerationPrompt: Bool = true) -> [Int] {
+        var out: [Int] = addBOS ? bosID.map { [$0] } ?? [] : []
+        for seg in template.segments(messages, addGenerationPrompt: addGenerationPrompt) {
+            switch seg {
+            case .template(let s): out += encode(s, parseSpecial: true, addBOS: false)
+            case .content(let s): out += encode(s, parseSpecial: false, addBOS: false)
+            }
+        }
+        return out
+    }
+
     public func encode(_ text: String, parseSpecial: Bool = true, addBOS: Bool? = nil) -> [Int] {
         var out: [Int] = []
         if addBOS ?? self.addBOS, let bosID { out.append(bosID) }

@@ -27,13 +27,30 @@ public struct ChatTemplate: Sendable {
         }
     }
 
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
-        var out = ""
-        if let sys = defaultSystemPrompt, messages.first?.role != "system" {
-            out += "<|im_start|>system\n\(sys)<|im_end|>\n"
+    /// A piece of a rendered conversation: the template's own text (where its special tokens are
+    /// control tokens) or a message's content (text only: a "<|im_end|>" typed by a user stays text).
+    public enum Segment: Sendable, Equatable {
+        case template(String)
+        case content(String)
+        public var text: String {
+            switch self { case .template(let s), .content(let s): return s }
         }
-        for m in messages { out += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-        if addGenerationPrompt { out += "<|im_start|>assistant\n" }
+    }
+
+    public func segments(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> [Segment] {
+        var out: [Segment] = []
+        if let sys = defaultSystemPrompt, messages.first?.role != "system" {
+            out.append(.template("<|im_start|>system\n\(sys)<|im_end|>\n"))
+        }
+        for m in messages {
+            out += [.template("<|im_start|>\(m.role)\n"), .content(m.content), .template("<|im_end|>\n")]
+        }
+        if addGenerationPrompt { out.append(.template("<|im_start|>assistant\n")) }
         return out
+    }
+
+    /// The conversation as one string (for display; `BPETokenizer.encode(chat:)` keeps content as text).
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
+        segments(messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
     }
 }

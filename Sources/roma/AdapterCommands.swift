@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
@@ -42,47 +43,45 @@ struct AdapterInspect: ParsableCommand {
         abstract: "Rank, alpha, targets, per-layer scales and bytes in H-Unit SRAM (FP8) of a PEFT directory or llama.cpp LoRA GGUF.")
     @Argument(help: "PEFT adapter directory (adapter_config.json + adapter_model.safetensors) or LoRA .gguf file.") var path: String
     @OptionGroup var modelOptions: AdapterModelOptions
-    @Option(help: "Chip configuration JSON (its LoRA weight format sets the SRAM bytes); default: the paper's chip.") var config: String?
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @OptionGroup var chipOptions: ChipOptions
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        try runReportingErrors {
-            let m = try modelOptions.load()
-            let a = try AdapterLoader.load(path: path, model: m)
-            let chip = try loadChip(config)
-            var plan = SRAMPlan(chip: chip, model: m)
-            plan.add(a)
-            let bytes = plan.adapters[0].bytes
-            var perKind: [[String: Any]] = []
-            for k in a.kinds {
-                let ls = a.targets.filter { $0.kind == k }.map { a.layers[$0]! }
-                perKind.append(["module": k.hfModule, "layers": ls.count, "ranks": Array(Set(ls.map(\.rank))).sorted(),
-                                "scales": Array(Set(ls.map { Double($0.scale) })).sorted(), "parameters": ls.reduce(0) { $0 + $1.parameterCount }])
-            }
-            if format == .json {
-                try printJSON(["name": a.name, "source": a.source, "alpha": a.alpha as Any, "ranks": a.ranks,
-                               "targets": a.kinds.map(\.hfModule), "layers": a.layers.count, "parameters": a.parameterCount,
-                               "sram_bytes": bytes, "lora_format": chip.numerics.loraWeightFormat.rawValue, "model": m.name,
-                               "modules": perKind, "metadata": a.metadata])
-                return
-            }
-            print("adapter \(a.name) (\(a.source)) for \(m.name)")
-            print("  alpha       \(a.alpha.map { String(format: "%g", $0) } ?? "-")")
-            print("  rank        \(a.ranks.map(String.init).joined(separator: ", "))")
-            print("  targets     \(a.kinds.map(\.hfModule).joined(separator: ", ")) (\(a.layers.count) layers)")
-            print("  parameters  \(a.parameterCount)")
-            print(String(format: "  SRAM        %d bytes (%.2f MiB) as %@ on the H-Units; FP32 would be %.2f MiB", bytes, Double(bytes) / 1_048_576,
-                         chip.numerics.loraWeightFormat.rawValue, Double(a.parameterCount * 4) / 1_048_576))
-            print("  module       layers  rank      scale  parameters")
-            for p in perKind {
-                let ranks = (p["ranks"] as! [Int]).map(String.init).joined(separator: ",")
-                let scales = (p["scales"] as! [Double]).map { String(format: "%g", $0) }.joined(separator: ",")
-                print("  " + (p["module"] as! String).padding(toLength: 11, withPad: " ", startingAt: 0)
-                      + String(format: "%7d", p["layers"] as! Int) + ranks.leftPadded(6) + scales.leftPadded(11)
-                      + String(format: "%12d", p["parameters"] as! Int))
-            }
-            for (k, v) in a.metadata.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
+        let m = try modelOptions.load()
+        let a = try AdapterLoader.load(path: path, model: m)
+        let chip = try chipOptions.chip()
+        var plan = SRAMPlan(chip: chip, model: m)
+        plan.add(a)
+        let bytes = plan.adapters[0].bytes
+        var perKind: [[String: Any]] = []
+        for k in a.kinds {
+            let ls = a.targets.filter { $0.kind == k }.map { a.layers[$0]! }
+            perKind.append(["module": k.hfModule, "layers": ls.count, "ranks": Array(Set(ls.map(\.rank))).sorted(),
+                            "scales": Array(Set(ls.map { Double($0.scale) })).sorted(), "parameters": ls.reduce(0) { $0 + $1.parameterCount }])
         }
+        if printing.json {
+            try printJSON(["name": a.name, "source": a.source, "alpha": a.alpha as Any, "ranks": a.ranks,
+                           "targets": a.kinds.map(\.hfModule), "layers": a.layers.count, "parameters": a.parameterCount,
+                           "sram_bytes": bytes, "lora_format": chip.numerics.loraWeightFormat.rawValue, "model": m.name,
+                           "modules": perKind, "metadata": a.metadata])
+            return
+        }
+        print("adapter \(a.name) (\(a.source)) for \(m.name)")
+        print("  alpha       \(a.alpha.map { String(format: "%g", $0) } ?? "-")")
+        print("  rank        \(a.ranks.map(String.init).joined(separator: ", "))")
+        print("  targets     \(a.kinds.map(\.hfModule).joined(separator: ", ")) (\(a.layers.count) layers)")
+        print("  parameters  \(a.parameterCount)")
+        print(String(format: "  SRAM        %d bytes (%.2f MiB) as %@ on the H-Units; FP32 would be %.2f MiB", bytes, Double(bytes) / 1_048_576,
+                     chip.numerics.loraWeightFormat.rawValue, Double(a.parameterCount * 4) / 1_048_576))
+        print("  module       layers  rank      scale  parameters")
+        for p in perKind {
+            let ranks = (p["ranks"] as! [Int]).map(String.init).joined(separator: ",")
+            let scales = (p["scales"] as! [Double]).map { String(format: "%g", $0) }.joined(separator: ",")
+            print("  " + (p["module"] as! String).padding(toLength: 11, withPad: " ", startingAt: 0)
+                  + String(format: "%7d", p["layers"] as! Int) + ranks.leftPadded(6) + scales.leftPadded(11)
+                  + String(format: "%12d", p["parameters"] as! Int))
+        }
+        for (k, v) in a.metadata.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
     }
 }
 
@@ -107,15 +106,13 @@ struct AdapterConvert: ParsableCommand {
     var target: AdapterFormatChoice { to ?? (output.lowercased().hasSuffix(".gguf") ? .gguf : .peft) }
 
     func run() throws {
-        try runReportingErrors {
-            let m = try modelOptions.load()
-            let a = try AdapterLoader.load(path: input, model: m)
-            switch target {
-            case .gguf: try GGUFAdapter.save(a, model: m, to: output, type: dtype == "f16" ? .f16 : .f32)
-            case .peft: try PEFTAdapter.save(a, model: m, to: output, dtype: PEFTAdapter.WeightType(rawValue: dtype)!)
-            }
-            print("wrote \(output) (\(target.rawValue), \(dtype)): \(a.layers.count) layers, rank \(a.ranks.map(String.init).joined(separator: ",")), \(a.parameterCount) parameters")
+        let m = try modelOptions.load()
+        let a = try AdapterLoader.load(path: input, model: m)
+        switch target {
+        case .gguf: try GGUFAdapter.save(a, model: m, to: output, type: dtype == "f16" ? .f16 : .f32)
+        case .peft: try PEFTAdapter.save(a, model: m, to: output, dtype: PEFTAdapter.WeightType(rawValue: dtype)!)
         }
+        print("wrote \(output) (\(target.rawValue), \(dtype)): \(a.layers.count) layers, rank \(a.ranks.map(String.init).joined(separator: ",")), \(a.parameterCount) parameters")
     }
 }
 
@@ -132,7 +129,7 @@ struct AdapterRecover: ParsableCommand {
     var calibrationText: String?
     @Option(help: "Calibration tokens taken from the start of --calibration-text.") var calibrationTokens: Int = 4096
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func validate() throws {
         if rank < 1 || rank > 4096 { throw ValidationError("--rank must be in 1...4096, got \(rank)") }
@@ -141,49 +138,47 @@ struct AdapterRecover: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            if let threads { Parallel.threads = threads }
-            let t0 = Date()
-            let img = try ROMImage(path: image)
-            let path = model ?? ModelLocator.defaultModelPath
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
-            }
-            let engine = try Engine.reference(path: path)
-            let ref = engine.backend as! ReferenceBackend
-            guard ref.config.sameShape(as: img.model) else {
-                throw AdapterError.shapeMismatch("the ROM image holds \(img.model.name) but '\(path)' is a different model shape")
-            }
-            var hessians: [String: Hessian]?
-            if let calibrationText {
-                hessians = try calibrationHessians(engine: engine, textFile: calibrationText, count: calibrationTokens)
-            }
-            var bar: ProgressBar?
-            let name = PEFTAdapter.defaultName(output)
-            let (adapter, report) = try RecoveryAdapter.build(image: img, rank: rank, name: name, hessians: hessians, float: { ref.weightArray($0, layer: $1) }) { done, total in
-                if bar == nil { bar = ProgressBar(label: "recover", total: total) }
-                if done % 10 == 0 || done == total { bar!.update(done) }
-            }
-            if output.lowercased().hasSuffix(".gguf") {
-                try GGUFAdapter.save(adapter, model: img.model, to: output)
-            } else {
-                try PEFTAdapter.save(adapter, model: img.model, to: output, baseModel: img.header.source.file)
-            }
-            var plan = SRAMPlan(chip: .paper, model: img.model)
-            plan.add(adapter)
-            let before = report.map(\.before).reduce(0, +) / Double(report.count)
-            let after = report.map(\.after).reduce(0, +) / Double(report.count)
-            let seconds = Date().timeIntervalSince(t0)
-            if format == .json {
-                try printJSON(["output": output, "rank": rank, "layers": adapter.layers.count, "parameters": adapter.parameterCount,
-                               "sram_bytes": plan.adapterBytes, "mean_relative_error_before": before, "mean_relative_error_after": after,
-                               "activation_aware": hessians != nil, "seconds": seconds,
-                               "layers_report": report.map { ["name": "\($0.target)", "before": $0.before, "after": $0.after] }])
-            } else {
-                print("wrote \(output): rank \(rank) recovery adapter for \(img.model.name) INT\(img.bits), \(adapter.layers.count) layers, \(adapter.parameterCount) parameters, \(String(format: "%.2f", Double(plan.adapterBytes) / 1_048_576)) MiB in FP8")
-                print(String(format: "relative weight error ||W_float - W|| / ||W_float||, mean over layers: %.4f (ROM) -> %.4f (ROM + adapter)%@; %.1f s",
-                             before, after, hessians != nil ? " [activation-aware: the weighted error is what it minimises]" : "", seconds))
-            }
+        if let threads { Parallel.use(threads: threads) }
+        let t0 = Date()
+        let img = try ROMImage(path: image)
+        let path = model ?? ModelLocator.defaultModelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
+        }
+        let engine = try Engine.reference(path: path)
+        let ref = engine.backend as! ReferenceBackend
+        guard ref.config.sameShape(as: img.model) else {
+            throw AdapterError.shapeMismatch("the ROM image holds \(img.model.name) but '\(path)' is a different model shape")
+        }
+        var hessians: [String: Hessian]?
+        if let calibrationText {
+            hessians = try calibrationHessians(engine: engine, textFile: calibrationText, count: calibrationTokens)
+        }
+        var bar: ProgressBar?
+        let name = PEFTAdapter.defaultName(output)
+        let (adapter, report) = try RecoveryAdapter.build(image: img, rank: rank, name: name, hessians: hessians, float: { ref.weightArray($0, layer: $1) }) { done, total in
+            if bar == nil { bar = ProgressBar(label: "recover", total: total) }
+            if done % 10 == 0 || done == total { bar!.update(done) }
+        }
+        if output.lowercased().hasSuffix(".gguf") {
+            try GGUFAdapter.save(adapter, model: img.model, to: output)
+        } else {
+            try PEFTAdapter.save(adapter, model: img.model, to: output, baseModel: img.header.source.file)
+        }
+        var plan = SRAMPlan(chip: .paper, model: img.model)
+        plan.add(adapter)
+        let before = report.map(\.before).reduce(0, +) / Double(report.count)
+        let after = report.map(\.after).reduce(0, +) / Double(report.count)
+        let seconds = Date().timeIntervalSince(t0)
+        if printing.json {
+            try printJSON(["output": output, "rank": rank, "layers": adapter.layers.count, "parameters": adapter.parameterCount,
+                           "sram_bytes": plan.adapterBytes, "mean_relative_error_before": before, "mean_relative_error_after": after,
+                           "activation_aware": hessians != nil, "seconds": seconds,
+                           "layers_report": report.map { ["name": "\($0.target)", "before": $0.before, "after": $0.after] }])
+        } else {
+            print("wrote \(output): rank \(rank) recovery adapter for \(img.model.name) INT\(img.bits), \(adapter.layers.count) layers, \(adapter.parameterCount) parameters, \(String(format: "%.2f", Double(plan.adapterBytes) / 1_048_576)) MiB in FP8")
+            print(String(format: "relative weight error ||W_float - W|| / ||W_float||, mean over layers: %.4f (ROM) -> %.4f (ROM + adapter)%@; %.1f s",
+                         before, after, hessians != nil ? " [activation-aware: the weighted error is what it minimises]" : "", seconds))
         }
     }
 }
@@ -193,7 +188,7 @@ struct AdapterRecover: ParsableCommand {
 struct SRAMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sram",
         abstract: "How adapters and the KV cache share the H-Units' SRAM: bytes per adapter, KV bytes per token, and the most tokens that fit (Fig. 10).")
-    @Option(help: "Chip configuration JSON; default: the paper's chip (288 MiB).") var config: String?
+    @OptionGroup var chipOptions: ChipOptions
     @Option(help: "ROM image whose model to plan for.") var image: String?
     @Option(help: "Model configuration: a preset (smollm2-135m, llama3.2-3b, llama3-8b), a HF config.json or a .gguf (default: smollm2-135m, or the image's).")
     var modelConfig: String?
@@ -203,7 +198,7 @@ struct SRAMCommand: ParsableCommand {
     @Option(help: "Modules of the hypothetical adapter: comma-separated q,k,v,o,gate,up,down, or all.") var loraTargets: String = "q,k,v,o"
     @Flag(help: "Print the paper's Fig. 10 points (Llama3.2-3B: 64 MiB / rank 16, 256 MiB / rank 16, 64 MiB / rank 64) under both accountings.")
     var fig10 = false
-    @Option(help: "text or json.") var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func validate() throws {
         if image != nil && modelConfig != nil { throw ValidationError("give --image or --model-config, not both") }
@@ -218,38 +213,36 @@ struct SRAMCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            let chip = try loadChip(config)
-            if fig10 { try printFig10(chip); return }
-            let m: ModelConfig = try image.map { try ROMImage(path: $0).model } ?? loadModelConfig(path: modelConfig ?? "smollm2-135m")
-            var plan = SRAMPlan(chip: chip, model: m, budgetBytes: sramMb.map { Int($0 * 1_048_576) })
-            for s in adapterSpecs {
-                let spec = try AdapterSpec(parsing: s)
-                plan.add(try AdapterLoader.load(path: spec.path, model: m, name: spec.name))
+        let chip = try chipOptions.chip()
+        if fig10 { try printFig10(chip); return }
+        let m: ModelConfig = try image.map { try ROMImage(path: $0).model } ?? loadModelConfig(path: modelConfig ?? "smollm2-135m")
+        var plan = SRAMPlan(chip: chip, model: m, budgetBytes: sramMb.map { Int($0 * 1_048_576) })
+        for s in adapterSpecs {
+            let spec = try AdapterSpec(parsing: s)
+            plan.add(try AdapterLoader.load(path: spec.path, model: m, name: spec.name))
+        }
+        if let rank { plan.add(name: "rank \(rank) on \(try kinds().map(\.rawValue).joined(separator: ","))", rank: rank, kinds: try kinds()) }
+        if printing.json {
+            try printJSON(["model": m.name, "chip": chip.name, "budget_bytes": plan.budget, "kv_bytes_per_token": plan.kvBytesPerToken,
+                           "adapter_bytes": plan.adapterBytes, "max_tokens": plan.maxTokens, "lora_format": chip.numerics.loraWeightFormat.rawValue,
+                           "adapters": plan.adapters.map { ["name": $0.name, "ranks": $0.ranks, "targets": $0.kinds.map(\.rawValue),
+                                                           "layers": $0.layers, "parameters": $0.parameters, "bytes": $0.bytes] }])
+            return
+        }
+        print(String(format: "H-Unit SRAM: %.2f MiB (chip '%@'), model %@", Double(plan.budget) / 1_048_576, chip.name, m.name))
+        print("KV cache: \(plan.kvBytesPerToken) B per token (K and V, \(m.numLayers) layers x \(m.kvDim), \(chip.numerics.kvCacheFormat.rawValue))")
+        if plan.adapters.isEmpty { print("adapters: none") } else {
+            print("adapters (\(chip.numerics.loraWeightFormat.rawValue) + two FP32 scales per layer):")
+            for a in plan.adapters {
+                print(String(format: "  %@: rank %@, %@, %d layers, %d parameters, %d B (%.2f MiB)", a.name,
+                             a.ranks.map(String.init).joined(separator: ","), a.kinds.map(\.rawValue).joined(separator: ","),
+                             a.layers, a.parameters, a.bytes, Double(a.bytes) / 1_048_576))
             }
-            if let rank { plan.add(name: "rank \(rank) on \(try kinds().map(\.rawValue).joined(separator: ","))", rank: rank, kinds: try kinds()) }
-            if format == .json {
-                try printJSON(["model": m.name, "chip": chip.name, "budget_bytes": plan.budget, "kv_bytes_per_token": plan.kvBytesPerToken,
-                               "adapter_bytes": plan.adapterBytes, "max_tokens": plan.maxTokens, "lora_format": chip.numerics.loraWeightFormat.rawValue,
-                               "adapters": plan.adapters.map { ["name": $0.name, "ranks": $0.ranks, "targets": $0.kinds.map(\.rawValue),
-                                                               "layers": $0.layers, "parameters": $0.parameters, "bytes": $0.bytes] }])
-                return
-            }
-            print(String(format: "H-Unit SRAM: %.2f MiB (chip '%@'), model %@", Double(plan.budget) / 1_048_576, chip.name, m.name))
-            print("KV cache: \(plan.kvBytesPerToken) B per token (K and V, \(m.numLayers) layers x \(m.kvDim), \(chip.numerics.kvCacheFormat.rawValue))")
-            if plan.adapters.isEmpty { print("adapters: none") } else {
-                print("adapters (\(chip.numerics.loraWeightFormat.rawValue) + two FP32 scales per layer):")
-                for a in plan.adapters {
-                    print(String(format: "  %@: rank %@, %@, %d layers, %d parameters, %d B (%.2f MiB)", a.name,
-                                 a.ranks.map(String.init).joined(separator: ","), a.kinds.map(\.rawValue).joined(separator: ","),
-                                 a.layers, a.parameters, a.bytes, Double(a.bytes) / 1_048_576))
-                }
-            }
-            if plan.adapterBytes > plan.budget {
-                print(String(format: "the adapters alone need %.2f MiB, more than the %.2f MiB budget: 0 tokens fit", Double(plan.adapterBytes) / 1_048_576, Double(plan.budget) / 1_048_576))
-            } else {
-                print(String(format: "free for the KV cache: %.2f MiB -> max %d tokens (prompt + generated) per request", Double(plan.freeForKV) / 1_048_576, plan.maxTokens))
-            }
+        }
+        if plan.adapterBytes > plan.budget {
+            print(String(format: "the adapters alone need %.2f MiB, more than the %.2f MiB budget: 0 tokens fit", Double(plan.adapterBytes) / 1_048_576, Double(plan.budget) / 1_048_576))
+        } else {
+            print(String(format: "free for the KV cache: %.2f MiB -> max %d tokens (prompt + generated) per request", Double(plan.freeForKV) / 1_048_576, plan.maxTokens))
         }
     }
 
@@ -267,7 +260,7 @@ struct SRAMCommand: ParsableCommand {
                          "chip_accounting": plan.maxTokens,
                          "lora_mib_paper_accounting": cap.loraBytes(.paperFig10) / 1_048_576, "lora_mib_chip": Double(plan.adapterBytes) / 1_048_576])
         }
-        if format == .json { try printJSON(["model": "llama3.2-3b", "points": rows]); return }
+        if printing.json { try printJSON(["model": "llama3.2-3b", "points": rows]); return }
         print("Fig. 10, Llama3.2-3B, LoRA on q,k,v,o — max tokens in the H-Unit SRAM")
         print("  SRAM MiB  rank   paper   paper accounting   chip accounting")
         for r in rows {

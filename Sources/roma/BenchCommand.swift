@@ -13,8 +13,7 @@ struct BenchCommand: ParsableCommand {
     var genTokens: Int = 128
     @Option(help: "Repetitions; the median is reported.")
     var repetitions: Int = 3
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
     @Flag(help: "Print the time spent in each operation of the graph.")
     var profile = false
 
@@ -25,54 +24,52 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            var engine = try modelOptions.loadEngine()
-            var profiler: ProfilingBackend?
-            if profile {
-                profiler = ProfilingBackend(engine.backend)
-                let plain = engine
-                engine = try Engine(tokenizer: engine.tokenizer, backend: profiler!)
-                for n in plain.adapters.names { try engine.adapters.register(plain.adapters.adapter(named: n)!) }
+        var engine = try modelOptions.loadEngine()
+        var profiler: ProfilingBackend?
+        if profile {
+            profiler = ProfilingBackend(engine.backend)
+            let plain = engine
+            engine = try Engine(tokenizer: engine.tokenizer, backend: profiler!)
+            for n in plain.adapters.names { try engine.adapters.register(plain.adapters.adapter(named: n)!) }
+        }
+        let n = promptTokens + genTokens
+        guard n <= engine.config.contextLength else { throw EngineError.contextOverflow(needed: n, limit: engine.config.contextLength) }
+        // llama-bench feeds random tokens; use a fixed pseudo-random sequence.
+        var rng = Xoshiro256(seed: 42)
+        let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
+        func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
+        var pp: [Double] = [], tg: [Double] = []
+        // warm-up (page in weights)
+        let adapters = modelOptions.adapterRequests
+        _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
+        for _ in 0..<repetitions {
+            let s = try engine.session(capacity: promptTokens, adapters: adapters)
+            s.maxTokensPerPass = promptTokens
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try s.feed(prompt)
+            if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
+            pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+            // tg: one token at a time from an empty cache, as llama-bench's tg128
+            let d = try engine.session(capacity: genTokens, adapters: adapters)
+            var tok = prompt[0]
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<genTokens {
+                let logits = try d.feed([tok])
+                tok = logits.withUnsafeBufferPointer(Sampler.argmax)
             }
-            let n = promptTokens + genTokens
-            guard n <= engine.config.contextLength else { throw EngineError.contextOverflow(needed: n, limit: engine.config.contextLength) }
-            // llama-bench feeds random tokens; use a fixed pseudo-random sequence.
-            var rng = Xoshiro256(seed: 42)
-            let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
-            func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
-            var pp: [Double] = [], tg: [Double] = []
-            // warm-up (page in weights)
-            let adapters = modelOptions.adapterRequests
-            _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
-            for _ in 0..<repetitions {
-                let s = try engine.session(capacity: promptTokens, adapters: adapters)
-                s.batchSize = promptTokens
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = try s.feed(prompt)
-                if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
-                pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
-                // tg: one token at a time from an empty cache, as llama-bench's tg128
-                let d = try engine.session(capacity: genTokens, adapters: adapters)
-                var tok = prompt[0]
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                for _ in 0..<genTokens {
-                    let logits = try d.feed([tok])
-                    tok = logits.withUnsafeBufferPointer(Sampler.argmax)
-                }
-                tg.append(Double(genTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9))
-                if let profiler { writeStderr("decode profile (tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
-            }
-            let threads = modelOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount
-            if format == .json {
-                try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens,
-                               "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
-                               "pp_runs": pp, "tg_runs": tg])
-            } else {
-                let name = engine.backend.name.padding(toLength: 10, withPad: " ", startingAt: 0)
-                print("backend    threads  test     t/s (median of \(repetitions))")
-                print(name + String(format: " %7d  pp%-5d  %8.2f", threads, promptTokens, median(pp)))
-                print(name + String(format: " %7d  tg%-5d  %8.2f", threads, genTokens, median(tg)))
-            }
+            tg.append(Double(genTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9))
+            if let profiler { writeStderr("decode profile (tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
+        }
+        let threads = modelOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if printing.json {
+            try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens,
+                           "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
+                           "pp_runs": pp, "tg_runs": tg])
+        } else {
+            let name = engine.backend.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+            print("backend    threads  test     t/s (median of \(repetitions))")
+            print(name + String(format: " %7d  pp%-5d  %8.2f", threads, promptTokens, median(pp)))
+            print(name + String(format: " %7d  tg%-5d  %8.2f", threads, genTokens, median(tg)))
         }
     }
 }

@@ -13,46 +13,43 @@ struct ChatCommand: ParsableCommand {
     var system: String?
     @Argument(help: "The user message; without it, read messages from stdin line by line.")
     var prompt: String?
-    @Option(help: "Output format: text (streamed) or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        try runReportingErrors {
-            let engine = try modelOptions.loadEngine()
-            guard let template = engine.tokenizer.chatTemplate else {
-                throw EngineError.invalid("the model has no supported chat template (ChatML expected)")
+        let engine = try modelOptions.loadEngine()
+        guard let template = engine.tokenizer.chatTemplate else {
+            throw EngineError.invalid("the model has no supported chat template (ChatML expected)")
+        }
+        var messages: [ChatMessage] = []
+        if let system { messages.append(ChatMessage(role: "system", content: system)) }
+        func answer(_ user: String) throws -> GenerationResult {
+            messages.append(ChatMessage(role: "user", content: user))
+            let ids = engine.tokenizer.encode(chat: messages, template: template)
+            let stream = !printing.json
+            let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
+                                       adapters: modelOptions.adapterRequests) { p in
+                if stream { writeStdout(p) }
             }
-            var messages: [ChatMessage] = []
-            if let system { messages.append(ChatMessage(role: "system", content: system)) }
-            func answer(_ user: String) throws -> GenerationResult {
-                messages.append(ChatMessage(role: "user", content: user))
-                let ids = engine.tokenizer.encode(template.render(messages))
-                let stream = format == .text
-                let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
-                                           adapters: modelOptions.adapterRequests) { p in
-                    if stream { writeStdout(p) }
-                }
-                messages.append(ChatMessage(role: "assistant", content: r.text))
-                if stream { writeStdout("\n") }
-                return r
-            }
-            if let prompt {
-                let r = try answer(prompt)
-                if format == .json {
-                    try printJSON(["text": r.text, "ids": r.ids, "prompt_ids": r.promptIDs, "finish_reason": r.finishReason,
-                                   "timings": timingsJSON(r.timings)])
-                } else { writeStderr(timingLine(r.timings, backend: engine.backend.name)) }
-                return
-            }
-            let interactive = isatty(0) != 0
-            if interactive { writeStderr("chat with \(engine.config.name); empty line or Ctrl-D ends\n") }
-            while true {
-                if interactive { writeStderr("> ") }
-                guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { break }
-                let r = try answer(line)
-                if format == .json {
-                    try printJSON(["text": r.text, "ids": r.ids, "finish_reason": r.finishReason])
-                }
+            messages.append(ChatMessage(role: "assistant", content: r.text))
+            if stream { writeStdout("\n") }
+            return r
+        }
+        if let prompt {
+            let r = try answer(prompt)
+            if printing.json {
+                try printJSON(["text": r.text, "ids": r.ids, "prompt_ids": r.promptIDs, "finish_reason": r.finishReason,
+                               "timings": timingsJSON(r.timings)])
+            } else { writeStderr(timingLine(r.timings, backend: engine.backend.name)) }
+            return
+        }
+        let interactive = isatty(0) != 0
+        if interactive { writeStderr("chat with \(engine.config.name); empty line or Ctrl-D ends\n") }
+        while true {
+            if interactive { writeStderr("> ") }
+            guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { break }
+            let r = try answer(line)
+            if printing.json {
+                try printJSON(["text": r.text, "ids": r.ids, "finish_reason": r.finishReason])
             }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// `roma chip ...` — the declarative chip configuration (ChipConfig).
 struct ChipCommand: ParsableCommand {
@@ -11,12 +12,12 @@ struct ChipCommand: ParsableCommand {
 struct ChipShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show",
         abstract: "Print a chip configuration (default: the paper's chip); JSON output is loadable with --config.")
-    @Option(name: .long, help: "Chip configuration JSON to show instead of the paper preset.") var config: String?
-    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
+    @OptionGroup var chipOptions: ChipOptions
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        let c = try loadChip(config)
-        if format == .json { print(String(decoding: try c.jsonData(), as: UTF8.self)); return }
+        let c = try chipOptions.chip()
+        if printing.json { print(String(decoding: try c.jsonData(), as: UTF8.self)); return }
         let a = c.array, n = c.numerics
         print("chip \(c.name)")
         print(String(format: "  clock            %.0f MHz", c.clockHz / 1e6))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 
@@ -18,8 +19,7 @@ struct CompileCommand: ParsableCommand {
     var group: Int?
     @Option(help: "Output ROM image path.")
     var output: String
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
     @Option(help: "Calibration text file: quantize with GPTQ using the input statistics of each layer on this text (run on the FP32 reference; special tokens such as <|im_start|> are parsed, so chat transcripts work, see data/calibration/README.md). Default: none (per-group clip search only). Do not calibrate on the evaluation text.")
     var calibrationText: String?
     @Option(help: "Calibration tokens taken from the start of --calibration-text (the text must have at least this many).")
@@ -38,40 +38,38 @@ struct CompileCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            let path = model ?? ModelLocator.defaultModelPath
-            var compiler = ROMCompiler(bits: bits, groupSize: group)
-            compiler.embeddingBits = embeddingBits
-            compiler.dampening = dampening
-            compiler.actOrder = actOrder
-            if let calibrationText {
-                let t0 = Date()
-                compiler.hessians = try calibrationHessians(engine: Engine.reference(path: path), textFile: calibrationText, count: calibrationTokens)
-                if format == .text {
-                    print(String(format: "calibration: %d tokens of %@ in %.1f s", calibrationTokens, calibrationText, Date().timeIntervalSince(t0)))
-                }
+        let path = model ?? ModelLocator.defaultModelPath
+        var compiler = ROMCompiler(bits: bits, groupSize: group)
+        compiler.embeddingBits = embeddingBits
+        compiler.dampening = dampening
+        compiler.actOrder = actOrder
+        if let calibrationText {
+            let t0 = Date()
+            compiler.hessians = try calibrationHessians(engine: Engine.reference(path: path), textFile: calibrationText, count: calibrationTokens)
+            if !printing.json {
+                print(String(format: "calibration: %d tokens of %@ in %.1f s", calibrationTokens, calibrationText, Date().timeIntervalSince(t0)))
             }
-            let g = try GGUFFile(path: path)
-            var bar: ProgressBar?
-            let report = try compiler.compile(gguf: g, output: output) { done, total, name in
-                if bar == nil { bar = ProgressBar(label: "compile", total: total) }
-                if !compiler.hessians.isEmpty || done % 10 == 0 || done == total { bar!.update(done, name) }
-            }
-            let image = try ROMImage(path: output)
-            let errs = report.tensorErrors.map(\.relativeRMS)
-            if format == .json {
-                try printJSON(["path": report.path, "sha256": report.checksum, "bytes": report.bytes, "bits": bits,
-                               "method": compiler.quantizer,
-                               "group": report.groupSize, "seconds": report.seconds,
-                               "mean_relative_rms_error": errs.reduce(0, +) / Double(max(1, errs.count)),
-                               "tensors": report.tensorErrors.map { ["name": $0.name, "relative_rms_error": $0.relativeRMS] }])
-            } else {
-                print("wrote \(report.path): \(report.bytes) bytes, INT\(bits) group \(report.groupSize), \(compiler.quantizer), sha256 \(report.checksum)")
-                print(String(format: "quantization error (||W - Wq|| / ||W||): mean %.4f, worst %.4f (%@); %.1f s",
-                             errs.reduce(0, +) / Double(max(1, errs.count)), errs.max() ?? 0,
-                             report.tensorErrors.max { $0.relativeRMS < $1.relativeRMS }?.name ?? "-", report.seconds))
-                print(ROMImageSummary(image).unitFillReport())
-            }
+        }
+        let g = try GGUFFile(path: path)
+        var bar: ProgressBar?
+        let report = try compiler.compile(gguf: g, output: output) { done, total, name in
+            if bar == nil { bar = ProgressBar(label: "compile", total: total) }
+            if !compiler.hessians.isEmpty || done % 10 == 0 || done == total { bar!.update(done, name) }
+        }
+        let image = try ROMImage(path: output)
+        let errs = report.tensorErrors.map(\.relativeRMS)
+        if printing.json {
+            try printJSON(["path": report.path, "sha256": report.checksum, "bytes": report.bytes, "bits": bits,
+                           "method": compiler.quantizer,
+                           "group": report.groupSize, "seconds": report.seconds,
+                           "mean_relative_rms_error": errs.reduce(0, +) / Double(max(1, errs.count)),
+                           "tensors": report.tensorErrors.map { ["name": $0.name, "relative_rms_error": $0.relativeRMS] }])
+        } else {
+            print("wrote \(report.path): \(report.bytes) bytes, INT\(bits) group \(report.groupSize), \(compiler.quantizer), sha256 \(report.checksum)")
+            print(String(format: "quantization error (||W - Wq|| / ||W||): mean %.4f, worst %.4f (%@); %.1f s",
+                         errs.reduce(0, +) / Double(max(1, errs.count)), errs.max() ?? 0,
+                         report.tensorErrors.max { $0.relativeRMS < $1.relativeRMS }?.name ?? "-", report.seconds))
+            print(ROMImageSummary(image).unitFillReport())
         }
     }
 }

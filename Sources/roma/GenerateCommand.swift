@@ -10,25 +10,22 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Option(help: "The prompt (raw text; special tokens such as <|im_start|> are parsed).")
     var prompt: String
-    @Option(help: "Output format: text (streamed) or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        try runReportingErrors {
-            let engine = try modelOptions.loadEngine()
-            let ids = engine.tokenizer.encode(prompt)
-            let stream = format == .text
-            let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
-                                           adapters: modelOptions.adapterRequests) { piece in
-                if stream { writeStdout(piece) }
-            }
-            if stream {
-                writeStdout("\n")
-                writeStderr(timingLine(r.timings, backend: engine.backend.name))
-            } else {
-                try printJSON(["text": r.text, "ids": r.ids, "prompt_ids": r.promptIDs, "finish_reason": r.finishReason,
-                               "backend": engine.backend.name, "timings": timingsJSON(r.timings)])
-            }
+        let engine = try modelOptions.loadEngine()
+        let ids = engine.tokenizer.encode(prompt)
+        let stream = !printing.json
+        let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
+                                       adapters: modelOptions.adapterRequests) { piece in
+            if stream { writeStdout(piece) }
+        }
+        if stream {
+            writeStdout("\n")
+            writeStderr(timingLine(r.timings, backend: engine.backend.name))
+        } else {
+            try printJSON(["text": r.text, "ids": r.ids, "prompt_ids": r.promptIDs, "finish_reason": r.finishReason,
+                           "backend": engine.backend.name, "timings": timingsJSON(r.timings)])
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ROMAChip
+import ROMALlama
 
 /// `roma golden ...`: golden models for RTL verification.
 struct GoldenCommand: ParsableCommand {
@@ -22,27 +23,25 @@ struct GoldenLUnitCommand: ParsableCommand {
     var bias: Int = DatapathNumerics.paper.bias
 
     func run() throws {
-        try runReportingErrors {
-            guard let mode = DatapathNumerics.ShiftRounding(rawValue: shiftRounding) else {
-                throw ValidationError("--shift-rounding must be one of \(DatapathNumerics.ShiftRounding.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let numerics = DatapathNumerics(shiftRounding: mode, bias: bias)
-            let data: Data
-            if input == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-                guard let d = FileManager.default.contents(atPath: input) else { throw GoldenError("cannot read '\(input)'") }
-                data = d
-            }
-            var out = ""
-            for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                if trimmed.isEmpty { continue }
-                let stim = try parse(trimmed, line: i + 1)
-                let r = LUnit.group(a: stim.a, w: stim.w, z: stim.z, scaleBits: stim.s, numerics: numerics)
-                let res = r.res.isNaN ? "null" : "\(Double(r.res))"
-                out += "{\"max_exp\":\(r.maxExp),\"vsum\":\(r.vsum),\"dot\":\(r.dot),\"res\":\(res)}\n"
-            }
-            writeStdout(out)
+        guard let mode = DatapathNumerics.ShiftRounding(rawValue: shiftRounding) else {
+            throw ValidationError("--shift-rounding must be one of \(DatapathNumerics.ShiftRounding.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        let numerics = DatapathNumerics(shiftRounding: mode, bias: bias)
+        let data: Data
+        if input == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
+            guard let d = FileManager.default.contents(atPath: input) else { throw GoldenError("cannot read '\(input)'") }
+            data = d
+        }
+        var out = ""
+        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            let stim = try parse(trimmed, line: i + 1)
+            let r = LUnit.group(a: stim.a, w: stim.w, z: stim.z, scaleBits: stim.s, numerics: numerics)
+            let res = r.res.isNaN ? "null" : "\(Double(r.res))"
+            out += "{\"max_exp\":\(r.maxExp),\"vsum\":\(r.vsum),\"dot\":\(r.dot),\"res\":\(res)}\n"
+        }
+        writeStdout(out)
     }
 
     struct Stimulus { var a: [UInt16]; var w: [UInt8]; var z: Int; var s: UInt16 }

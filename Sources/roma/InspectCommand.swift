@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ROMAFormats
 import ROMAChip
+import ROMALlama
 import ROMAModel
 
 /// `roma inspect FILE`: metadata and tensor table of a GGUF model or a ROM image; or, with
@@ -18,68 +19,64 @@ struct InspectCommand: ParsableCommand {
     var bits: Int = 4
     @Option(help: "Group size for --model-config (default: as `roma compile` picks).")
     var group: Int?
-    @Option(help: "Chip configuration JSON (default: the paper's chip).")
-    var config: String?
+    @OptionGroup var chipOptions: ChipOptions
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     @Flag(help: "Print long arrays (vocabulary, merges) in full.")
     var full = false
 
     func run() throws {
-        try runReportingErrors {
-            let chip = try loadChip(config)
-            if let modelConfig {
-                guard bits == 2 || bits == 4 else { throw ValidationError("--bits must be 2 or 4") }
-                let m = try loadModelConfig(path: modelConfig)
-                let g = try ROMCompiler.resolveGroupSize(group, model: m)
-                let fit = ROMFit(model: m, bits: bits, groupSize: g, romBytes: chip.memory.romBytes)
-                if format == .json {
-                    try printJSON(["model": m.name, "bits": bits, "group": g, "rom_bytes": chip.memory.romBytes,
-                                   "total_bytes": fit.totalBytes, "fits": fit.fits, "margin_bytes": fit.margin,
-                                   "classes": fit.rows.map { ["class": $0.tensorClass, "weights": $0.weights, "bytes": $0.bytes] }])
-                } else { print(fit.report(), terminator: "") }
-                return
+        let chip = try chipOptions.chip()
+        if let modelConfig {
+            try ROMCompiler.checkBits(bits, chip: chip)
+            let m = try loadModelConfig(path: modelConfig)
+            let g = try ROMCompiler.resolveGroupSize(group, model: m, chip: chip)
+            let fit = ROMFit(model: m, bits: bits, groupSize: g, chip: chip)
+            if printing.json {
+                try printJSON(["model": m.name, "bits": bits, "group": g, "rom_bytes": chip.memory.romBytes,
+                               "total_bytes": fit.totalBytes, "fits": fit.fits, "margin_bytes": fit.margin,
+                               "classes": fit.rows.map { ["class": $0.tensorClass, "weights": $0.weights, "bytes": $0.bytes] }])
+            } else { print(fit.report(), terminator: "") }
+            return
+        }
+        let path = file ?? ModelLocator.defaultModelPath
+        if let f = FileHandle(forReadingAtPath: path), let head = try? f.read(upToCount: 8), Array(head) == ROMImage.magic {
+            try inspectImage(path)
+            return
+        }
+        let g = try GGUFFile(path: path)
+        switch printing.format {
+        case .json:
+            var meta: [String: Any] = [:]
+            for k in g.metadataKeys { meta[k] = jsonValue(g.metadata[k]!, full: full) }
+            let tensors: [[String: Any]] = g.tensors.map {
+                ["name": $0.name, "type": $0.type.description, "shape": $0.shape, "bytes": $0.byteCount, "offset": $0.fileOffset]
             }
-            let path = file ?? ModelLocator.defaultModelPath
-            if let f = FileHandle(forReadingAtPath: path), let head = try? f.read(upToCount: 8), Array(head) == ROMImage.magic {
-                try inspectImage(path)
-                return
+            try printJSON(["path": path, "version": Int(g.version), "alignment": g.alignment,
+                           "metadata": meta, "tensors": tensors])
+        case .text:
+            print("GGUF v\(g.version)  \(path)")
+            print("alignment \(g.alignment), data at offset \(g.dataOffset), \(g.tensors.count) tensors, \(g.metadata.count) metadata keys")
+            print("\nmetadata:")
+            for k in g.metadataKeys {
+                let v = g.metadata[k]!
+                var s = full ? fullDescription(v) : v.description
+                if !full, s.count > 160 { s = String(s.prefix(157)) + "..." }
+                print("  \(k) [\(v.typeName)] = \(s)")
             }
-            let g = try GGUFFile(path: path)
-            switch format {
-            case .json:
-                var meta: [String: Any] = [:]
-                for k in g.metadataKeys { meta[k] = jsonValue(g.metadata[k]!, full: full) }
-                let tensors: [[String: Any]] = g.tensors.map {
-                    ["name": $0.name, "type": $0.type.description, "shape": $0.shape, "bytes": $0.byteCount, "offset": $0.fileOffset]
-                }
-                try printJSON(["path": path, "version": Int(g.version), "alignment": g.alignment,
-                               "metadata": meta, "tensors": tensors])
-            case .text:
-                print("GGUF v\(g.version)  \(path)")
-                print("alignment \(g.alignment), data at offset \(g.dataOffset), \(g.tensors.count) tensors, \(g.metadata.count) metadata keys")
-                print("\nmetadata:")
-                for k in g.metadataKeys {
-                    let v = g.metadata[k]!
-                    var s = full ? fullDescription(v) : v.description
-                    if !full, s.count > 160 { s = String(s.prefix(157)) + "..." }
-                    print("  \(k) [\(v.typeName)] = \(s)")
-                }
-                print("\ntensors:")
-                let w = max(8, g.tensors.map(\.name.count).max() ?? 8)
-                print("  " + "name".padding(toLength: w, withPad: " ", startingAt: 0) + "  type   shape                bytes")
-                var total = 0
-                for t in g.tensors {
-                    total += t.byteCount
-                    let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-                    print("  " + t.name.padding(toLength: w, withPad: " ", startingAt: 0) + "  "
-                          + t.type.description.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
-                          + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + " " + String(t.byteCount))
-                }
-                print("  total tensor bytes: \(total)")
+            print("\ntensors:")
+            let w = max(8, g.tensors.map(\.name.count).max() ?? 8)
+            print("  " + "name".padding(toLength: w, withPad: " ", startingAt: 0) + "  type   shape                bytes")
+            var total = 0
+            for t in g.tensors {
+                total += t.byteCount
+                let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
+                print("  " + t.name.padding(toLength: w, withPad: " ", startingAt: 0) + "  "
+                      + t.type.description.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
+                      + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + " " + String(t.byteCount))
             }
+            print("  total tensor bytes: \(total)")
         }
     }
 
@@ -87,7 +84,7 @@ struct InspectCommand: ParsableCommand {
         let img = try ROMImage(path: path)
         let h = img.header
         let summary = ROMImageSummary(img)
-        if format == .json {
+        if printing.json {
             var tuning: Any = NSNull()
             if let t = h.tuning {
                 tuning = ["method": t.method, "parent_sha256": t.parentSHA256, "calibration_tokens": t.calibrationTokens,
@@ -122,8 +119,9 @@ struct InspectCommand: ParsableCommand {
                   + String(format: "%10d  ", img.romBytes(t)) + per)
         }
         print("\n" + summary.unitFillReport())
-        let fit = ROMFit(model: h.model, bits: h.quantization.bits, groupSize: h.quantization.groupSize,
-                         romBytes: Double(h.units.romBytesPerUnit * h.units.count))
+        var target = ChipConfig.paper   // the image's ROM: its units x their ROM bytes
+        target.memory.romBytes = Double(h.units.romBytesPerUnit * h.units.count)
+        let fit = ROMFit(model: h.model, bits: h.quantization.bits, groupSize: h.quantization.groupSize, chip: target)
         print(fit.report(), terminator: "")
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAModel
 import ROMANumerics
 
@@ -19,8 +20,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Compute backend: reference (FP32 on the GGUF weights) or chip (the ROMA datapath on a ROM image). Default: chip with --image, else reference.")
     var backend: BackendChoice?
 
-    @Option(help: "Chip configuration JSON for the chip backend (default: the paper's chip; see `roma chip show --format json`).")
-    var config: String?
+    @OptionGroup var chipOptions: ChipOptions
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -51,10 +51,10 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model on its backend and registers the --adapter adapters.
     func loadEngine() throws -> Engine {
-        if let threads { Parallel.threads = threads }
+        if let threads { Parallel.use(threads: threads) }
         let engine: Engine
         if let image {
-            let chip = try loadChip(config)
+            let chip = try chipOptions.chip()
             engine = try Engine.chip(imagePath: image, chip: chip)
         } else {
             let path = modelPath

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ROMAChip
+import ROMALlama
 import Foundation
 import ROMARTL
 
@@ -13,19 +14,6 @@ struct RTLCommand: ParsableCommand {
 extension ROMStyle: ExpressibleByArgument {}
 extension CGenStructure: ExpressibleByArgument {}
 
-/// Runs `body`, turning RTLError into one "error: ..." line on stderr and exit code 1.
-private func reporting<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as RTLError {
-        writeStderr("error: \(e.description)\n")
-        throw ExitCode(1)
-    }
-}
-
-private func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try enc.encode(value), as: UTF8.self))
-}
 
 struct RTLRomCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,26 +45,23 @@ struct RTLRomCommand: ParsableCommand {
     var name: String
     @Option(help: "Output directory (created if needed).")
     var output: String
-    @Option(help: "text | json")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        try reporting {
-            let geometry = try ROMGeometry(depth: depth, width: width, style: style)
-            try RTLManifest.validate(name: name)
-            let source = try makeTileSource(dataHex: dataHex, image: image, unit: unit, offset: offset)
-            let tile = try source.tile(geometry: geometry)
-            let rom = try GeneratedROM(tile: tile, style: style, name: name, cgen: cgen, source: source.origin)
-            let files = try rom.write(to: URL(fileURLWithPath: output))
-            switch format {
-            case .json: print(String(decoding: try rom.manifest.json(), as: UTF8.self))
-            case .text:
-                let c = rom.manifest.counts
-                print("\(name): \(style.rawValue) \(geometry), transistors \(c.transistors)"
-                      + (style == .brom ? " = D/4*(W+NUM_CGEN), NUM_CGEN \(c.numCGen)" : " = D*W")
-                      + ", connections \(c.connections), transistors present \(c.transistorsPresent)")
-                for f in files { print("  wrote \(f.path)") }
-            }
+        let geometry = try ROMGeometry(depth: depth, width: width, style: style)
+        try RTLManifest.validate(name: name)
+        let source = try makeTileSource(dataHex: dataHex, image: image, unit: unit, offset: offset)
+        let tile = try source.tile(geometry: geometry)
+        let rom = try GeneratedROM(tile: tile, style: style, name: name, cgen: cgen, source: source.origin)
+        let files = try rom.write(to: URL(fileURLWithPath: output))
+        switch printing.format {
+        case .json: print(String(decoding: try rom.manifest.json(), as: UTF8.self))
+        case .text:
+            let c = rom.manifest.counts
+            print("\(name): \(style.rawValue) \(geometry), transistors \(c.transistors)"
+                  + (style == .brom ? " = D/4*(W+NUM_CGEN), NUM_CGEN \(c.numCGen)" : " = D*W")
+                  + ", connections \(c.connections), transistors present \(c.transistorsPresent)")
+            for f in files { print("  wrote \(f.path)") }
         }
     }
 }
@@ -97,8 +82,7 @@ struct RTLVerifyCommand: ParsableCommand {
     var swiftOnly = false
     @Option(help: "Per-tool timeout in seconds.")
     var timeout: Double = 600
-    @Option(help: "text | json")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
         var o = RTLVerifier.Options()
@@ -106,13 +90,11 @@ struct RTLVerifyCommand: ParsableCommand {
         o.cellsMaxBits = cellsMaxBits
         o.swiftOnly = swiftOnly
         o.timeout = timeout
-        let quiet = format == .json
-        let results = try reporting {
-            try RTLVerifier.verify(directory: URL(fileURLWithPath: directory), options: o) { line in
-                if !quiet { print(line) }
-            }
+        let quiet = printing.json
+        let results = try RTLVerifier.verify(directory: URL(fileURLWithPath: directory), options: o) { line in
+            if !quiet { print(line) }
         }
-        if format == .json { try printJSON(results) } else {
+        if printing.json { try printJSON(encodable: results) } else {
             for r in results {
                 print("\(r.name) \(r.depth)x\(r.width): \(r.passed ? "OK" : "FAILED")")
                 for n in r.notes { print("  note: \(n)") }
@@ -147,36 +129,28 @@ struct RTLReportCommand: ParsableCommand {
     var synthesize = false
     @Option(help: "yosys flow for --synthesize: generic | structural.")
     var flow: String = "generic"
-    @Option(help: "RTL array config JSON (rows, columns, vectorUnitRow, romBytes); default: the paper's chip.")
-    var config: String?
+    @OptionGroup var chipOptions: ChipOptions
     @Option(help: "Compiled ROM image (roma compile); with --unit ROW,COL and --offset WORDS.")
     var image: String?
     @Option(help: "Directory for the synthesized tiles.")
     var work: String = ".build/rtl-report"
-    @Option(help: "text | json")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        try reporting {
-            guard let f = Yosys.Flow(rawValue: flow) else {
-                throw RTLError.io("invalid --flow '\(flow)': use generic or structural")
-            }
-            var array = RTLArrayConfig.paper
-            if let config {
-                guard let data = FileManager.default.contents(atPath: config) else { throw RTLError.io("cannot read \(config)") }
-                array = try RTLArrayConfig.load(json: data)
-            }
-            if let image {
-                // scale to what this image stores instead of the chip's full ROM
-                let rom: ROMImage
-                do { rom = try ROMImage(path: image) } catch { throw RTLError.io("\(error)") }
-                array.romBytes = Double(rom.quantizedContentBytes)
-            }
-            let g = try ROMGeometry(depth: depth, width: width, style: .brom)
-            let figures = synthesize
-                ? try ROMAreaFigures.measured(tile: g, cgen: cgen, array: array, flow: f, work: URL(fileURLWithPath: work))
-                : ROMAreaFigures(tile: g, cgen: cgen, array: array)
-            if format == .json { try printJSON(figures) } else { print(figures.text, terminator: "") }
+        guard let f = Yosys.Flow(rawValue: flow) else {
+            throw RTLError.io("invalid --flow '\(flow)': use generic or structural")
         }
+        var array = RTLArrayConfig(chip: try chipOptions.chip())
+        if let image {
+            // scale to what this image stores instead of the chip's full ROM
+            let rom: ROMImage
+            do { rom = try ROMImage(path: image) } catch { throw RTLError.io("\(error)") }
+            array.romBytes = Double(rom.quantizedContentBytes)
+        }
+        let g = try ROMGeometry(depth: depth, width: width, style: .brom)
+        let figures = synthesize
+            ? try ROMAreaFigures.measured(tile: g, cgen: cgen, array: array, flow: f, work: URL(fileURLWithPath: work))
+            : ROMAreaFigures(tile: g, cgen: cgen, array: array)
+        if printing.json { try printJSON(encodable: figures) } else { print(figures.text, terminator: "") }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Roma: ParsableCommand {
@@ -7,4 +8,24 @@ struct Roma: ParsableCommand {
         abstract: "ROMA: a ROM-based LLM accelerator, in software.",
         subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, EvalCommand.self, BenchCommand.self, CompileCommand.self, TuneCommand.self, GoldenCommand.self, ChipCommand.self, AdapterCommand.self, SRAMCommand.self, SimCommand.self, RTLCommand.self]
     )
+
+    /// Parses the command line (usage errors as ArgumentParser prints them) and runs the command; any
+    /// other error is one line on stderr, "error: <what went wrong>", and exit code 1.
+    static func main() {
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do {
+            try command.run()
+        } catch let e as ExitCode {
+            exit(withError: e)
+        } catch let e as CleanExit {
+            exit(withError: e)
+        } catch let e as ValidationError {
+            writeStderr("error: \(e.message)\n")
+            Foundation.exit(1)
+        } catch {
+            writeStderr("error: \(error)\n")
+            Foundation.exit(1)
+        }
+    }
 }

@@ -3,6 +3,7 @@ import ROMARTL
 import ROMAFormats
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMASim
 
 /// `roma sim ...` — performance / area / power model of the ROMA chip (issue 6).
@@ -12,8 +13,6 @@ struct SimCommand: ParsableCommand {
         subcommands: [SimRun.self, SimPaperCommand.self, SimSweepCommand.self, SimCapacityCommand.self,
                       SimAreaCommand.self, SimCompareCommand.self])
 }
-
-/// Output format of the sim and chip commands (named apart from main's `OutputFormat` to merge cleanly).
 
 // MARK: - Model and chip loading
 
@@ -46,17 +45,11 @@ func loadModelConfig(path: String) throws -> ModelConfig {
     }
 }
 
-func loadChip(_ path: String?) throws -> ChipConfig {
-    guard let path else { return .paper }
-    return try ChipConfig.load(from: URL(fileURLWithPath: path))
-}
-
 /// Options shared by the subcommands that simulate one workload.
 struct WorkloadOptions: ParsableArguments {
     @Option(name: .long, help: "Model: a preset (llama3.2-3b, llama3-8b, smollm2-135m), a HF config.json or a .gguf file.")
     var modelConfig: String = "llama3.2-3b"
-    @Option(name: .long, help: "Chip configuration JSON (see `roma chip show --format json`); default: the paper's chip.")
-    var config: String?
+    @OptionGroup var chipOptions: ChipOptions
     @Option(name: .long, help: "Base-weight bits (default: 2 for llama3-8b, else 4, as in the paper Sec. IV-A).")
     var bits: Int?
     @Option(name: .long, help: "LoRA rank.")
@@ -65,7 +58,7 @@ struct WorkloadOptions: ParsableArguments {
     var loraTargets: String = "q,k,v,o"
 
     func load() throws -> (ChipConfig, SimWorkload) {
-        let chip = try loadChip(config)
+        let chip = try chipOptions.chip()
         let model = try loadModelConfig(path: modelConfig)
         guard rank >= 0 else { throw SimError.badArgument("--rank must be >= 0, got \(rank)") }
         let b = bits ?? (model.name == ModelConfig.llama3_8B.name ? 2 : 4)
@@ -99,7 +92,7 @@ struct SimRun: ParsableCommand {
     @Option(name: .long, help: "Output (generated) tokens.") var output: Int = 256
     @Option(name: .long, help: "KV-cache lengths at which to report the decode speed, comma-separated.")
     var kvPoints: String = "0,256,512,1024,2048,4096"
-    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func run() throws {
         let (chip, w) = try workload.load()
@@ -108,7 +101,7 @@ struct SimRun: ParsableCommand {
             return v
         }
         let report = try SimRunReport(sim: try ChipSimulator(chip: chip, workload: w), input: input, output: output, kvPoints: kv)
-        print(format == .json ? try report.json() : report.text(), terminator: "")
+        print(printing.json ? try report.json() : report.text(), terminator: "")
     }
 }
 
@@ -117,19 +110,18 @@ struct SimRun: ParsableCommand {
 struct SimPaperCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "paper",
         abstract: "Reproduce the paper's rows R1-R19 (calibrated to R1 and R7 only) and write SVG plots like Figs. 6-12.")
-    @Option(name: .long, help: "text or json.") var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
     @Option(name: .long, help: "Directory for the SVG plots.") var plots: String = "out/sim-paper"
     @Flag(name: .long, help: "Do not write plots.") var noPlots = false
-    @Option(name: .long, help: "Chip configuration JSON to start the calibration from; default: the paper's chip.")
-    var config: String?
+    @OptionGroup var chipOptions: ChipOptions
 
     func run() throws {
-        let repro = try PaperReproduction(base: try loadChip(config))
-        if format == .json { print(repro.json(), terminator: "") } else { print(repro.table(), terminator: "") }
+        let repro = try PaperReproduction(base: try chipOptions.chip())
+        if printing.json { print(repro.json(), terminator: "") } else { print(repro.table(), terminator: "") }
         if !noPlots {
             let files = try writeFiles(try repro.plots(), to: plots)
             let msg = "wrote \(files.count) plots to \(plots)/: " + files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")
-            if format == .json { stderrPrint(msg) } else { print("\n" + msg) }
+            if printing.json { stderrPrint(msg) } else { print("\n" + msg) }
         }
     }
 }
@@ -221,12 +213,12 @@ struct SimCapacityCommand: ParsableCommand {
 struct SimAreaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "area",
         abstract: "Area and power per component (Table I, Fig. 11) and the four L-Unit designs (Fig. 12).")
-    @Option(name: .long, help: "Chip configuration JSON; default: the paper's chip.") var config: String?
+    @OptionGroup var chipOptions: ChipOptions
     @Option(name: .long, help: "Take the B-ROM/standard ROM area ratio and NUM_CGEN from `roma rtl report --synthesize --format json` output instead of the paper's ~40% claim.")
     var rtlReport: String?
 
     func run() throws {
-        var chip = try loadChip(config)
+        var chip = try chipOptions.chip()
         if let rtlReport {
             guard let data = FileManager.default.contents(atPath: rtlReport) else {
                 throw SimError.badModelConfig("cannot read RTL report '\(rtlReport)'")
@@ -274,10 +266,10 @@ struct SimAreaCommand: ParsableCommand {
 struct SimCompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare",
         abstract: "ROMA beside a GPU, a CPU with llama.cpp, Taalas HC1, TOM, HNLPU and T-MAC (published numbers).")
-    @Option(name: .long, help: "Chip configuration JSON; default: the paper's chip.") var config: String?
+    @OptionGroup var chipOptions: ChipOptions
 
     func run() throws {
-        let chip = try loadChip(config)
+        let chip = try chipOptions.chip()
         let rows = [try SimComparison.modelRow(chip: chip, workload: .paper3B)] + SimComparison.published
         print(SimComparison.table(rows), terminator: "")
         print("Different models, workloads and process nodes: read rows as orders of magnitude, not like-for-like.")

@@ -18,34 +18,31 @@ struct TokenizeCommand: ParsableCommand {
     var noParseSpecial = false
     @Flag(help: "Print one line per token: id and its text.")
     var pieces = false
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func validate() throws {
         if (text == nil) == (textFile == nil) { throw ValidationError("give exactly one of --text or --text-file") }
     }
 
     func run() throws {
-        try runReportingErrors {
-            let input: String
-            if let textFile {
-                guard let d = FileManager.default.contents(atPath: textFile) else {
-                    throw EngineError.invalid("cannot read text file '\(textFile)'")
-                }
-                input = String(decoding: d, as: UTF8.self)
-            } else { input = text! }
-            let path = model ?? ModelLocator.defaultModelPath
-            let tok = try BPETokenizer(gguf: GGUFFile(path: path))
-            let ids = tok.encode(input, parseSpecial: !noParseSpecial)
-            switch format {
-            case .json:
-                try printJSON(["ids": ids, "count": ids.count])
-            case .text:
-                if pieces {
-                    for id in ids { print("\(id) -> \(String(decoding: tok.bytes(of: id, renderSpecial: true), as: UTF8.self).debugDescription)") }
-                } else {
-                    print(ids.map(String.init).joined(separator: " "))
-                }
+        let input: String
+        if let textFile {
+            guard let d = FileManager.default.contents(atPath: textFile) else {
+                throw EngineError.invalid("cannot read text file '\(textFile)'")
+            }
+            input = String(decoding: d, as: UTF8.self)
+        } else { input = text! }
+        let path = model ?? ModelLocator.defaultModelPath
+        let tok = try BPETokenizer(gguf: GGUFFile(path: path))
+        let ids = tok.encode(input, parseSpecial: !noParseSpecial)
+        switch printing.format {
+        case .json:
+            try printJSON(["ids": ids, "count": ids.count])
+        case .text:
+            if pieces {
+                for id in ids { print("\(id) -> \(String(decoding: tok.bytes(of: id, renderSpecial: true), as: UTF8.self).debugDescription)") }
+            } else {
+                print(ids.map(String.init).joined(separator: " "))
             }
         }
     }

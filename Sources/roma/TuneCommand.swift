@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
@@ -35,8 +36,7 @@ struct TuneCommand: ParsableCommand {
     var threads: Int?
     @Option(help: "Output ROM image path (a new file).")
     var output: String
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var printing: OutputOptions
 
     func validate() throws {
         if epochs < 1 || epochs > 1000 { throw ValidationError("--epochs must be in 1...1000, got \(epochs)") }
@@ -48,47 +48,45 @@ struct TuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            if let threads { Parallel.threads = threads }
-            let path = model ?? ModelLocator.defaultModelPath
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
-            }
-            for (other, what) in [(path, "the model"), (calibrationText, "the calibration text")] where ROMImage.isSameFile(output, other) {
-                throw EngineError.invalid("--output '\(output)' is \(what); the tuned image must be a new file")
-            }
-            let img = try ROMImage(path: image)
-            let g = try GGUFFile(path: path)
-            let sha = SHA256.hex(SHA256.hash(g.file.bytes))
-            guard sha == img.header.source.sha256 else {
-                throw EngineError.invalid("'\(image)' was compiled from \(img.header.source.file) (sha256 \(img.header.source.sha256.prefix(16))...), not from '\(path)' (sha256 \(sha.prefix(16))...): tune against the image's own source model")
-            }
-            let engine = try Engine(tokenizer: BPETokenizer(gguf: g), backend: ReferenceBackend(gguf: g))   // the file hashed above
-            let tokens = try readCalibrationTokens(engine: engine, textFile: calibrationText, count: calibrationTokens ?? ctx)
-            let count = calibrationTokens ?? tokens.count / ctx * ctx
-            var tuner = ScaleTuner()
-            tuner.epochs = epochs
-            tuner.learningRate = learningRate
-            tuner.ctx = ctx
-            tuner.chunksPerStep = chunksPerStep
-            tuner.tuneNorms = !scalesOnly
-            var bar: ProgressBar?
-            let report = try tuner.tune(image: img, teacher: engine.backend, tokens: tokens, count: count, output: output) { step, steps, kl in
-                if bar == nil { bar = ProgressBar(label: "tune", total: steps) }
-                bar!.update(step, String(format: "KL %.4f", kl))
-            }
-            if format == .json {
-                try printJSON(["path": output, "parent_sha256": img.checksumHex, "sha256": report.checksum, "bytes": report.bytes,
-                               "steps": report.steps, "kl_per_epoch": report.klPerEpoch, "mean_scale_change": report.meanScaleChange,
-                               "max_scale_change": report.maxScaleChange, "seconds": report.seconds])
-            } else {
-                print("wrote \(output): tuned from \(image) (sha256 \(img.checksumHex.prefix(16))...), sha256 \(report.checksum)")
-                let perStep = min(chunksPerStep, count / ctx), chunkTokens = min(ctx, img.model.contextLength)
-                let batch = perStep == 1 ? "\(chunkTokens)" : "\(perStep) x \(chunkTokens)"
-                print("KL(float || image) per token by epoch: " + report.klPerEpoch.map { String(format: "%.4f", $0) }.joined(separator: " -> ")
-                      + "; \(report.steps) steps of \(batch) tokens, " + String(format: "%.1f s", report.seconds))
-                print(String(format: "group scales changed by %.2f%% on average (largest %.1f%%); codes and zero points unchanged", 100 * report.meanScaleChange, 100 * report.maxScaleChange))
-            }
+        if let threads { Parallel.use(threads: threads) }
+        let path = model ?? ModelLocator.defaultModelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
+        }
+        for (other, what) in [(path, "the model"), (calibrationText, "the calibration text")] where ROMImage.isSameFile(output, other) {
+            throw EngineError.invalid("--output '\(output)' is \(what); the tuned image must be a new file")
+        }
+        let img = try ROMImage(path: image)
+        let g = try GGUFFile(path: path)
+        let sha = SHA256.hex(SHA256.hash(g.file.bytes))
+        guard sha == img.header.source.sha256 else {
+            throw EngineError.invalid("'\(image)' was compiled from \(img.header.source.file) (sha256 \(img.header.source.sha256.prefix(16))...), not from '\(path)' (sha256 \(sha.prefix(16))...): tune against the image's own source model")
+        }
+        let engine = try Engine(tokenizer: BPETokenizer(gguf: g), backend: ReferenceBackend(gguf: g))   // the file hashed above
+        let tokens = try readCalibrationTokens(engine: engine, textFile: calibrationText, count: calibrationTokens ?? ctx)
+        let count = calibrationTokens ?? tokens.count / ctx * ctx
+        var tuner = ScaleTuner()
+        tuner.epochs = epochs
+        tuner.learningRate = learningRate
+        tuner.ctx = ctx
+        tuner.chunksPerStep = chunksPerStep
+        tuner.tuneNorms = !scalesOnly
+        var bar: ProgressBar?
+        let report = try tuner.tune(image: img, teacher: engine.backend, tokens: tokens, count: count, output: output) { step, steps, kl in
+            if bar == nil { bar = ProgressBar(label: "tune", total: steps) }
+            bar!.update(step, String(format: "KL %.4f", kl))
+        }
+        if printing.json {
+            try printJSON(["path": output, "parent_sha256": img.checksumHex, "sha256": report.checksum, "bytes": report.bytes,
+                           "steps": report.steps, "kl_per_epoch": report.klPerEpoch, "mean_scale_change": report.meanScaleChange,
+                           "max_scale_change": report.maxScaleChange, "seconds": report.seconds])
+        } else {
+            print("wrote \(output): tuned from \(image) (sha256 \(img.checksumHex.prefix(16))...), sha256 \(report.checksum)")
+            let perStep = min(chunksPerStep, count / ctx), chunkTokens = min(ctx, img.model.contextLength)
+            let batch = perStep == 1 ? "\(chunkTokens)" : "\(perStep) x \(chunkTokens)"
+            print("KL(float || image) per token by epoch: " + report.klPerEpoch.map { String(format: "%.4f", $0) }.joined(separator: " -> ")
+                  + "; \(report.steps) steps of \(batch) tokens, " + String(format: "%.1f s", report.seconds))
+            print(String(format: "group scales changed by %.2f%% on average (largest %.1f%%); codes and zero points unchanged", 100 * report.meanScaleChange, 100 * report.maxScaleChange))
         }
     }
 }

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
@@ -104,9 +105,9 @@ final class AdapterFormatTests: XCTestCase {
             }
         }
         let naive = NaiveLlama(merged).logits(tokens)
-        let withPEFT = try engine.session(adapters: [AdapterRequest("peft")]).feedAll(tokens, rows: 0..<tokens.count)
-        let withGGUF = try engine.session(adapters: [AdapterRequest("gguf")]).feedAll(tokens, rows: 0..<tokens.count)
-        let base = try engine.session().feedAll(tokens, rows: 0..<tokens.count)
+        let withPEFT = try engine.session(adapters: [AdapterRequest("peft")]).feed(tokens, logitRows: 0..<tokens.count)
+        let withGGUF = try engine.session(adapters: [AdapterRequest("gguf")]).feed(tokens, logitRows: 0..<tokens.count)
+        let base = try engine.session().feed(tokens, logitRows: 0..<tokens.count)
         var maxErr = 0.0, maxAbs = 0.0, maxFormat = 0.0, maxEffect = 0.0
         for p in 0..<tokens.count {
             for v in 0..<m.vocabSize {
@@ -134,8 +135,8 @@ final class AdapterFormatTests: XCTestCase {
         } }
         try engine.adapters.register(LoRAAdapter(name: "zero", layers: layers, source: "test"))
         let tokens = [9, 8, 7, 200, 2]
-        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("zero")]).feedAll(tokens, rows: 0..<5).array,
-                       try engine.session().feedAll(tokens, rows: 0..<5).array)
+        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("zero")]).feed(tokens, logitRows: 0..<5).array,
+                       try engine.session().feed(tokens, logitRows: 0..<5).array)
         // one layer, random adapter: W x + s B A x in FP64
         let (o, i) = LinearKind.down.shape(in: m)
         let A = (0..<(4 * i)).map { _ in rng.normal() * 0.3 }, B = (0..<(o * 4)).map { _ in rng.normal() * 0.3 }

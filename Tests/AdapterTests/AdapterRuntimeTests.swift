@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
@@ -34,7 +35,7 @@ final class AdapterRuntimeTests: XCTestCase {
         let engine = try Engine.chip(imagePath: romPath(), chip: chip)
         let m = engine.config, sram = (engine.backend as! ChipBackend).hUnitSRAM
         for (i, n) in ["a", "b", "c", "d"].enumerated() { try engine.adapters.register(adapter(n, rank: 8, seed: UInt64(i), m: m)) }
-        XCTAssertEqual(HUnitLoRA.bytes(rank: 8, inDim: 64, outDim: 64, format: .fp8e4m3), 1032)
+        XCTAssertEqual(SRAMAccounting.loraLayerBytes(rank: 8, inDim: 64, outDim: 64, format: .fp8e4m3), 1032)
         // a and b in use by live requests (with 4-token caches: 1024 B each)
         var sa: Session? = try engine.session(capacity: 4, adapters: [AdapterRequest("a")])
         let sb = try engine.session(capacity: 4, adapters: [AdapterRequest("b")])
@@ -90,9 +91,9 @@ final class AdapterRuntimeTests: XCTestCase {
         try engine.adapters.register(adapter("y", rank: 4, seed: 2, m: m))
         let prompt = [10, 20, 30, 40]
         // each request alone
-        let soloX = try engine.session(adapters: [AdapterRequest("x")]).feedAll(prompt, rows: 0..<4).array
-        let soloY = try engine.session(adapters: [AdapterRequest("y")]).feedAll(prompt, rows: 0..<4).array
-        let soloBase = try engine.session().feedAll(prompt, rows: 0..<4).array
+        let soloX = try engine.session(adapters: [AdapterRequest("x")]).feed(prompt, logitRows: 0..<4).array
+        let soloY = try engine.session(adapters: [AdapterRequest("y")]).feed(prompt, logitRows: 0..<4).array
+        let soloBase = try engine.session().feed(prompt, logitRows: 0..<4).array
         XCTAssertNotEqual(soloX, soloY)
         XCTAssertNotEqual(soloX, soloBase)
         // interleaved token by token, three live sessions
@@ -106,9 +107,9 @@ final class AdapterRuntimeTests: XCTestCase {
         XCTAssertEqual(iy, soloY)
         XCTAssertEqual(i0, soloBase)
         // both adapters at once, each at its scale; scale 0 is the base model
-        let both = try engine.session(adapters: [AdapterRequest("x", scale: 0.5), AdapterRequest("y", scale: 2)]).feedAll(prompt, rows: 0..<4).array
+        let both = try engine.session(adapters: [AdapterRequest("x", scale: 0.5), AdapterRequest("y", scale: 2)]).feed(prompt, logitRows: 0..<4).array
         XCTAssertNotEqual(both, soloX)
-        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("x", scale: 0)]).feedAll(prompt, rows: 0..<4).array, soloBase)
+        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("x", scale: 0)]).feed(prompt, logitRows: 0..<4).array, soloBase)
         // the ROM image: same checksum, same bytes on disk, still read-only
         XCTAssertEqual(SHA256.hex(ROMImage.computeChecksum((engine.backend as! ChipBackend).image.file.bytes)), before)
         XCTAssertEqual(SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { SHA256.hash($0) }), fileHash)

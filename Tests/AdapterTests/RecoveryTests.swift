@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
@@ -86,9 +87,9 @@ final class RecoveryTests: XCTestCase {
         try engine.adapters.register(adapters[64]!)
         try engine.adapters.register(adapters[2]!)
         let tokens = [5, 70, 120, 3, 250, 33]
-        let want = try ref.session().feedAll(tokens, rows: 0..<6).array
+        let want = try ref.session().feed(tokens, logitRows: 0..<6).array
         func err(_ adapters: [AdapterRequest]) throws -> Double {
-            let got = try engine.session(adapters: adapters).feedAll(tokens, rows: 0..<6).array
+            let got = try engine.session(adapters: adapters).feed(tokens, logitRows: 0..<6).array
             return frob(zip(got, want).map { Double($0 - $1) }) / frob(want.map(Double.init))
         }
         // every linear layer: ROM + adapter = the float weight's product, up to FP16 activations

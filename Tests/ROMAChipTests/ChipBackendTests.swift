@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics
@@ -126,8 +127,8 @@ final class ChipBackendTests: XCTestCase {
         try w.write(to: deqPath)
         let ref = try Engine.reference(path: deqPath)
         let tokens = [5, 70, 120, 3, 250, 33, 260]
-        let a = try chip.session().feedAll(tokens, rows: 0..<tokens.count)
-        let b = try ref.session().feedAll(tokens, rows: 0..<tokens.count)
+        let a = try chip.session().feed(tokens, logitRows: 0..<tokens.count)
+        let b = try ref.session().feed(tokens, logitRows: 0..<tokens.count)
         var num = 0.0, den = 0.0
         for i in 0..<(a.rows * a.cols) { num += Double((a.data[i] - b.data[i]) * (a.data[i] - b.data[i])); den += Double(b.data[i] * b.data[i]) }
         let rel = (num / den).squareRoot()
@@ -143,7 +144,7 @@ final class ChipBackendTests: XCTestCase {
     func testIncrementalDecodeEqualsBatchedPrefillOnChip() throws {
         let chip = try Engine.chip(imagePath: paths(bits: 2).rom)
         let tokens = [10, 20, 30, 40, 50]
-        let batch = try chip.session().feedAll(tokens, rows: 0..<tokens.count)
+        let batch = try chip.session().feed(tokens, logitRows: 0..<tokens.count)
         let s = try chip.session()
         for (i, t) in tokens.enumerated() {
             let l = try s.feed([t])
@@ -161,13 +162,13 @@ final class ChipBackendTests: XCTestCase {
         let engine = try Engine.chip(imagePath: p.rom)
         let chip = engine.backend as! ChipBackend
         let tokens = [7, 8, 9, 10]
-        let base = try engine.session().feedAll(tokens, rows: 0..<4).array
+        let base = try engine.session().feed(tokens, logitRows: 0..<4).array
         let (inDim, outDim, rank) = (64, 64, 4)
         var rng = SplitMix(77)
         let A = (0..<(rank * inDim)).map { _ in rng.normal() * 0.1 }
         let zeroB = [Float](repeating: 0, count: outDim * rank)
         try engine.adapters.register(adapter("zero", [LoRATarget(layer: 0, kind: .q): LoRALayer(rank: rank, inDim: inDim, outDim: outDim, a: A, b: zeroB, scale: 2)]))
-        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("zero", scale: 3)]).feedAll(tokens, rows: 0..<4).array, base)
+        XCTAssertEqual(try engine.session(adapters: [AdapterRequest("zero", scale: 3)]).feed(tokens, logitRows: 0..<4).array, base)
         XCTAssertEqual(chip.hUnitSRAM.used, rank * (inDim + outDim) + 8, "FP8 bytes + two FP32 scales stay resident")
         try engine.adapters.evict("zero")
         XCTAssertEqual(chip.hUnitSRAM.used, 0)
@@ -205,7 +206,7 @@ final class ChipBackendTests: XCTestCase {
         cfg.memory.loraKVSRAMBytes = 100_000
         let engine = try Engine.chip(imagePath: paths(bits: 4).rom, chip: cfg)
         // 2 layers * 32 kv dims * 2 (K,V) * 2 bytes = 256 bytes per token -> 390 tokens fit
-        XCTAssertEqual(ChipKVCache.bytesPerToken(engine.config), 256)
+        XCTAssertEqual(SRAMAccounting.kvBytesPerToken(engine.config, chip: cfg), 256)
         XCTAssertNoThrow(try engine.session(capacity: 128))
         var tiny = cfg
         tiny.memory.loraKVSRAMBytes = 10_000
@@ -249,9 +250,9 @@ final class ChipBackendTests: XCTestCase {
         XCTAssertEqual(try img.requireTensor("token_embd.weight").bits, 4)
         XCTAssertEqual(try img.requireTensor("blk.0.attn_q.weight").bits, 2)
         let tokens = [5, 70, 120, 3, 250, 33]
-        let want = try Engine.reference(path: gguf).session().feedAll(tokens, rows: 0..<6).array
+        let want = try Engine.reference(path: gguf).session().feed(tokens, logitRows: 0..<6).array
         func err(_ rom: String) throws -> Double {
-            let got = try Engine.chip(imagePath: rom).session().feedAll(tokens, rows: 0..<6).array
+            let got = try Engine.chip(imagePath: rom).session().feed(tokens, logitRows: 0..<6).array
             var e = 0.0, n = 0.0
             for i in want.indices { e += pow(Double(got[i] - want[i]), 2); n += pow(Double(want[i]), 2) }
             return (e / n).squareRoot()
@@ -259,6 +260,6 @@ final class ChipBackendTests: XCTestCase {
         XCTAssertLessThan(try err(mixed), try err(paths(bits: 2).rom))
         var bad = ROMCompiler(bits: 2)
         bad.embeddingBits = 3
-        XCTAssertThrowsError(try bad.compile(gguf: GGUFFile(path: gguf), output: mixed + "x")) { XCTAssertEqual("\($0)", "embedding bits must be 2 or 4, got 3") }
+        XCTAssertThrowsError(try bad.compile(gguf: GGUFFile(path: gguf), output: mixed + "x")) { XCTAssertEqual("\($0)", "embedding bits must be one of 2, 4 (chip 'roma-paper' supports 2, 4; ROM images hold 2, 4), got 3") }
     }
 }

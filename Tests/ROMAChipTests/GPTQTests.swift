@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics

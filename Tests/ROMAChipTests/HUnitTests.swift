@@ -1,5 +1,6 @@
 import XCTest
 import ROMAChip
+import ROMALlama
 import ROMANumerics
 import ROMATestSupport
 

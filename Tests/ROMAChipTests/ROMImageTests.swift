@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMANumerics
 import ROMARTL
@@ -162,7 +163,7 @@ final class ROMImageTests: XCTestCase {
     func testCompilerRejectsBadBitsAndGroups() throws {
         let out = TempFiles.path("never.rom")
         XCTAssertThrowsError(try ROMCompiler(bits: 3).compile(gguf: gguf(), output: out)) { e in
-            XCTAssertEqual("\(e)", "bits must be 2 or 4, got 3")
+            XCTAssertEqual("\(e)", "bits must be one of 2, 4 (chip 'roma-paper' supports 2, 4; ROM images hold 2, 4), got 3")
         }
         XCTAssertThrowsError(try ROMCompiler(bits: 4, groupSize: 64).compile(gguf: gguf(), output: out)) { e in
             XCTAssertEqual("\(e)", "group size 64 does not divide the row length 96 of 'blk.0.ffn_down.weight'")

@@ -1,5 +1,6 @@
 import XCTest
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMATestSupport
@@ -13,7 +14,7 @@ final class ReferenceEngineTests: XCTestCase {
         let naive = NaiveLlama(tiny).logits(tokens)
         // all positions in one batched forward pass
         let s = try engine.session()
-        let batch = try s.feedAll(tokens, rows: 0..<tokens.count)
+        let batch = try s.feed(tokens, logitRows: 0..<tokens.count)
         var maxErr = 0.0, maxAbs = 0.0
         for p in 0..<tokens.count {
             for v in 0..<tiny.vocabSize {
@@ -29,7 +30,7 @@ final class ReferenceEngineTests: XCTestCase {
         let tiny = TinyModel(seed: 3)
         let engine = try Engine.reference(path: tiny.write())
         let tokens = [10, 20, 30, 40, 50, 60, 70]
-        let batch = try engine.session().feedAll(tokens, rows: 0..<tokens.count)
+        let batch = try engine.session().feed(tokens, logitRows: 0..<tokens.count)
         let s = try engine.session()
         for (i, t) in tokens.enumerated() {
             let l = try s.feed([t])

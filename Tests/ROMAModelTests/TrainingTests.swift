@@ -1,5 +1,6 @@
 import XCTest
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMANumerics

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import ROMAChip
 @testable import ROMARTL
 
 /// Hex parsing, tile geometry and array-unit validation: pure Swift, no tools.
@@ -121,11 +122,14 @@ final class ROMTileTests: XCTestCase {
         for bad in ["3", "3,", "a,b", "1,2,3", ""] {
             XCTAssertThrowsError(try ArrayUnit(parsing: bad)) { e in XCTAssertEqual(e as? RTLError, .invalidUnitSyntax(bad)) }
         }
-        let loaded = try RTLArrayConfig.load(json: Data(#"{"rows": 9, "vectorUnitRow": 4}"#.utf8))
-        XCTAssertEqual(loaded, RTLArrayConfig(rows: 9, columns: 16, vectorUnitRow: 4, romBytes: 1.86e9))
-        XCTAssertEqual(loaded.lUnits, 128)
-        XCTAssertThrowsError(try RTLArrayConfig.load(json: Data(#"{"rows": 0}"#.utf8)))
-        XCTAssertThrowsError(try RTLArrayConfig.load(json: Data("not json".utf8)))
+        // the array comes from the one chip description
+        XCTAssertEqual(c, RTLArrayConfig(rows: 17, columns: 16, vectorUnitRow: 8, romBytes: 1.86e9))
+        var small = ChipConfig.paper
+        small.array.matrixRowsPerArray = 4
+        small.memory.romBytes = 1e9
+        let derived = RTLArrayConfig(chip: small)
+        XCTAssertEqual(derived, RTLArrayConfig(rows: 9, columns: 16, vectorUnitRow: 4, romBytes: 1e9))
+        XCTAssertEqual(derived.lUnits, small.array.matrixUnits)
     }
 
     func testImageSourceValidatesUnitAndFile() throws {

@@ -1,5 +1,6 @@
 import XCTest
 import ROMAChip
+import ROMALlama
 @testable import ROMASim
 
 final class CapacityAndUnitsTests: XCTestCase {
@@ -51,7 +52,7 @@ final class CapacityAndUnitsTests: XCTestCase {
     func testLoRAAndKVBytes() {
         let cap = SimCapacity(chip: .paper, workload: .paper3B)
         XCTAssertEqual(SimWorkload.paper3B.loraParams, 16 * 28 * 20_480)
-        XCTAssertEqual(cap.loraBytes(.plain), 9_175_040)             // FP8
+        XCTAssertEqual(cap.loraBytes(.plain), 9_175_040 + 28 * 4 * 8)  // FP8 + A's and B's FP32 scales per layer, as the chip allocates
         XCTAssertEqual(cap.loraBytes(.paperFig10), 18_350_080)       // 17.5 MiB at 2 B
         XCTAssertEqual(cap.kvBytesPerToken(.plain), 114_688)         // 2 x 28 x 1024 x 2 B = 112 KiB
         XCTAssertEqual(cap.kvBytesPerToken(.paperFig10), 65_536)     // 2 x 32 x 1024 x 1 B = 64 KiB

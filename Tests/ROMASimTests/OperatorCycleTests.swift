@@ -1,5 +1,6 @@
 import XCTest
 import ROMAChip
+import ROMALlama
 @testable import ROMASim
 
 /// Each operator's cycle count on the tiny chip, worked out by hand in the comments.

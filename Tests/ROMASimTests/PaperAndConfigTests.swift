@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 @testable import ROMASim
 
 final class PaperAndConfigTests: XCTestCase {

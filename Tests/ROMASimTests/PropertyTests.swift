@@ -1,5 +1,6 @@
 import XCTest
 import ROMAChip
+import ROMALlama
 @testable import ROMASim
 
 /// Sanity properties over many configurations (deterministic pseudo-random draws).

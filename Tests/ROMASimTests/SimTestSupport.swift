@@ -1,4 +1,5 @@
 import ROMAChip
+import ROMALlama
 @testable import ROMASim
 
 /// A tiny chip whose every operator cost can be worked out by hand: 2 arrays of 2 x 4 matrix units around

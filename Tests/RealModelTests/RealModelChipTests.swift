@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMAModel
 import ROMATestSupport
@@ -97,8 +98,8 @@ final class RealModelChipTests: XCTestCase {
         let text = String(decoding: FileManager.default.contents(atPath: "/usr/share/common-licenses/GPL-3")!, as: UTF8.self)
         let tokens = e8.tokenizer.encode(text, parseSpecial: false)
         let rows = 0..<256
-        let l8 = try e8.session(adapters: [AdapterRequest("rec16")]).feedAll(Array(tokens[0..<256]), rows: rows)
-        let l32 = try e32.session(adapters: [AdapterRequest("rec16")]).feedAll(Array(tokens[0..<256]), rows: rows)
+        let l8 = try e8.session(adapters: [AdapterRequest("rec16")]).feed(Array(tokens[0..<256]), logitRows: rows)
+        let l32 = try e32.session(adapters: [AdapterRequest("rec16")]).feed(Array(tokens[0..<256]), logitRows: rows)
         var maxDiff: Float = 0, num = 0.0, den = 0.0, agree = 0
         for r in rows {
             let a = l8.rowArray(r), b = l32.rowArray(r)

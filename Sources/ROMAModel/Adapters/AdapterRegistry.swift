@@ -1,5 +1,5 @@
 import Foundation
-import ROMAChip
+import ROMALlama
 
 /// A request's use of a registered adapter, at a scale (1 = as trained; 0 = off).
 public struct AdapterRequest: Sendable, Equatable {
@@ -36,6 +36,8 @@ public struct AdapterSpec: Sendable, Equatable {
 
 /// The adapters a running request holds: their resident forms and scales. While a lease lives its
 /// adapters cannot be evicted; it ends when the lease is released (a `Session` ends).
+///
+/// `@unchecked Sendable`: immutable but for the weak registry reference, which is only read in deinit.
 public final class AdapterLease: @unchecked Sendable {
     public let selection: AdapterSelection
     let names: [String]
@@ -51,6 +53,9 @@ public final class AdapterLease: @unchecked Sendable {
 /// backend (the chip: FP8 in H-Unit SRAM, sharing the budget with KV caches). When SRAM runs short the
 /// least recently used adapter that is neither pinned nor in use by a live request is evicted.
 /// Swapping adapters never touches the base weights (the ROM image is mapped read-only).
+///
+/// `@unchecked Sendable`: every mutable field is behind `lock` (recursive: `pin` and `acquire` make room
+/// through `makeRoom`).
 public final class AdapterRegistry: @unchecked Sendable {
     public let backend: Backend
     private let lock = NSRecursiveLock()
@@ -59,8 +64,9 @@ public final class AdapterRegistry: @unchecked Sendable {
     private struct Entry { var resident: ResidentAdapter; var pinned: Bool; var lastUse: UInt64; var inUse: Int }
     private var resident: [String: Entry] = [:]
     private var clock: UInt64 = 0
+    private var evicted: [String] = []
     /// Names of adapters evicted so far, oldest first (reports, tests).
-    public private(set) var evictions: [String] = []
+    public var evictions: [String] { lock.lock(); defer { lock.unlock() }; return evicted }
 
     public init(backend: Backend) { self.backend = backend }
 
@@ -130,7 +136,7 @@ public final class AdapterRegistry: @unchecked Sendable {
         guard !e.pinned else { throw AdapterError.invalid("adapter '\(name)' is pinned") }
         guard e.inUse == 0 else { throw AdapterError.invalid("adapter '\(name)' is in use by \(e.inUse) request(s)") }
         resident[name] = nil
-        evictions.append(name)
+        evicted.append(name)
     }
 
     /// Evicts idle, unpinned adapters (least recently used first, never those in `protecting`) until
@@ -138,12 +144,12 @@ public final class AdapterRegistry: @unchecked Sendable {
     @discardableResult
     public func makeRoom(_ bytes: Int, protecting: Set<String> = []) -> Bool {
         lock.lock(); defer { lock.unlock() }
-        guard let sram = backend.sram else { return true }
+        guard let sram = backend.memory else { return true }
         while sram.free < bytes {
             guard let victim = resident.filter({ !$0.value.pinned && $0.value.inUse == 0 && !protecting.contains($0.key) })
                 .min(by: { $0.value.lastUse < $1.value.lastUse })?.key else { return false }
             resident[victim] = nil
-            evictions.append(victim)
+            evicted.append(victim)
         }
         return true
     }
@@ -156,11 +162,11 @@ public final class AdapterRegistry: @unchecked Sendable {
             let r = try backend.makeResident(a)
             resident[name] = Entry(resident: r, pinned: false, lastUse: clock, inUse: 0)
             return r
-        } catch SRAMError.overBudget(_, let requested, _, _) {
-            guard makeRoom(requested, protecting: protecting) else {
+        } catch let e as MemoryBudgetError {
+            guard makeRoom(e.requested, protecting: protecting) else {
                 let held = resident.sorted { $0.key < $1.key }.map { "\($0.key)\($0.value.pinned ? " (pinned)" : $0.value.inUse > 0 ? " (in use)" : "")" }
-                let sram = backend.sram!
-                throw AdapterError.invalid("SRAM over budget: adapter '\(name)' needs \(SRAM.format(requested)) but only \(SRAM.format(sram.free)) of \(SRAM.format(sram.capacity)) are free and nothing more can be evicted (resident: \(held.isEmpty ? "none" : held.joined(separator: ", ")))")
+                let m = backend.memory!
+                throw AdapterError.invalid("\(m.name) over budget: adapter '\(name)' needs \(ByteCount.format(e.requested)) but only \(ByteCount.format(m.free)) of \(ByteCount.format(m.capacity)) are free and nothing more can be evicted (resident: \(held.isEmpty ? "none" : held.joined(separator: ", ")))")
             }
             let r = try backend.makeResident(a)
             resident[name] = Entry(resident: r, pinned: false, lastUse: clock, inUse: 0)

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 
 /// llama.cpp LoRA adapters in GGUF: `general.type = adapter`, `adapter.type = lora`,

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMANumerics
 
 /// Accuracy-recovery adapters: for every linear layer the rank-R LoRA that best approximates what

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMAFormats
 import ROMANumerics
 

@@ -1,5 +1,6 @@
 import Foundation
 import ROMAChip
+import ROMALlama
 import ROMANumerics
 
 /// The Llama graph of `LlamaModel` with its backward pass, in FP32, for training against a frozen
@@ -22,10 +23,12 @@ public final class TrainableLlama: @unchecked Sendable {
     public var attentionNorms: [[Float]]
     public var ffnNorms: [[Float]]
     public var outputNorm: [Float]
+    let rotary: RotaryEmbedding
 
     /// The parameters: every weight as an uninitialized matrix the caller fills (`DenseWeight.data`).
     public init(config: ModelConfig, norms: NormWeights) {
         self.config = config
+        rotary = RotaryEmbedding(config)
         embedding = DenseWeight(rows: config.vocabSize, cols: config.hiddenSize)
         output = config.tiedEmbeddings ? embedding : DenseWeight(rows: config.vocabSize, cols: config.hiddenSize)
         weights = (0..<config.numLayers).map { _ in
@@ -92,11 +95,10 @@ public final class TrainableLlama: @unchecked Sendable {
     }
 
     /// One forward pass, kept for `backward`.
-    public final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {  // @unchecked: filled by one pass, then only read
         public let tokens: [Int]
         var layers: [LayerTape] = []
         var xFinal: Matrix!, rFinal: [Float] = [], hFinal: Matrix!
-        var cos: [Float] = [], sin: [Float] = []
         init(tokens: [Int]) { self.tokens = tokens }
     }
 
@@ -106,8 +108,8 @@ public final class TrainableLlama: @unchecked Sendable {
     }
 
     static func find(_ name: String, embedding: DenseWeight, output: DenseWeight, weights: [[LinearKind: DenseWeight]]) -> DenseWeight? {
-        if name == "token_embd.weight" { return embedding }
-        if name == "output.weight" { return output }
+        if name == TensorName.embedding { return embedding }
+        if name == TensorName.output { return output }
         for (l, layer) in weights.enumerated() {
             for (k, w) in layer where k.ggufName(layer: l) == name { return w }
         }
@@ -118,92 +120,20 @@ public final class TrainableLlama: @unchecked Sendable {
 
     // MARK: forward
 
-    /// Logits [T, vocab] of every position of `tokens` (positions 0..<T) and the tape.
+    /// Logits [T, vocab] of every position of `tokens` (positions 0..<T) and the tape: the one Llama
+    /// forward pass (`LlamaModel.forward`) run on a `TapeRecorder` over these weights.
     public func forward(_ tokens: [Int]) -> (logits: Matrix, tape: Tape) {
-        let c = config, T = tokens.count, d = c.hiddenSize
+        let c = config, T = tokens.count
         precondition(T > 0 && T <= c.contextLength)
-        let tape = Tape(tokens: tokens)
-        ropeTables(T, tape)
-        let x = Matrix(rows: T, cols: d)
-        for (i, t) in tokens.enumerated() {
-            precondition(t >= 0 && t < c.vocabSize, "token id \(t) outside the vocabulary")
-            x.row(i).update(from: embedding.data + t * d, count: d)
-        }
-        for l in 0..<c.numLayers {
-            let lt = LayerTape()
-            lt.x = copy(x)
-            (lt.h1, lt.r1) = rmsNorm(x, attentionNorms[l])
-            let w = weights[l]
-            lt.q = w[.q]!.apply(lt.h1); lt.k = w[.k]!.apply(lt.h1); lt.v = w[.v]!.apply(lt.h1)
-            rope(lt.q, heads: c.numHeads, tape, inverse: false)
-            rope(lt.k, heads: c.numKVHeads, tape, inverse: false)
-            lt.probs = .allocate(capacity: c.numHeads * T * T)
-            lt.a = attention(lt)
-            add(x, w[.o]!.apply(lt.a))
-            lt.xMid = copy(x)
-            (lt.h2, lt.r2) = rmsNorm(x, ffnNorms[l])
-            lt.gate = w[.gate]!.apply(lt.h2); lt.up = w[.up]!.apply(lt.h2)
-            lt.act = ReferenceBackend.swiGLU(lt.gate, lt.up)
-            add(x, w[.down]!.apply(lt.act))
-            tape.layers.append(lt)
-        }
-        tape.xFinal = x
-        (tape.hFinal, tape.rFinal) = rmsNorm(x, outputNorm)
-        return (output.apply(tape.hFinal), tape)
+        let recorder = TapeRecorder(self, tokens: tokens)
+        let cache = KVCache(layers: c.numLayers, kvDim: c.kvDim, capacity: T)
+        let logits = LlamaModel(backend: recorder).forward(tokens, cache: cache, logitRows: 0..<T)
+        return (logits, recorder.tape)
     }
 
     /// The reference engine's RMSNorm, also returning 1/rms per token.
     func rmsNorm(_ x: Matrix, _ g: [Float]) -> (Matrix, [Float]) {
         ReferenceBackend.rmsNorm(x, g, eps: Float(config.rmsNormEps))
-    }
-
-    func ropeTables(_ T: Int, _ tape: Tape) {
-        let half = config.headDim / 2
-        tape.cos = [Float](repeating: 0, count: T * half)
-        tape.sin = tape.cos
-        for t in 0..<T {
-            for i in 0..<half {
-                let theta = Double(t) * pow(config.ropeTheta, -2.0 * Double(i) / Double(config.headDim))
-                tape.cos[t * half + i] = Float(Foundation.cos(theta))
-                tape.sin[t * half + i] = Float(Foundation.sin(theta))
-            }
-        }
-    }
-
-    /// Adjacent-pair RoPE at positions 0..<T; `inverse` rotates back (the backward pass: Rᵀ = R(-θ)).
-    func rope(_ x: Matrix, heads: Int, _ tape: Tape, inverse: Bool) {
-        let hd = config.headDim, half = hd / 2
-        for t in 0..<x.rows {
-            let row = x.row(t)
-            for i in 0..<half {
-                let c = tape.cos[t * half + i], s = inverse ? -tape.sin[t * half + i] : tape.sin[t * half + i]
-                for h in 0..<heads {
-                    let p = row + h * hd + 2 * i
-                    let x0 = p[0], x1 = p[1]
-                    p[0] = x0 * c - x1 * s
-                    p[1] = x0 * s + x1 * c
-                }
-            }
-        }
-    }
-
-    /// Causal grouped-query attention with the reference engine's per-head code; keeps the
-    /// probabilities.
-    func attention(_ lt: LayerTape) -> Matrix {
-        let c = config, T = lt.q.rows, H = c.numHeads, hd = c.headDim, kvDim = c.kvDim
-        let group = H / c.numKVHeads
-        let out = Matrix(rows: T, cols: H * hd)
-        let scale = 1 / Float(hd).squareRoot()
-        let (qp, kp, vp, op, pp) = (Unchecked(lt.q.data), Unchecked(lt.k.data), Unchecked(lt.v.data), Unchecked(out.data), Unchecked(lt.probs!))
-        Parallel.forEach(T * H) { job in
-            let t = job / H, h = job % H, kvh = h / group
-            let p = pp.value + (h * T + t) * T
-            ReferenceBackend.attendHead(q: qp.value + t * H * hd + h * hd, keys: kp.value + kvh * hd, values: vp.value + kvh * hd,
-                                        stride: kvDim, n: t + 1, headDim: hd, scale: scale,
-                                        probabilities: p, out: op.value + t * H * hd + h * hd)
-            for j in (t + 1)..<T { p[j] = 0 }
-        }
-        return out
     }
 
     // MARK: backward
@@ -249,8 +179,8 @@ public final class TrainableLlama: @unchecked Sendable {
             let dA = inputGradient(dY: dx, w[.o]!)
             productGradient(dY: dx, x: lt.a, into: gw[.o]!.data)
             let (dq, dk, dv) = attentionBackward(lt, dA: dA)
-            rope(dq, heads: c.numHeads, tape, inverse: true)
-            rope(dk, heads: c.numKVHeads, tape, inverse: true)
+            rotary.apply(dq, heads: c.numHeads, positions: Array(0..<T), inverse: true)
+            rotary.apply(dk, heads: c.numKVHeads, positions: Array(0..<T), inverse: true)
             let dQKV = Matrix(rows: T, cols: dq.cols + dk.cols + dv.cols)
             for t in 0..<T {
                 let o = dQKV.row(t)
@@ -387,4 +317,92 @@ public final class TrainableLlama: @unchecked Sendable {
     func add(_ x: Matrix, _ y: Matrix) {
         F32Kernels.axpy(1, y.data, x.data, x.rows * x.cols)
     }
+}
+
+/// The trainer's backend: the reference engine's FP32 operations on a `TrainableLlama`'s weights, each
+/// keeping in the tape what the backward pass reads (the graph's order within a block is fixed:
+/// attention norm, q/k/v, RoPE, attention, o, FFN norm, gate/up, SwiGLU, down).
+///
+/// `@unchecked Sendable`: one recorder serves one forward pass on one thread of control.
+final class TapeRecorder: Backend, @unchecked Sendable {
+    let m: TrainableLlama
+    let tape: Tape
+    var config: ModelConfig { m.config }
+    var name: String { "trainer" }
+    var memory: DeviceMemory? { nil }
+    typealias Tape = TrainableLlama.Tape
+
+    init(_ m: TrainableLlama, tokens: [Int]) { self.m = m; tape = Tape(tokens: tokens) }
+
+    func makeKVCache(capacity: Int) throws -> KVCache { KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity) }
+    func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter {
+        throw AdapterError.invalid("the trainer's graph runs without adapters")
+    }
+
+    func embed(_ tokens: [Int]) -> Matrix {
+        let d = config.hiddenSize
+        let x = Matrix(rows: tokens.count, cols: d)
+        for (i, t) in tokens.enumerated() {
+            precondition(t >= 0 && t < config.vocabSize, "token id \(t) outside the vocabulary")
+            x.row(i).update(from: m.embedding.data + t * d, count: d)
+        }
+        return x
+    }
+
+    func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix {
+        switch norm {
+        case .attention(let l):
+            let lt = TrainableLlama.LayerTape()
+            lt.x = m.copy(x)
+            (lt.h1, lt.r1) = m.rmsNorm(x, m.attentionNorms[l])
+            tape.layers.append(lt)
+            return lt.h1
+        case .ffn(let l):
+            let lt = tape.layers[l]
+            lt.xMid = m.copy(x)
+            (lt.h2, lt.r2) = m.rmsNorm(x, m.ffnNorms[l])
+            return lt.h2
+        case .output:
+            tape.xFinal = x
+            (tape.hFinal, tape.rFinal) = m.rmsNorm(x, m.outputNorm)
+            return tape.hFinal
+        }
+    }
+
+    func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: [AdapterSpan]) -> [Matrix] {
+        precondition(adapters.isEmpty, "the trainer's graph runs without adapters")
+        let ys = kinds.map { m.weights[layer][$0]!.apply(x) }
+        let lt = tape.layers[layer]
+        if kinds == [.q, .k, .v] { (lt.q, lt.k, lt.v) = (ys[0], ys[1], ys[2]) }   // RoPE rotates q, k in place
+        if kinds == [.gate, .up] { (lt.gate, lt.up) = (ys[0], ys[1]) }
+        return ys
+    }
+
+    func rope(_ x: Matrix, heads: Int, positions: [Int]) { m.rotary.apply(x, heads: heads, positions: positions) }
+
+    /// The reference engine's per-head attention, its probabilities kept as [heads, T, T] (causal rows).
+    func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, batch: Batch) -> Matrix {
+        let c = config, T = q.rows, hd = c.headDim, scale = 1 / Float(hd).squareRoot()
+        let lt = tape.layers[layer]
+        lt.probs = .allocate(capacity: c.numHeads * T * T)
+        let pp = Unchecked(lt.probs!)
+        lt.a = Attention.run(q: q, k: k, v: v, layer: layer, batch: batch, heads: c.numHeads, headDim: hd) {
+            t, h, qv, keys, values, stride, n, _, o in
+            let p = pp.value + (h * T + t) * T
+            ReferenceBackend.attendHead(q: qv, keys: keys, values: values, stride: stride, n: n, headDim: hd, scale: scale,
+                                        probabilities: p, out: o)
+            for j in n..<T { p[j] = 0 }
+        }
+        return lt.a
+    }
+
+    func swiGLU(gate: Matrix, up: Matrix) -> Matrix {
+        let act = ReferenceBackend.swiGLU(gate, up)
+        tape.layers[tape.layers.count - 1].act = act
+        return act
+    }
+
+    func addResidual(_ x: Matrix, _ y: Matrix) { m.add(x, y) }
+
+    func outputLogits(_ x: Matrix) -> Matrix { m.output.apply(x) }
 }

@@ -1,74 +1,78 @@
 import Foundation
-import ROMAChip
 import ROMAFormats
+import ROMALlama
 import ROMANumerics
 
-/// The KV cache in H-Unit SRAM: K and V per layer, [capacity, numKVHeads * headDim]. The values are
-/// FP16 (rounded when stored); the functional model keeps them in FP32 words so the H-Unit kernels
-/// need no conversion. SRAM is charged 2 bytes per value and released with the cache.
-public final class ChipKVCache: FP32KVCache, @unchecked Sendable {
-    let sram: SRAM
-    let allocation: SRAM.Allocation
-
-    /// Bytes of SRAM one token takes: K and V, every layer, FP16.
-    public static func bytesPerToken(_ m: ModelConfig) -> Int { 2 * m.numLayers * m.kvDim * 2 }
-
-    init(model m: ModelConfig, capacity: Int, sram: SRAM) throws {
-        allocation = try sram.allocate(capacity * ChipKVCache.bytesPerToken(m), label: "KV cache for \(capacity) tokens")
-        self.sram = sram
-        super.init(layers: m.numLayers, kvDim: m.kvDim, capacity: capacity)
-    }
-    deinit { sram.release(allocation) }
-}
-
 /// The ROMA chip running the Llama graph: base-weight products on the L-Units straight from the
-/// read-only ROM image (Eq. 1), attention and LoRA on the H-Units from SRAM (FP16 KV, FP8 LoRA),
-/// everything else on the vector units, activations FP16 throughout (docs/numerics.md).
+/// read-only ROM image (Eq. 1), attention and LoRA on the H-Units from SRAM (KV cache and LoRA in the
+/// chip's formats: FP16 and FP8 E4M3 on the paper's chip), everything else on the vector units,
+/// activations FP16 throughout (docs/numerics.md). Every size and format comes from `chip`.
+///
+/// `@unchecked Sendable`: after init every stored property is immutable (the image is mapped
+/// read-only; `hUnitSRAM` locks itself).
 public final class ChipBackend: Backend, @unchecked Sendable {
     public let image: ROMImage
     public let config: ModelConfig
+    public let chip: ChipConfig
     public let numerics: DatapathNumerics
     /// The H-Units' SRAM: KV caches and resident adapters share its budget.
     public let hUnitSRAM: SRAM
-    public var sram: SRAM? { hUnitSRAM }
+    public var memory: DeviceMemory? { hUnitSRAM }
     public var name: String { "chip" }
     let linearTensors: [[LinearKind: ROMImage.Tensor]]
     let embedding: ROMImage.Tensor
     let output: ROMImage.Tensor
     let norms: NormWeights
     let invFreq: [Float]
+    /// Rounds a value to the KV-cache format (`chip.numerics.kvCacheFormat`).
+    let kvRound: @Sendable (Float) -> Float
 
-    public let chip: ChipConfig
-
+    /// Runs `image` on `chip`; refuses an image the chip cannot hold or whose weights it cannot read.
     public init(image: ROMImage, chip: ChipConfig = .paper) throws {
+        try chip.validate()
+        try ChipBackend.check(image, fits: chip)
         self.image = image
         self.chip = chip
-        self.numerics = chip.numerics.datapath
-        self.hUnitSRAM = SRAM(capacity: Int(chip.memory.loraKVSRAMBytes))
+        numerics = chip.numerics.datapath
+        hUnitSRAM = SRAM(capacity: Int(chip.memory.loraKVSRAMBytes))
+        kvRound = try HUnit.storageRounding(chip.numerics.kvCacheFormat)
         let m = image.model
         config = m
-        var lin: [[LinearKind: ROMImage.Tensor]] = []
-        var an: [[Float]] = [], fn: [[Float]] = []
-        for l in 0..<m.numLayers {
+        linearTensors = try (0..<m.numLayers).map { l in
             var d: [LinearKind: ROMImage.Tensor] = [:]
             for k in LinearKind.allCases { d[k] = try image.requireTensor(k.ggufName(layer: l)) }
-            lin.append(d)
-            an.append(image.normValues(try image.requireTensor("blk.\(l).attn_norm.weight")))
-            fn.append(image.normValues(try image.requireTensor("blk.\(l).ffn_norm.weight")))
+            return d
         }
-        linearTensors = lin
-        norms = NormWeights(attention: an, ffn: fn, output: image.normValues(try image.requireTensor("output_norm.weight")))
-        embedding = try image.requireTensor("token_embd.weight")
-        output = m.tiedEmbeddings ? embedding : try image.requireTensor("output.weight")
+        norms = try NormWeights(model: m) { (name: String) throws -> [Float] in image.normValues(try image.requireTensor(name)) }
+        embedding = try image.requireTensor(TensorName.embedding)
+        output = m.tiedEmbeddings ? embedding : try image.requireTensor(TensorName.output)
         invFreq = (0..<(m.headDim / 2)).map { Float(pow(m.ropeTheta, -2.0 * Double($0) / Double(m.headDim))) }
     }
 
-    /// Loads a ROM image (checksum verified) and its tokenizer.
+    /// Loads a ROM image (checksum verified).
     public static func load(imagePath: String, chip: ChipConfig = .paper) throws -> ChipBackend {
         try ChipBackend(image: ROMImage(path: imagePath), chip: chip)
     }
 
-    // MARK: LoRA (H-Unit)
+    /// The image's weights must use bit widths the chip's L-Units support and fit its ROM.
+    static func check(_ image: ROMImage, fits chip: ChipConfig) throws {
+        let supported = chip.numerics.baseWeightBitsSupported
+        for t in image.header.tensors where t.kind != .norm && !supported.contains(t.bits) {
+            throw ChipConfigError.unsupported("the image's tensor '\(t.name)' has \(t.bits)-bit weights; chip '\(chip.name)' supports \(supported.map { "\($0)-bit" }.joined(separator: ", ")) (numerics.baseWeightBitsSupported)")
+        }
+        let bytes = Double(image.file.bytes.count - image.dataOffset)
+        guard bytes <= chip.memory.romBytes else {
+            throw ChipConfigError.unsupported(String(format: "the image's data is %.3f GB, more than chip '%@''s ROM of %.3f GB (memory.romBytes)", bytes / 1e9, chip.name, chip.memory.romBytes / 1e9))
+        }
+    }
+
+    // MARK: SRAM (H-Unit): KV caches and LoRA
+
+    public func makeKVCache(capacity: Int) throws -> KVCache {
+        let bytes = capacity * SRAMAccounting.kvBytesPerToken(config, chip: chip)
+        let reservation = try hUnitSRAM.reserve(bytes, label: "KV cache for \(capacity) tokens")
+        return KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity, reservation: reservation)
+    }
 
     /// Stores an adapter in H-Unit SRAM in the chip's LoRA weight format (FP8 E4M3 on the paper's chip);
     /// its bytes are charged to the SRAM budget until the resident adapter is released.
@@ -82,18 +86,13 @@ public final class ChipBackend: Backend, @unchecked Sendable {
             products[t] = p
             bytes += p.bytes
         }
-        let allocation = try hUnitSRAM.allocate(bytes, label: "adapter '\(adapter.name)'")
-        let sram = hUnitSRAM
+        let reservation = try hUnitSRAM.reserve(bytes, label: "adapter '\(adapter.name)'")
         return ResidentAdapter(name: adapter.name, bytes: bytes, owner: self, numLayers: config.numLayers, products: products) {
-            sram.release(allocation)
+            withExtendedLifetime(reservation) {}
         }
     }
 
     // MARK: Backend
-
-    public func makeKVCache(capacity: Int) throws -> KVCache {
-        try ChipKVCache(model: config, capacity: capacity, sram: hUnitSRAM)
-    }
 
     public func embed(_ tokens: [Int]) -> Matrix {
         let x = Matrix(rows: tokens.count, cols: config.hiddenSize)
@@ -115,48 +114,46 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         return y
     }
 
-    /// Products of one broadcast input: aligned once, all tensors' rows in one pass over the L-Units;
-    /// a layer that adapters target keeps its FP32 sum, adds their H-Unit LoRA products, then rounds
-    /// to FP16 (y = fp16(W_rom x + Σ scale·B(A x))).
-    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
-        adapters.check(self)
+    /// Products of one broadcast input: aligned once, all tensors' rows of every sequence in one pass
+    /// over the L-Units (the ROM is read once per step). A layer that adapters target keeps its FP32
+    /// sums, adds each span's H-Unit LoRA products on that span's rows, then rounds to FP16
+    /// (y = fp16(W_rom x + Σ scale·B(A x))).
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters spans: [AdapterSpan]) -> [Matrix] {
+        for s in spans { s.selection.check(self) }
         let tensors = kinds.map { linearTensors[layer][$0]! }
         let outs = tensors.map { Matrix(rows: x.rows, cols: $0.rows) }
         let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: tensors[0].groupSize, numerics: numerics)
-        let lora = kinds.map { adapters.products(layer: layer, kind: $0) }
+        let lora = kinds.map { kind in spans.flatMap { s in s.selection.products(layer: layer, kind: kind).map { (s.rows, $0.0, $0.1) } } }
         let products = tensors.indices.map {
             LUnitArray.Product(tensor: tensors[$0], out: outs[$0].data, outStride: tensors[$0].rows, roundToFP16: lora[$0].isEmpty)
         }
         LUnitArray.matmul(image: image, products: products, x: act)
         for (i, ps) in lora.enumerated() where !ps.isEmpty {
-            for (p, scale) in ps { p.accumulate(x, userScale: scale, into: outs[i]) }
+            for (rows, p, scale) in ps { p.accumulate(x, rows: rows, userScale: scale, into: outs[i]) }
             let out = outs[i]
             for j in 0..<(out.rows * out.cols) { out.data[j] = FP16.round(out.data[j]) }
         }
         return outs
     }
 
-    public func rope(_ x: Matrix, heads: Int, startPosition: Int) {
+    public func rope(_ x: Matrix, heads: Int, positions: [Int]) {
         invFreq.withUnsafeBufferPointer { f in
             for t in 0..<x.rows {
-                VectorUnit.rope(x.row(t), heads: heads, headDim: config.headDim, pos: startPosition + t, invFreq: f.baseAddress!)
+                VectorUnit.rope(x.row(t), heads: heads, headDim: config.headDim, pos: positions[t], invFreq: f.baseAddress!)
             }
         }
     }
 
-    /// K and V into H-Unit SRAM as FP16, then attention on the H-Units (`HUnit.attendHead`).
-    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
-        let c = cache as! ChipKVCache
-        let kvDim = config.kvDim, hd = config.headDim
-        let K = c.keys[layer] + c.count * kvDim, V = c.values[layer] + c.count * kvDim
-        for i in 0..<(k.rows * kvDim) {
-            K[i] = FP16.round(k.data[i])
-            V[i] = FP16.round(v.data[i])
+    /// K and V into H-Unit SRAM in the KV-cache format, then attention on the H-Units (`HUnit.attendHead`).
+    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, batch: Batch) -> Matrix {
+        for i in 0..<(k.rows * k.cols) {
+            k.data[i] = kvRound(k.data[i])
+            v.data[i] = kvRound(v.data[i])
         }
-        let scale = 1 / Float(hd).squareRoot()
-        return c.attend(layer: layer, q: q, heads: config.numHeads, headDim: hd) { qv, keys, values, n, scores, o in
-            HUnit.attendHead(q: qv, keys: keys, values: values, stride: kvDim, n: n, headDim: hd, scale: scale,
-                             scores: scores, out: o)
+        let hd = config.headDim, scale = 1 / Float(hd).squareRoot()
+        return Attention.run(q: q, k: k, v: v, layer: layer, batch: batch, heads: config.numHeads, headDim: hd) {
+            _, _, qv, keys, values, stride, n, scores, o in
+            HUnit.attendHead(q: qv, keys: keys, values: values, stride: stride, n: n, headDim: hd, scale: scale, scores: scores, out: o)
         }
     }
 
@@ -177,6 +174,4 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         LUnitArray.matmul(image: image, tensor: output, x: act, out: out.data, outStride: output.rows, roundToFP16: false)
         return out
     }
-
-    public func commit(tokens: Int, cache: KVCache) { (cache as! ChipKVCache).advance(tokens) }
 }

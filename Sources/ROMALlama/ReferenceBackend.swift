@@ -1,9 +1,11 @@
 import Foundation
-import ROMAChip
 import ROMAFormats
 import ROMANumerics
 
 /// A dense FP32 weight matrix [rows (outputs), cols (inputs)], row-major.
+///
+/// `@unchecked Sendable`: written only while it is built (and by the trainer between steps, never
+/// during a pass); every pass only reads it.
 public final class DenseWeight: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
@@ -44,77 +46,34 @@ public final class DenseWeight: @unchecked Sendable {
     }
 }
 
-/// KV cache storage: K and V per layer as FP32 words, [capacity, numKVHeads * headDim].
-/// The reference engine keeps full FP32; the chip's cache (a subclass) holds FP16 values.
-public class FP32KVCache: KVCache, @unchecked Sendable {
-    public private(set) var count = 0
-    public let capacity: Int
-    let kvDim: Int
-    let keys: [UnsafeMutablePointer<Float>]
-    let values: [UnsafeMutablePointer<Float>]
-
-    init(layers: Int, kvDim: Int, capacity: Int) {
-        self.capacity = capacity; self.kvDim = kvDim
-        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
-        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
-    }
-    deinit { keys.forEach { $0.deallocate() }; values.forEach { $0.deallocate() } }
-    public func truncate(to n: Int) { count = min(count, max(0, n)) }
-    func advance(_ n: Int) { count += n }
-
-    /// Causal grouped-query attention of `q` ([T, heads*headDim], the tokens at positions count..<count+T,
-    /// whose K and V are already stored) over layer `layer`: one job per (token, head), spread over the
-    /// cores; `head` computes one head's output from its query, the KV head's keys and values (row
-    /// stride kvDim), the number of visible positions, a score buffer and the output slot.
-    func attend(layer: Int, q: Matrix, heads H: Int, headDim hd: Int,
-                head: (_ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, _ n: Int,
-                       _ scores: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) -> Void) -> Matrix {
-        let T = q.rows, start = count
-        let group = H / (kvDim / hd)
-        let out = Matrix(rows: T, cols: H * hd)
-        let (qp, op, Kp, Vp) = (Unchecked(q.data), Unchecked(out.data), Unchecked(keys[layer]), Unchecked(values[layer]))
-        Parallel.forEach(T * H) { job in
-            let t = job / H, h = job % H
-            let n = start + t + 1          // causal: positions 0...start+t
-            let kvh = h / group
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            defer { scores.deallocate() }
-            head(qp.value + t * H * hd + h * hd, Kp.value + kvh * hd, Vp.value + kvh * hd, n, scores,
-                 op.value + t * H * hd + h * hd)
-        }
-        return out
-    }
-}
-
 /// The FP32 reference engine: weights dequantized once to FP32, every operation in FP32
 /// (RMSNorm sums in FP64, as ggml does). It is the float path the chip is compared against.
+///
+/// `@unchecked Sendable`: immutable after init (the weights are read-only during every pass).
 public final class ReferenceBackend: Backend, @unchecked Sendable {
     public let config: ModelConfig
     public var name: String { "reference" }
-    let embedding: DenseWeight          // [vocab, hidden]
-    let output: DenseWeight             // tied: same object as embedding
+    /// [vocab, hidden]
+    public let embedding: DenseWeight
+    /// The output head; the same object as `embedding` when the model ties them.
+    public let output: DenseWeight
     let weights: [[LinearKind: DenseWeight]]
-    let norms: NormWeights
-    let invFreq: [Double]
+    public let norms: NormWeights
+    let rotary: RotaryEmbedding
 
     public init(gguf g: GGUFFile) throws {
         let cfg = try ModelConfig(gguf: g)
         for (name, shape) in cfg.expectedTensors() { _ = try g.requireTensor(name, shape: shape) }
         config = cfg
-        embedding = try DenseWeight(gguf: g, g.requireTensor("token_embd.weight"))
-        output = cfg.tiedEmbeddings ? embedding : try DenseWeight(gguf: g, g.requireTensor("output.weight"))
-        var lin: [[LinearKind: DenseWeight]] = []
-        var an: [[Float]] = [], fn: [[Float]] = []
-        for l in 0..<cfg.numLayers {
+        embedding = try DenseWeight(gguf: g, g.requireTensor(TensorName.embedding))
+        output = cfg.tiedEmbeddings ? embedding : try DenseWeight(gguf: g, g.requireTensor(TensorName.output))
+        weights = try (0..<cfg.numLayers).map { l in
             var m: [LinearKind: DenseWeight] = [:]
             for k in LinearKind.allCases { m[k] = try DenseWeight(gguf: g, g.requireTensor(k.ggufName(layer: l))) }
-            lin.append(m)
-            an.append(try g.dequantize(g.requireTensor("blk.\(l).attn_norm.weight")))
-            fn.append(try g.dequantize(g.requireTensor("blk.\(l).ffn_norm.weight")))
+            return m
         }
-        weights = lin
-        norms = NormWeights(attention: an, ffn: fn, output: try g.dequantize(g.requireTensor("output_norm.weight")))
-        invFreq = (0..<(cfg.headDim / 2)).map { pow(cfg.ropeTheta, -2.0 * Double($0) / Double(cfg.headDim)) }
+        norms = try NormWeights(model: cfg) { try g.dequantize(g.requireTensor($0)) }
+        rotary = RotaryEmbedding(cfg)
     }
 
     /// The FP32 weight of one linear layer (used by tests and adapter tools).
@@ -125,8 +84,8 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: w.data, count: w.rows * w.cols))
     }
 
-    /// Host memory, no SRAM budget.
-    public var sram: SRAM? { nil }
+    /// Host memory, no budget.
+    public var memory: DeviceMemory? { nil }
 
     /// Keeps the adapter in FP32 (the float path the chip's FP8 adapters are compared against).
     public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter {
@@ -135,8 +94,9 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
                                products: adapter.layers.mapValues { FP32LoRAProduct($0) })
     }
 
+    /// K and V in FP32.
     public func makeKVCache(capacity: Int) throws -> KVCache {
-        FP32KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)
+        KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)
     }
 
     public func embed(_ tokens: [Int]) -> Matrix {
@@ -154,7 +114,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
 
     /// y = x / sqrt(mean(x²) + eps) * g per row, the sum of squares in FP64 (as ggml); also returns
     /// each row's 1/rms (the training graph's backward pass needs it).
-    static func rmsNorm(_ x: Matrix, _ g: [Float], eps: Float) -> (y: Matrix, inv: [Float]) {
+    public static func rmsNorm(_ x: Matrix, _ g: [Float], eps: Float) -> (y: Matrix, inv: [Float]) {
         let y = Matrix(rows: x.rows, cols: x.cols)
         var inv = [Float](repeating: 0, count: x.rows)
         for r in 0..<x.rows {
@@ -168,42 +128,27 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
         return (y, inv)
     }
 
-    /// y = W x + Σ scale·B(A x), all FP32.
-    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: AdapterSelection) -> [Matrix] {
-        adapters.check(self)
+    /// y = W x + Σ scale·B(A x) on each span's rows, all FP32.
+    public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters spans: [AdapterSpan]) -> [Matrix] {
+        for s in spans { s.selection.check(self) }
         return kinds.map { kind in
             let y = weights[layer][kind]!.apply(x)
-            for (p, scale) in adapters.products(layer: layer, kind: kind) { p.accumulate(x, userScale: scale, into: y) }
+            for s in spans {
+                for (p, scale) in s.selection.products(layer: layer, kind: kind) { p.accumulate(x, rows: s.rows, userScale: scale, into: y) }
+            }
             return y
         }
     }
 
-    public func rope(_ x: Matrix, heads: Int, startPosition: Int) {
-        let hd = config.headDim
-        for t in 0..<x.rows {
-            let pos = Double(startPosition + t)
-            let row = x.row(t)
-            for i in 0..<(hd / 2) {
-                let theta = pos * invFreq[i]
-                let c = Float(cos(theta)), s = Float(sin(theta))
-                for h in 0..<heads {
-                    let p = row + h * hd + 2 * i
-                    let x0 = p[0], x1 = p[1]
-                    p[0] = x0 * c - x1 * s
-                    p[1] = x0 * s + x1 * c
-                }
-            }
-        }
+    public func rope(_ x: Matrix, heads: Int, positions: [Int]) {
+        rotary.apply(x, heads: heads, positions: positions)
     }
 
-    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, cache: KVCache) -> Matrix {
-        let c = cache as! FP32KVCache
-        let kvDim = config.kvDim, hd = config.headDim
-        (c.keys[layer] + c.count * kvDim).update(from: k.data, count: k.rows * kvDim)
-        (c.values[layer] + c.count * kvDim).update(from: v.data, count: v.rows * kvDim)
-        let scale = 1 / Float(hd).squareRoot()
-        return c.attend(layer: layer, q: q, heads: config.numHeads, headDim: hd) { qv, keys, values, n, scores, o in
-            ReferenceBackend.attendHead(q: qv, keys: keys, values: values, stride: kvDim, n: n, headDim: hd, scale: scale,
+    public func attention(q: Matrix, k: Matrix, v: Matrix, layer: Int, batch: Batch) -> Matrix {
+        let hd = config.headDim, scale = 1 / Float(hd).squareRoot()
+        return Attention.run(q: q, k: k, v: v, layer: layer, batch: batch, heads: config.numHeads, headDim: hd) {
+            _, _, qv, keys, values, stride, n, scores, o in
+            ReferenceBackend.attendHead(q: qv, keys: keys, values: values, stride: stride, n: n, headDim: hd, scale: scale,
                                         probabilities: scores, out: o)
         }
     }
@@ -211,7 +156,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     /// One query head over `n` positions (keys and values `stride` floats apart), in FP32: the
     /// softmax of q·k·scale, left in `probabilities[0..<n]`, and out = Σ p_j v_j (the training graph
     /// keeps the probabilities for its backward pass).
-    static func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+    public static func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
                            n: Int, headDim hd: Int, scale: Float,
                            probabilities p: UnsafeMutablePointer<Float>, out o: UnsafeMutablePointer<Float>) {
         var mx = -Float.infinity
@@ -233,7 +178,7 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     public func swiGLU(gate: Matrix, up: Matrix) -> Matrix { ReferenceBackend.swiGLU(gate, up) }
 
     /// silu(gate) * up, elementwise in FP32.
-    static func swiGLU(_ gate: Matrix, _ up: Matrix) -> Matrix {
+    public static func swiGLU(_ gate: Matrix, _ up: Matrix) -> Matrix {
         let y = Matrix(rows: gate.rows, cols: gate.cols)
         for i in 0..<(gate.rows * gate.cols) {
             let g = gate.data[i]
@@ -247,6 +192,4 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     }
 
     public func outputLogits(_ x: Matrix) -> Matrix { output.apply(x) }
-
-    public func commit(tokens: Int, cache: KVCache) { (cache as! FP32KVCache).advance(tokens) }
 }

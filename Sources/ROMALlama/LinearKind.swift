@@ -9,19 +9,20 @@ public enum LinearKind: String, CaseIterable, Codable, Sendable, Comparable {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 
-    /// The GGUF tensor name of this layer's weight in block `layer`.
-    public func ggufName(layer: Int) -> String {
-        let n: String
+    /// The GGUF tensor name of this layer's weight in block `layer` (`TensorName.linear`).
+    public func ggufName(layer: Int) -> String { TensorName.linear(self, layer: layer) }
+
+    /// The middle of its GGUF name ("attn_q", ..., "ffn_down").
+    var ggufStem: String {
         switch self {
-        case .q: n = "attn_q"
-        case .k: n = "attn_k"
-        case .v: n = "attn_v"
-        case .o: n = "attn_output"
-        case .gate: n = "ffn_gate"
-        case .up: n = "ffn_up"
-        case .down: n = "ffn_down"
+        case .q: return "attn_q"
+        case .k: return "attn_k"
+        case .v: return "attn_v"
+        case .o: return "attn_output"
+        case .gate: return "ffn_gate"
+        case .up: return "ffn_up"
+        case .down: return "ffn_down"
         }
-        return "blk.\(layer).\(n).weight"
     }
 
     /// (outputs, inputs) of this layer's weight in a model.

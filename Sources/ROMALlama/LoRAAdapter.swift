@@ -1,5 +1,4 @@
 import Foundation
-import ROMAChip
 
 /// Where a LoRA update applies: one linear layer of one block.
 public struct LoRATarget: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -62,8 +61,6 @@ public struct LoRAAdapter: Sendable {
     public var kinds: [LinearKind] { LinearKind.allCases.filter { k in layers.keys.contains { $0.kind == k } } }
     public var ranks: [Int] { Array(Set(layers.values.map(\.rank))).sorted() }
     public var parameterCount: Int { layers.values.reduce(0) { $0 + $1.parameterCount } }
-    /// Bytes in H-Unit SRAM when stored as FP8 E4M3 with two FP32 scales per layer.
-    public var fp8Bytes: Int { parameterCount + 8 * layers.count }
 
     /// Checks every layer against a model's shapes; the message names the first mismatch.
     public func validate(for m: ModelConfig) throws {

@@ -1,0 +1,57 @@
+import Foundation
+import ROMALlama
+import ROMANumerics
+
+/// The chip's LoRA on the H-Units: A and B stored in the chip's LoRA weight format (FP8 E4M3 by default,
+/// each tensor scaled so its largest magnitude maps to the format's largest finite value), computed by
+/// `HUnit.loraAccumulate`.
+public final class HUnitLoRA: LoRAProduct {
+    public let rank: Int, inDim: Int, outDim: Int
+    public let format: NumberFormat
+    /// Stored codes (FP8: one byte per weight; other formats keep only `aValues`/`bValues`).
+    public let aCodes: [UInt8], bCodes: [UInt8]
+    /// The stored values as FP32 (exactly representable in `format`), without the per-tensor scales;
+    /// B transposed ([rank, out]) for the H-Unit's expand step.
+    let aValues: [Float], bValues: [Float], bValuesT: [Float]
+    public let aScale: Float, bScale: Float
+    /// The adapter's own scaling of this layer (alpha/r, ...).
+    public let layerScale: Float
+
+    public static let supportedFormats: [NumberFormat] = [.fp8e4m3, .fp16, .bf16, .fp32]
+
+    public init(_ l: LoRALayer, format: NumberFormat = .fp8e4m3) throws {
+        guard HUnitLoRA.supportedFormats.contains(format) else {
+            throw AdapterError.invalid("LoRA weight format \(format.rawValue) is not supported by the H-Unit model (use \(HUnitLoRA.supportedFormats.map(\.rawValue).joined(separator: ", ")))")
+        }
+        rank = l.rank; inDim = l.inDim; outDim = l.outDim; self.format = format; layerScale = l.scale
+        func encode(_ x: [Float]) -> (codes: [UInt8], values: [Float], scale: Float) {
+            switch format {
+            case .fp8e4m3:
+                let amax = x.reduce(Float(0)) { max($0, abs($1)) }
+                let s = amax > 0 ? amax / FP8E4M3.maxNormal : 1
+                let codes = x.map { FP8E4M3.fromFloat($0 / s) }
+                return (codes, codes.map { FP8E4M3.table[Int($0)] }, s)
+            case .fp16: return ([], x.map { FP16.round($0) }, 1)
+            case .bf16: return ([], x.map { BF16.toFloat(BF16.fromFloat($0)) }, 1)
+            default: return ([], x, 1)
+            }
+        }
+        (aCodes, aValues, aScale) = encode(l.a)
+        (bCodes, bValues, bScale) = encode(l.b)
+        bValuesT = F32Kernels.transpose(bValues, rows: outDim, cols: rank)
+    }
+
+    /// SRAM bytes: the weights in `format`, plus two FP32 scales for FP8 (`SRAMAccounting.loraLayerBytes`).
+    public var bytes: Int { SRAMAccounting.loraLayerBytes(rank: rank, inDim: inDim, outDim: outDim, format: format) }
+
+    public func accumulate(_ x: Matrix, rows: Range<Int>, userScale: Float, into y: Matrix) {
+        aValues.withUnsafeBufferPointer { a in
+            bValuesT.withUnsafeBufferPointer { b in
+                HUnit.loraAccumulate(x: x.row(rows.lowerBound), tokens: rows.count, inDim: inDim, a: a.baseAddress!, aScale: aScale,
+                                     bT: b.baseAddress!, bScale: bScale, rank: rank, outDim: outDim,
+                                     scale: layerScale * userScale, y: y.row(rows.lowerBound))
+            }
+        }
+    }
+}
+
