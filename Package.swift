@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ROMAModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMATestSupport"]),
-        .testTarget(name: "ROMAChipTests", dependencies: ["ROMALlama", "ROMAChip", "ROMAModel", "ROMARTL", "ROMATestSupport"]),
+        .testTarget(name: "ROMAChipTests", dependencies: ["ROMALlama", "ROMAChip", "ROMAModel", "ROMARTL", "ROMASim", "ROMATestSupport"]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMALlama", "ROMAChip", "ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL"]),
         .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],

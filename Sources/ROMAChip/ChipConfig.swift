@@ -1,5 +1,6 @@
 import ROMALlama
 import Foundation
+import ROMANumerics
 
 // The ONE declarative description of a ROMA chip (DEVELOPERS.md: "hardware parameters in one declarative
 // config, JSON-loadable, paper preset default"). Every hardware number the functional model, the
@@ -454,5 +455,16 @@ extension ChipConfig.Numerics {
 
     static func unsupportedMessage(_ key: String, _ f: NumberFormat, _ supported: [NumberFormat]) -> String {
         "numerics.\(key) \(f.rawValue) is not implemented by the functional model (supported: \(supported.map(\.rawValue).joined(separator: ", ")))"
+    }
+}
+
+extension ChipConfigError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .unreadable: return .ioFailure
+        case .invalid: return .corruptInput
+        case .invalidValue: return .invalidArgument
+        case .unsupported: return .unsupported
+        }
     }
 }

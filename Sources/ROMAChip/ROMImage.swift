@@ -389,3 +389,14 @@ extension ROMImage {
         return out
     }
 }
+
+extension ROMImageError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .io: return .ioFailure
+        case .corrupt, .checksumMismatch: return .corruptInput
+        case .unsupportedVersion: return .unsupported
+        case .invalid: return .invalidArgument
+        }
+    }
+}

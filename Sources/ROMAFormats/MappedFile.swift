@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -73,6 +74,17 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
         case .wrongKeyType(let k, let e, let f): return "metadata key '\(k)' should be \(e), found \(f)"
         case .missingTensor(let t): return "missing required tensor '\(t)'"
         case .shapeMismatch(let t, let e, let f): return "tensor '\(t)' has shape \(f), expected \(e)"
+        }
+    }
+}
+
+extension FormatError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .io: return .ioFailure
+        case .badMagic, .truncated, .invalid, .unknownValueType, .wrongKeyType, .shapeMismatch: return .corruptInput
+        case .unsupportedVersion, .unknownTensorType: return .unsupported
+        case .missingKey, .missingTensor: return .notFound
         }
     }
 }

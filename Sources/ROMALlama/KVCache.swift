@@ -62,11 +62,14 @@ public struct MemoryBudgetError: Error, CustomStringConvertible, Equatable {
     public var memory: String
     public var label: String
     public var requested: Int, free: Int, capacity: Int
-    public init(memory: String, label: String, requested: Int, free: Int, capacity: Int) {
-        self.memory = memory; self.label = label; self.requested = requested; self.free = free; self.capacity = capacity
+    /// Why nothing else helps (the adapter registry: nothing more can be evicted).
+    public var note: String?
+    public init(memory: String, label: String, requested: Int, free: Int, capacity: Int, note: String? = nil) {
+        self.memory = memory; self.label = label; self.requested = requested; self.free = free; self.capacity = capacity; self.note = note
     }
     public var description: String {
         "\(memory) over budget: \(label) needs \(ByteCount.format(requested)) but only \(ByteCount.format(free)) of \(ByteCount.format(capacity)) are free"
+            + (note.map { " and " + $0 } ?? "")
     }
 }
 
@@ -78,4 +81,8 @@ public enum ByteCount {
         if bytes < 10 * 1_048_576 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
         return String(format: "%.2f MiB", Double(bytes) / 1_048_576)
     }
+}
+
+extension MemoryBudgetError: ROMAError {
+    public var code: ErrorCode { .overBudget }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 
 /// Where a LoRA update applies: one linear layer of one block.
 public struct LoRATarget: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -88,9 +89,11 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
     case shapeMismatch(String)
     case unknownAdapter(String, known: [String])
+    /// Refused in the adapter's current state (in use, pinned, already registered).
+    case conflict(String)
     public var description: String {
         switch self {
-        case .invalid(let m), .shapeMismatch(let m): return m
+        case .invalid(let m), .shapeMismatch(let m), .conflict(let m): return m
         case .unknownAdapter(let n, let known):
             return "no adapter named '\(n)' is registered" + (known.isEmpty ? "" : " (registered: \(known.joined(separator: ", ")))")
         }
@@ -126,4 +129,15 @@ public enum QKPermutation {
     }
     /// Whether a layer kind's rows are permuted in GGUF llama files.
     public static func applies(to kind: LinearKind) -> Bool { kind == .q || kind == .k }
+}
+
+extension AdapterError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .invalid: return .invalidArgument
+        case .conflict: return .conflict
+        case .shapeMismatch: return .corruptInput
+        case .unknownAdapter: return .notFound
+        }
+    }
 }

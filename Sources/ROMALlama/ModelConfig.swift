@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 
 /// The shape of a Llama-family model: everything the chip mapping, the simulator and the
 /// functional model need to know about a network, without its weights.
@@ -104,6 +105,15 @@ public enum ModelConfigError: Error, CustomStringConvertible {
         switch self {
         case .missingKey(let k): return "model config: missing required key '\(k)'"
         case .invalid(let m): return "model config: \(m)"
+        }
+    }
+}
+
+extension ModelConfigError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .missingKey: return .notFound
+        case .invalid: return .invalidArgument
         }
     }
 }

@@ -5,15 +5,31 @@ import ROMAFormats
 import ROMATokenizer
 import ROMANumerics
 
-public enum EngineError: Error, CustomStringConvertible {
+/// The engine's errors (generation, sampling, calibration, tuning).
+public enum EngineError: ROMAError {
     case contextOverflow(needed: Int, limit: Int)
     case emptyPrompt
     case invalid(String)
+    /// A sampler parameter outside its range.
+    case sampler(String)
+    /// Tuning or training did not converge.
+    case diverged(String)
+    /// A job needs more host memory than the machine has.
+    case overBudget(String)
     public var description: String {
         switch self {
         case .contextOverflow(let n, let l): return "prompt plus generated tokens (\(n)) exceed the context length (\(l))"
         case .emptyPrompt: return "the prompt is empty (it tokenizes to no tokens)"
-        case .invalid(let m): return m
+        case .invalid(let m), .diverged(let m), .overBudget(let m): return m
+        case .sampler(let m): return "sampler: \(m)"
+        }
+    }
+    public var code: ErrorCode {
+        switch self {
+        case .contextOverflow: return .contextOverflow
+        case .emptyPrompt, .invalid, .sampler: return .invalidArgument
+        case .diverged: return .diverged
+        case .overBudget: return .overBudget
         }
     }
 }

@@ -25,7 +25,7 @@ public struct SamplerConfig: Sendable, Equatable {
     public static let greedy = SamplerConfig(temperature: 0)
 
     public func validate() throws {
-        func bad(_ m: String) -> Error { SamplerError(message: m) }
+        func bad(_ m: String) -> Error { EngineError.sampler(m) }
         if temperature.isNaN || temperature < 0 { throw bad("temperature must be >= 0, got \(temperature)") }
         if topK < 0 { throw bad("top-k must be >= 0, got \(topK)") }
         if !(topP > 0 && topP <= 1) { throw bad("top-p must be in (0, 1], got \(topP)") }
@@ -35,10 +35,6 @@ public struct SamplerConfig: Sendable, Equatable {
     }
 }
 
-public struct SamplerError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { "sampler: \(message)" }
-}
 
 /// xoshiro256** seeded through SplitMix64: deterministic for a given seed on every platform.
 public struct Xoshiro256: RandomNumberGenerator, Sendable {

@@ -289,3 +289,12 @@ public struct GPTQ: Sendable {
         return err
     }
 }
+
+extension GPTQError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .notPositiveDefinite: return .diverged
+        case .shape: return .invalidArgument
+        }
+    }
+}

@@ -171,7 +171,7 @@ public struct ROMTile: Equatable, Sendable {
                     "expected \(geometry.hexDigits) hex digits for a \(geometry.width)-bit word, found \(digits.count) characters ('\(digits.prefix(40))')")
             }
             guard count < geometry.depth else {
-                throw RTLError.hexLine(file: name, line: lineNumber, reason: "more than --depth \(geometry.depth) words")
+                throw RTLError.hexLine(file: name, line: lineNumber, reason: "more than the tile depth of \(geometry.depth) words")
             }
             for (d, ch) in digits.reversed().enumerated() {
                 guard let v = ch.hexDigitValue else {
@@ -266,14 +266,14 @@ public func makeTileSource(dataHex: String?, image: String?, unit: String?, offs
                            array: RTLArrayConfig = .paper) throws -> any ROMTileSource {
     switch (dataHex, image) {
     case let (hex?, nil):
-        guard unit == nil, offset == nil else { throw RTLError.badFlags("--unit and --offset go with --image") }
+        guard unit == nil, offset == nil else { throw RTLError.badFlags("a unit and an offset go with an image") }
         return HexFileTileSource(url: URL(fileURLWithPath: hex))
     case let (nil, img?):
-        guard let unit else { throw RTLError.badFlags("--image needs --unit ROW,COL") }
+        guard let unit else { throw RTLError.badFlags("a tile from an image needs its unit ROW,COL") }
         return ROMImageTileSource(url: URL(fileURLWithPath: img), unit: try ArrayUnit(parsing: unit),
                                   offset: offset ?? 0, array: array)
     default:
-        throw RTLError.badFlags("give exactly one of --data-hex and --image")
+        throw RTLError.badFlags("give exactly one tile source: a hex file or a ROM image")
     }
 }
 

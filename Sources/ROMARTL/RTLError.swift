@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 
 /// Every way the RTL generator, its inputs or the external EDA tools can fail, each with a message
 /// that names the problem (DEVELOPERS.md: "bad input gets a clear error naming the problem").
@@ -31,13 +32,13 @@ public enum RTLError: Error, Equatable, Sendable, CustomStringConvertible, Local
             return "invalid module name '\(n)': use a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, not a keyword)"
         case let .hexLine(file, line, reason): return "\(file):\(line): \(reason)"
         case let .hexLineCount(file, expected, found):
-            return "\(file): expected \(expected) words (one per line, --depth \(expected)), found \(found)"
+            return "\(file): expected \(expected) words (one per line, the tile depth), found \(found)"
         case let .unitOutsideArray(r, c, rows, cols):
             return "unit \(r),\(c) is outside the \(rows)x\(cols) array (rows 0...\(rows - 1), columns 0...\(cols - 1))"
         case let .unitIsVectorUnit(r, c):
             return "unit \(r),\(c) is in the vector-unit row; it has no L-Unit (no ROM)"
-        case let .invalidUnitSyntax(s): return "invalid --unit '\(s)': expected ROW,COL (two integers, e.g. 3,12)"
-        case let .invalidOffset(n): return "invalid --offset \(n): must be >= 0"
+        case let .invalidUnitSyntax(s): return "invalid unit '\(s)': expected ROW,COL (two integers, e.g. 3,12)"
+        case let .invalidOffset(n): return "invalid offset \(n): must be >= 0"
         case let .badFlags(msg): return msg
         case let .io(msg): return msg
         case let .manifest(path, reason): return "\(path): \(reason)"
@@ -51,4 +52,17 @@ public enum RTLError: Error, Equatable, Sendable, CustomStringConvertible, Local
     }
 
     public var errorDescription: String? { description }
+}
+
+extension RTLError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .invalidDepth, .invalidWidth, .tileTooLarge, .invalidName, .unitOutsideArray, .unitIsVectorUnit,
+             .invalidUnitSyntax, .invalidOffset, .badFlags: return .invalidArgument
+        case .hexLine, .hexLineCount, .manifest: return .corruptInput
+        case .io, .toolFailed, .toolTimedOut: return .ioFailure
+        case .toolMissing: return .notFound
+        case .verificationFailed: return .verificationFailed
+        }
+    }
 }

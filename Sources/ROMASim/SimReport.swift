@@ -10,8 +10,8 @@ public struct SimRunReport: Sendable {
     public let kvPoints: [Int]
 
     public init(sim: ChipSimulator, input: Int, output: Int, kvPoints: [Int]) throws {
-        guard input >= 1 else { throw SimError.badArgument("--input must be >= 1, got \(input)") }
-        guard output >= 1 else { throw SimError.badArgument("--output must be >= 1, got \(output)") }
+        guard input >= 1 else { throw SimError.badArgument("the input length must be >= 1 token, got \(input)") }
+        guard output >= 1 else { throw SimError.badArgument("the output length must be >= 1 token, got \(output)") }
         self.sim = sim; self.input = input; self.output = output; self.kvPoints = kvPoints
     }
 

@@ -63,13 +63,13 @@ public struct SweepAxis: Sendable {
 
     public static func parse(_ s: String) throws -> SweepAxis {
         let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { throw SimError.badArgument("--vary '\(s)': expected NAME=VALUES (e.g. sram=32:512:32)") }
+        guard parts.count == 2 else { throw SimError.badArgument("sweep '\(s)': expected NAME=VALUES (e.g. sram=32:512:32)") }
         guard let p = SweepParameter(rawValue: parts[0]) else {
-            throw SimError.badArgument("--vary: unknown parameter '\(parts[0])' (known: \(SweepParameter.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw SimError.badArgument("sweep: unknown parameter '\(parts[0])' (known: \(SweepParameter.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         func num(_ x: Substring) throws -> Double {
             guard let d = Double(x.trimmingCharacters(in: .whitespaces)), d.isFinite else {
-                throw SimError.badArgument("--vary \(p.rawValue): '\(x)' is not a number")
+                throw SimError.badArgument("sweep \(p.rawValue): '\(x)' is not a number")
             }
             return d
         }
@@ -77,24 +77,24 @@ public struct SweepAxis: Sendable {
         var values: [Double] = []
         if spec.contains(":") {
             let r = spec.split(separator: ":")
-            guard r.count == 2 || r.count == 3 else { throw SimError.badArgument("--vary \(p.rawValue): range must be lo:hi:step or lo:hi/n") }
+            guard r.count == 2 || r.count == 3 else { throw SimError.badArgument("sweep \(p.rawValue): range must be lo:hi:step or lo:hi/n") }
             let lo = try num(r[0])
             if r.count == 3 {
                 let hi = try num(r[1]), step = try num(r[2])
-                guard step > 0, hi >= lo else { throw SimError.badArgument("--vary \(p.rawValue): need step > 0 and hi >= lo") }
+                guard step > 0, hi >= lo else { throw SimError.badArgument("sweep \(p.rawValue): need step > 0 and hi >= lo") }
                 var v = lo
                 while v <= hi + step * 1e-9 { values.append(v); v += step }
             } else {
                 let hn = r[1].split(separator: "/")
-                guard hn.count == 2, let n = Int(hn[1]), n >= 2 else { throw SimError.badArgument("--vary \(p.rawValue): lo:hi/n needs n >= 2") }
+                guard hn.count == 2, let n = Int(hn[1]), n >= 2 else { throw SimError.badArgument("sweep \(p.rawValue): lo:hi/n needs n >= 2") }
                 let hi = try num(hn[0])
                 values = (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) }
             }
         } else {
             values = try spec.split(separator: ",").map(num)
         }
-        guard !values.isEmpty else { throw SimError.badArgument("--vary \(p.rawValue): no values") }
-        if values.count > 100_000 { throw SimError.badArgument("--vary \(p.rawValue): \(values.count) values is too many (max 100000)") }
+        guard !values.isEmpty else { throw SimError.badArgument("sweep \(p.rawValue): no values") }
+        if values.count > 100_000 { throw SimError.badArgument("sweep \(p.rawValue): \(values.count) values is too many (max 100000)") }
         return SweepAxis(parameter: p, values: values)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 import ROMAChip
 import ROMALlama
 
@@ -45,7 +46,7 @@ public struct SimWorkload: Sendable, Equatable {
     public func validate(on chip: ChipConfig) throws {
         try model.validate()
         guard chip.numerics.baseWeightBitsSupported.contains(weightBits) else {
-            throw SimError.badArgument("--bits \(weightBits) is not supported by chip '\(chip.name)' (supports \(chip.numerics.baseWeightBitsSupported.map(String.init).joined(separator: ", ")))")
+            throw SimError.badArgument("\(weightBits)-bit weights are not supported by chip '\(chip.name)' (supports \(chip.numerics.baseWeightBitsSupported.map(String.init).joined(separator: ", ")))")
         }
         guard loraRank >= 0 else { throw SimError.badArgument("LoRA rank must be >= 0, got \(loraRank)") }
     }
@@ -79,6 +80,15 @@ public enum SimError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .badArgument(let m): return m
         case .badModelConfig(let m): return m
+        }
+    }
+}
+
+extension SimError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .badArgument: return .invalidArgument
+        case .badModelConfig: return .corruptInput
         }
     }
 }

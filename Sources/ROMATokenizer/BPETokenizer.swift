@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 import ROMAFormats
 
 public enum TokenizerError: Error, CustomStringConvertible {
@@ -267,5 +268,14 @@ public struct StreamingDetokenizer {
             i -= 1; back += 1
         }
         return n  // stray continuation bytes: let them through as U+FFFD
+    }
+}
+
+extension TokenizerError: ROMAError {
+    public var code: ErrorCode {
+        switch self {
+        case .unsupported: return .unsupported
+        case .invalid: return .corruptInput
+        }
     }
 }

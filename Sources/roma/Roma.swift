@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ROMANumerics
 
 @main
 struct Roma: ParsableCommand {
@@ -24,8 +25,15 @@ struct Roma: ParsableCommand {
             writeStderr("error: \(e.message)\n")
             Foundation.exit(1)
         } catch {
-            writeStderr("error: \(error)\n")
+            let hint = (error as? ROMAError).flatMap { (command as? HintingCommand)?.hint(for: $0.code) }
+            writeStderr("error: \(error)" + (hint.map { "; " + $0 } ?? "") + "\n")
             Foundation.exit(1)
         }
     }
+}
+
+/// A command that tells the user which of its flags helps with a kind of library error (the libraries'
+/// messages never name flags).
+protocol HintingCommand {
+    func hint(for code: ErrorCode) -> String?
 }

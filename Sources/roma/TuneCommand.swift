@@ -90,3 +90,13 @@ struct TuneCommand: ParsableCommand {
         }
     }
 }
+
+extension TuneCommand: HintingCommand {
+    func hint(for code: ErrorCode) -> String? {
+        switch code {
+        case .diverged: return "try a smaller --learning-rate"
+        case .overBudget: return "use fewer --calibration-tokens or a smaller --ctx"
+        default: return nil
+        }
+    }
+}

@@ -66,6 +66,16 @@ final class AdapterRuntimeTests: XCTestCase {
         }
         XCTAssertThrowsError(try engine.session(adapters: [AdapterRequest("b"), AdapterRequest("b")])) { XCTAssertEqual("\($0)", "adapter 'b' is requested twice") }
         XCTAssertThrowsError(try engine.adapters.register(adapter("b", rank: 2, seed: 1, m: m))) { XCTAssertEqual("\($0)", "an adapter named 'b' is already registered") }
+        // unregistering: refused while in use (b); an idle one (d, even pinned) leaves and frees its SRAM
+        XCTAssertThrowsError(try engine.adapters.unregister("b")) {
+            XCTAssertEqual(($0 as? ROMAError)?.code, .conflict)
+            XCTAssertEqual("\($0)", "adapter 'b' is in use by 1 request(s)")
+        }
+        let before = sram.used
+        try engine.adapters.unregister("d")
+        XCTAssertEqual(sram.used, before - 1032, "d's FP8 weights left the SRAM")
+        XCTAssertEqual(engine.adapters.names, ["a", "b", "c", "big"])
+        XCTAssertThrowsError(try engine.adapters.unregister("d")) { XCTAssertEqual(($0 as? ROMAError)?.code, .notFound) }
         _ = sb
     }
 

@@ -263,13 +263,24 @@ final class ROMImageValidationTests: XCTestCase {
         XCTAssertThrowsError(try m.validate()) { e in XCTAssertEqual("\(e)", "model config: head_dim must be in 1...16777216, got 1099511627776") }
     }
 
-    func testNestedParallelLoopsDoNotDeadlock() {
-        let out = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+    /// A parallel loop inside a job, and two callers at once, run (serially where the pool is busy)
+    /// and finish: checked on a helper thread with a deadline, so a deadlock fails instead of hanging.
+    func testNestedAndConcurrentParallelLoopsFinish() {
+        let out = UnsafeMutablePointer<Int>.allocate(capacity: 128)
         defer { out.deallocate() }
         let o = Unchecked(out)
-        Parallel.forEach(8) { i in
-            Parallel.forEach(8) { j in o.value[i * 8 + j] = i * 8 + j }
+        let done = DispatchSemaphore(value: 0)
+        for half in 0..<2 {
+            Thread {
+                Parallel.forEach(8) { i in
+                    Parallel.forEach(8) { j in o.value[half * 64 + i * 8 + j] = half * 64 + i * 8 + j }
+                }
+                done.signal()
+            }.start()
         }
-        XCTAssertEqual((0..<64).map { out[$0] }, Array(0..<64))
+        for _ in 0..<2 {
+            guard done.wait(timeout: .now() + 60) == .success else { return XCTFail("parallel loops did not finish within 60 s") }
+        }
+        XCTAssertEqual((0..<128).map { out[$0] }, Array(0..<128))
     }
 }

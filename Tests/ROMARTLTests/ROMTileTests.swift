@@ -49,10 +49,10 @@ final class ROMTileTests: XCTestCase {
         }
         XCTAssertThrowsError(try ROMTile(hex: "00\n01\n02\n", geometry: g, name: "x.hex")) { e in
             XCTAssertEqual(e as? RTLError, .hexLineCount(file: "x.hex", expected: 4, found: 3))
-            XCTAssertEqual("\(e)", "x.hex: expected 4 words (one per line, --depth 4), found 3")
+            XCTAssertEqual("\(e)", "x.hex: expected 4 words (one per line, the tile depth), found 3")
         }
         XCTAssertThrowsError(try ROMTile(hex: "00\n01\n02\n03\n04\n", geometry: g, name: "x.hex")) { e in
-            XCTAssertEqual("\(e)", "x.hex:5: more than --depth 4 words")
+            XCTAssertEqual("\(e)", "x.hex:5: more than the tile depth of 4 words")
         }
         XCTAssertThrowsError(try ROMTile(hex: "", geometry: g, name: "empty.hex")) { e in
             XCTAssertEqual(e as? RTLError, .hexLineCount(file: "empty.hex", expected: 4, found: 0))
@@ -152,12 +152,12 @@ final class ROMTileTests: XCTestCase {
         XCTAssertEqual(img?.unit, ArrayUnit(row: 3, column: 4))
         XCTAssertEqual(img?.offset, 16)
         let cases: [(String?, String?, String?, Int?, String)] = [
-            (nil, nil, nil, nil, "give exactly one of --data-hex and --image"),
-            ("a.hex", "x.rom", "1,1", nil, "give exactly one of --data-hex and --image"),
-            ("a.hex", nil, "1,1", nil, "--unit and --offset go with --image"),
-            ("a.hex", nil, nil, 4, "--unit and --offset go with --image"),
-            (nil, "x.rom", nil, nil, "--image needs --unit ROW,COL"),
-            (nil, "x.rom", "1;1", nil, "invalid --unit '1;1': expected ROW,COL (two integers, e.g. 3,12)"),
+            (nil, nil, nil, nil, "give exactly one tile source: a hex file or a ROM image"),
+            ("a.hex", "x.rom", "1,1", nil, "give exactly one tile source: a hex file or a ROM image"),
+            ("a.hex", nil, "1,1", nil, "a unit and an offset go with an image"),
+            ("a.hex", nil, nil, 4, "a unit and an offset go with an image"),
+            (nil, "x.rom", nil, nil, "a tile from an image needs its unit ROW,COL"),
+            (nil, "x.rom", "1;1", nil, "invalid unit '1;1': expected ROW,COL (two integers, e.g. 3,12)"),
         ]
         for (hex, image, unit, offset, message) in cases {
             XCTAssertThrowsError(try makeTileSource(dataHex: hex, image: image, unit: unit, offset: offset)) { e in

@@ -82,17 +82,17 @@ final class PaperAndConfigTests: XCTestCase {
         XCTAssertEqual(try LoRAModule.parseList("all"), LoRAModule.allCases)
         var w = SimWorkload.paper3B; w.weightBits = 3
         XCTAssertThrowsError(try ChipSimulator(chip: .paper, workload: w)) {
-            XCTAssertEqual("\($0)", "--bits 3 is not supported by chip 'roma-paper' (supports 2, 4)")
+            XCTAssertEqual("\($0)", "3-bit weights are not supported by chip 'roma-paper' (supports 2, 4)")
         }
         XCTAssertThrowsError(try SweepAxis.parse("sram")) { XCTAssertTrue("\($0)".contains("expected NAME=VALUES")) }
-        XCTAssertThrowsError(try SweepAxis.parse("volts=1")) { XCTAssertTrue("\($0)".hasPrefix("--vary: unknown parameter 'volts'")) }
-        XCTAssertThrowsError(try SweepAxis.parse("sram=1:x:2")) { XCTAssertEqual("\($0)", "--vary sram: 'x' is not a number") }
+        XCTAssertThrowsError(try SweepAxis.parse("volts=1")) { XCTAssertTrue("\($0)".hasPrefix("sweep: unknown parameter 'volts'")) }
+        XCTAssertThrowsError(try SweepAxis.parse("sram=1:x:2")) { XCTAssertEqual("\($0)", "sweep sram: 'x' is not a number") }
         XCTAssertEqual(try SweepAxis.parse("sram=32:128:32").values, [32, 64, 96, 128])
         XCTAssertEqual(try SweepAxis.parse("rank=0:30/4").values, [0, 10, 20, 30])
         XCTAssertEqual(try SweepAxis.parse("bits=2,4").values, [2, 4])
         let sim = try ChipSimulator(chip: .paper, workload: .paper3B)
         XCTAssertThrowsError(try SimRunReport(sim: sim, input: 0, output: 1, kvPoints: [])) {
-            XCTAssertEqual("\($0)", "--input must be >= 1, got 0")
+            XCTAssertEqual("\($0)", "the input length must be >= 1 token, got 0")
         }
         var tiny = tinyChip(); tiny.memory.intermediateSRAMBytes = 100
         XCTAssertThrowsError(try ChipSimulator(chip: tiny, workload: tinyWorkload())) {

@@ -76,7 +76,7 @@ public final class AdapterRegistry: @unchecked Sendable {
     public func register(_ adapter: LoRAAdapter) throws {
         try adapter.validate(for: backend.config)
         lock.lock(); defer { lock.unlock() }
-        guard registered[adapter.name] == nil else { throw AdapterError.invalid("an adapter named '\(adapter.name)' is already registered") }
+        guard registered[adapter.name] == nil else { throw AdapterError.conflict("an adapter named '\(adapter.name)' is already registered") }
         registered[adapter.name] = adapter
         registrationOrder.append(adapter.name)
     }
@@ -93,7 +93,7 @@ public final class AdapterRegistry: @unchecked Sendable {
     public func unregister(_ name: String) throws {
         lock.lock(); defer { lock.unlock() }
         guard registered[name] != nil else { throw AdapterError.unknownAdapter(name, known: registrationOrder) }
-        if let e = resident[name], e.inUse > 0 { throw AdapterError.invalid("adapter '\(name)' is in use by \(e.inUse) request(s)") }
+        if let e = resident[name], e.inUse > 0 { throw AdapterError.conflict("adapter '\(name)' is in use by \(e.inUse) request(s)") }
         resident[name] = nil
         registered[name] = nil
         registrationOrder.removeAll { $0 == name }
@@ -133,8 +133,8 @@ public final class AdapterRegistry: @unchecked Sendable {
     public func evict(_ name: String) throws {
         lock.lock(); defer { lock.unlock() }
         guard let e = resident[name] else { return }
-        guard !e.pinned else { throw AdapterError.invalid("adapter '\(name)' is pinned") }
-        guard e.inUse == 0 else { throw AdapterError.invalid("adapter '\(name)' is in use by \(e.inUse) request(s)") }
+        guard !e.pinned else { throw AdapterError.conflict("adapter '\(name)' is pinned") }
+        guard e.inUse == 0 else { throw AdapterError.conflict("adapter '\(name)' is in use by \(e.inUse) request(s)") }
         resident[name] = nil
         evicted.append(name)
     }
@@ -166,7 +166,8 @@ public final class AdapterRegistry: @unchecked Sendable {
             guard makeRoom(e.requested, protecting: protecting) else {
                 let held = resident.sorted { $0.key < $1.key }.map { "\($0.key)\($0.value.pinned ? " (pinned)" : $0.value.inUse > 0 ? " (in use)" : "")" }
                 let m = backend.memory!
-                throw AdapterError.invalid("\(m.name) over budget: adapter '\(name)' needs \(ByteCount.format(e.requested)) but only \(ByteCount.format(m.free)) of \(ByteCount.format(m.capacity)) are free and nothing more can be evicted (resident: \(held.isEmpty ? "none" : held.joined(separator: ", ")))")
+                throw MemoryBudgetError(memory: m.name, label: "adapter '\(name)'", requested: e.requested, free: m.free, capacity: m.capacity,
+                                        note: "nothing more can be evicted (resident: \(held.isEmpty ? "none" : held.joined(separator: ", ")))")
             }
             let r = try backend.makeResident(a)
             resident[name] = Entry(resident: r, pinned: false, lastUse: clock, inUse: 0)

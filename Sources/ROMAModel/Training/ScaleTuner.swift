@@ -49,6 +49,28 @@ public struct ScaleTuner: Sendable {
     public func tune(image: ROMImage, teacher: Backend, tokens: [Int], count: Int, output: String,
                      progress: (_ step: Int, _ steps: Int, _ kl: Double) -> Void = { _, _, _ in }) throws -> Report {
         let t0 = Date()
+        try check(image: image, teacher: teacher, tokens: tokens, count: count, output: output)
+        let m = image.model
+        let ctx = min(self.ctx, m.contextLength)
+        let chunks = (0..<(count / ctx)).map { Array(tokens[($0 * ctx)..<(($0 + 1) * ctx)]) }
+        try checkMemory(model: m, chunks: chunks.count, ctx: ctx)
+        let targets = try teacherDistributions(teacher, chunks: chunks, ctx: ctx)
+        let student = try Student(image: image)
+        let (klPerEpoch, steps, perStep) = try train(student, chunks: chunks, targets: targets, progress: progress)
+        let tuned = try tunedData(image: image, student: student)
+        defer { tuned.data.deallocate() }
+        var header = image.header
+        header.tuning = ROMImage.Tuning(method: tuneNorms ? "kl-distillation-scales-norms" : "kl-distillation-scales",
+                                        parentSHA256: image.checksumHex, calibrationTokens: chunks.count * ctx,
+                                        epochs: epochs, steps: steps, chunksPerStep: perStep, learningRate: learningRate,
+                                        klFirstEpoch: klPerEpoch.first!, klLastEpoch: klPerEpoch.last!)
+        let (sum, bytes) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(tuned.data), to: output)
+        return Report(klPerEpoch: klPerEpoch, steps: steps, checksum: SHA256.hex(sum), bytes: bytes,
+                      meanScaleChange: tuned.meanChange, maxScaleChange: tuned.maxChange, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Step 0: the settings, the teacher's shape, the tokens and the output path.
+    func check(image: ROMImage, teacher: Backend, tokens: [Int], count: Int, output: String) throws {
         let m = image.model
         guard teacher.config.sameShape(as: m) else {
             throw EngineError.invalid("the teacher model (\(teacher.config.name)) does not have the image's shape (\(m.name))")
@@ -68,48 +90,66 @@ public struct ScaleTuner: Sendable {
         if let bad = tokens.prefix(count).first(where: { $0 < 0 || $0 >= m.vocabSize }) {
             throw EngineError.invalid("calibration token id \(bad) is outside the vocabulary (\(m.vocabSize) tokens)")
         }
-        let ctx = min(self.ctx, m.contextLength)
-        let chunks = (0..<(count / ctx)).map { Array(tokens[($0 * ctx)..<(($0 + 1) * ctx)]) }
-        let needed = ScaleTuner.memoryEstimate(model: m, chunks: chunks.count, ctx: ctx)
+    }
+
+    /// Step 0': refuses a job that would not fit in this machine's memory.
+    func checkMemory(model m: ModelConfig, chunks: Int, ctx: Int) throws {
+        let needed = ScaleTuner.memoryEstimate(model: m, chunks: chunks, ctx: ctx)
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard Double(needed) < 0.8 * available else {
-            throw EngineError.invalid(String(format: "tuning %d chunks of %d tokens needs about %.1f GB of memory (teacher distributions %.1f GB); this machine has %.1f GB: use fewer --calibration-tokens or a smaller --ctx",
-                                             chunks.count, ctx, Double(needed) / 1e9, Double(chunks.count * ctx * m.vocabSize * 4) / 1e9, available / 1e9))
+            throw EngineError.overBudget(String(format: "tuning %d chunks of %d tokens needs about %.1f GB of memory (teacher distributions %.1f GB); this machine has %.1f GB",
+                                             chunks, ctx, Double(needed) / 1e9, Double(chunks * ctx * m.vocabSize * 4) / 1e9, available / 1e9))
         }
+    }
 
-        // Teacher distributions, once.
+    /// Step 1: the teacher's next-token distributions of every chunk, once.
+    func teacherDistributions(_ teacher: Backend, chunks: [[Int]], ctx: Int) throws -> [Matrix] {
         let teacherModel = LlamaModel(backend: teacher)
         let cache = try teacher.makeKVCache(capacity: ctx)
-        let targets: [Matrix] = chunks.map { chunk in
+        return chunks.map { chunk in
             cache.truncate(to: 0)
             let logits = teacherModel.forward(chunk, cache: cache, logitRows: 0..<chunk.count)
             ScaleTuner.softmaxRows(logits)
             return logits
         }
+    }
 
-        // Student: the image's weights in FP32, with trainable scales and gains.
-        let norms = NormWeights(
-            attention: try (0..<m.numLayers).map { image.normValues(try image.requireTensor("blk.\($0).attn_norm.weight")) },
-            ffn: try (0..<m.numLayers).map { image.normValues(try image.requireTensor("blk.\($0).ffn_norm.weight")) },
-            output: image.normValues(try image.requireTensor("output_norm.weight")))
-        let student = TrainableLlama(config: m, norms: norms)
-        let grads = student.makeGradients()
-        var covered = Set<ObjectIdentifier>()
-        let tensors = try image.header.tensors.filter { $0.kind != .norm }.map { t -> TunedTensor in
-            guard let w = student.weight(named: t.name), let g = grads.weight(named: t.name) else {
-                throw EngineError.invalid("the image's tensor '\(t.name)' is not a weight of the model")
-            }
-            guard covered.insert(ObjectIdentifier(w)).inserted else {
-                throw EngineError.invalid("the image holds the weight of '\(t.name)' twice")
-            }
-            return TunedTensor(image: image, tensor: t, weight: w, gradient: g)
-        }
-        let weightCount = m.numLayers * LinearKind.allCases.count + (m.tiedEmbeddings ? 1 : 2)
-        guard covered.count == weightCount else {
-            throw EngineError.invalid("the image holds \(covered.count) of the model's \(weightCount) weights")
-        }
-        let normParams = NormParams(norms)
+    /// The student: the image's weights in FP32 (`TrainableLlama`), its trainable scales (one
+    /// `TunedTensor` per quantized tensor, each weight exactly once) and norm gains.
+    final class Student {
+        let model: TrainableLlama
+        let grads: TrainableLlama.Gradients
+        let tensors: [TunedTensor]
+        let norms: NormParams
 
+        init(image: ROMImage) throws {
+            let m = image.model
+            let gains = try NormWeights(model: m) { (name: String) throws -> [Float] in image.normValues(try image.requireTensor(name)) }
+            model = TrainableLlama(config: m, norms: gains)
+            grads = model.makeGradients()
+            var covered = Set<ObjectIdentifier>()
+            let (model, grads) = (model, grads)
+            tensors = try image.header.tensors.filter { $0.kind != .norm }.map { t -> TunedTensor in
+                guard let w = model.weight(named: t.name), let g = grads.weight(named: t.name) else {
+                    throw EngineError.invalid("the image's tensor '\(t.name)' is not a weight of the model")
+                }
+                guard covered.insert(ObjectIdentifier(w)).inserted else {
+                    throw EngineError.invalid("the image holds the weight of '\(t.name)' twice")
+                }
+                return TunedTensor(image: image, tensor: t, weight: w, gradient: g)
+            }
+            let weightCount = m.numLayers * LinearKind.allCases.count + (m.tiedEmbeddings ? 1 : 2)
+            guard covered.count == weightCount else {
+                throw EngineError.invalid("the image holds \(covered.count) of the model's \(weightCount) weights")
+            }
+            norms = NormParams(gains)
+        }
+    }
+
+    /// Step 2: Adam over the epochs, `chunksPerStep` chunks' gradients per step, cosine-decayed step
+    /// size. Returns the mean KL per token of each epoch, the steps and the chunks per step.
+    func train(_ st: Student, chunks: [[Int]], targets: [Matrix],
+               progress: (Int, Int, Double) -> Void) throws -> (klPerEpoch: [Double], steps: Int, perStep: Int) {
         let perStep = min(chunksPerStep, chunks.count)
         let stepsPerEpoch = (chunks.count + perStep - 1) / perStep
         let steps = epochs * stepsPerEpoch
@@ -119,23 +159,14 @@ public struct ScaleTuner: Sendable {
         for _ in 0..<epochs {
             var klSum = 0.0
             for s in 0..<stepsPerEpoch {
-                for t in tensors { t.materialize() }
-                normParams.apply(to: student)
                 let batch = (s * perStep)..<min(chunks.count, (s + 1) * perStep)
-                var kl = 0.0
-                for ci in batch {
-                    let (logits, tape) = student.forward(chunks[ci])
-                    kl += ScaleTuner.klGradient(logits: logits, target: targets[ci])   // logits := dL/dlogits
-                    student.backward(tape, dLogits: logits, into: grads)
-                    for t in tensors { t.accumulate() }
-                    normParams.accumulate(grads)
-                }
+                let kl = gradients(st, chunks: chunks, targets: targets, batch: batch)
                 adam.t += 1
                 let lr = learningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
-                for t in tensors { t.update(adam, lr: Float(lr)) }
-                if tuneNorms { normParams.update(adam, lr: Float(lr)) }
+                for t in st.tensors { t.update(adam, lr: Float(lr)) }
+                if tuneNorms { st.norms.update(adam, lr: Float(lr)) }
                 guard kl.isFinite else {
-                    throw EngineError.invalid("tuning diverged at step \(step + 1) (KL \(kl)); try a smaller --learning-rate")
+                    throw EngineError.diverged("tuning diverged at step \(step + 1) (KL \(kl))")
                 }
                 klSum += kl
                 step += 1
@@ -143,19 +174,50 @@ public struct ScaleTuner: Sendable {
             }
             klPerEpoch.append(klSum / Double(chunks.count))
         }
+        return (klPerEpoch, steps, perStep)
+    }
 
-        // The tuned image: the parent's data section with new scales and norm gains.
+    /// One step's gradients: the student at the current scales and gains, forward and backward over
+    /// the chunks of `batch`, summed into the scale and gain gradients. Returns the summed KL.
+    func gradients(_ st: Student, chunks: [[Int]], targets: [Matrix], batch: Range<Int>) -> Double {
+        for t in st.tensors { t.materialize() }
+        st.norms.apply(to: st.model)
+        var kl = 0.0
+        for ci in batch {
+            let (logits, tape) = st.model.forward(chunks[ci])
+            kl += ScaleTuner.klGradient(logits: logits, target: targets[ci])   // logits := dL/dlogits
+            st.model.backward(tape, dLogits: logits, into: st.grads)
+            for t in st.tensors { t.accumulate() }
+            st.norms.accumulate(st.grads)
+        }
+        return kl
+    }
+
+    /// Step 3: the parent's data section with the tuned FP16 scales (and gains); the mean and largest
+    /// relative scale change. The caller deallocates `data`.
+    func tunedData(image: ROMImage, student st: Student) throws -> (data: UnsafeMutableRawBufferPointer, meanChange: Double, maxChange: Double) {
         let dataBytes = image.file.bytes.count - image.dataOffset
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, dataBytes), alignment: 64)
-        defer { buf.deallocate() }
         buf.copyMemory(from: UnsafeRawBufferPointer(start: image.data, count: dataBytes))
+        do {
+            let (mean, mx) = try writeScales(st.tensors, into: buf)
+            if tuneNorms { try writeGains(st.norms, image: image, into: buf) }
+            return (UnsafeMutableRawBufferPointer(rebasing: buf[0..<dataBytes]), mean, mx)
+        } catch {
+            buf.deallocate()
+            throw error
+        }
+    }
+
+    /// The final FP16 scales into their places; mean and largest |s/s₀ − 1|.
+    func writeScales(_ tensors: [TunedTensor], into buf: UnsafeMutableRawBufferPointer) throws -> (Double, Double) {
         var changeSum = 0.0, changeMax = 0.0, groups = 0
         for t in tensors {
             let p = (buf.baseAddress! + t.tensor.scalesOffset).assumingMemoryBound(to: UInt16.self)
             for (i, bits) in t.finalScales().enumerated() {
                 let s = FP16.toFloat(bits)
                 guard s.isFinite else {
-                    throw EngineError.invalid("tuning diverged: a scale of '\(t.tensor.name)' left the FP16 range; try a smaller --learning-rate")
+                    throw EngineError.diverged("tuning diverged: a scale of '\(t.tensor.name)' left the FP16 range")
                 }
                 p[i] = bits.littleEndian
                 let s0 = Double(t.s0[i])
@@ -166,28 +228,22 @@ public struct ScaleTuner: Sendable {
             }
             groups += t.groups
         }
-        if tuneNorms {
-            for (name, values) in normParams.finalValues(layers: m.numLayers) {
-                let t = try image.requireTensor(name)
-                let p = (buf.baseAddress! + t.codesOffset).assumingMemoryBound(to: UInt16.self)
-                for (i, v) in values.enumerated() {
-                    let bits = FP16.fromFloat(v)
-                    guard FP16.toFloat(bits).isFinite else {
-                        throw EngineError.invalid("tuning diverged: a gain of '\(name)' left the FP16 range; try a smaller --learning-rate")
-                    }
-                    p[i] = bits.littleEndian
+        return (changeSum / Double(max(1, groups)), changeMax)
+    }
+
+    /// The final FP16 norm gains into their places.
+    func writeGains(_ norms: NormParams, image: ROMImage, into buf: UnsafeMutableRawBufferPointer) throws {
+        for (name, values) in norms.finalValues(layers: image.model.numLayers) {
+            let t = try image.requireTensor(name)
+            let p = (buf.baseAddress! + t.codesOffset).assumingMemoryBound(to: UInt16.self)
+            for (i, v) in values.enumerated() {
+                let bits = FP16.fromFloat(v)
+                guard FP16.toFloat(bits).isFinite else {
+                    throw EngineError.diverged("tuning diverged: a gain of '\(name)' left the FP16 range")
                 }
+                p[i] = bits.littleEndian
             }
         }
-        var header = image.header
-        header.tuning = ROMImage.Tuning(method: tuneNorms ? "kl-distillation-scales-norms" : "kl-distillation-scales",
-                                        parentSHA256: image.checksumHex, calibrationTokens: chunks.count * ctx,
-                                        epochs: epochs, steps: steps, chunksPerStep: perStep, learningRate: learningRate,
-                                        klFirstEpoch: klPerEpoch.first!, klLastEpoch: klPerEpoch.last!)
-        let (sum, bytes) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(rebasing: buf[0..<dataBytes]), to: output)
-        return Report(klPerEpoch: klPerEpoch, steps: steps, checksum: SHA256.hex(sum), bytes: bytes,
-                      meanScaleChange: changeSum / Double(max(1, groups)), maxScaleChange: changeMax,
-                      seconds: Date().timeIntervalSince(t0))
     }
 
     /// Bytes the tuning holds at its peak: teacher distributions, student and teacher weights, the
@@ -378,7 +434,7 @@ final class NormParams: @unchecked Sendable {
 
     /// Image tensor names and their tuned gains.
     func finalValues(layers L: Int) -> [(String, [Float])] {
-        (0..<L).map { ("blk.\($0).attn_norm.weight", values($0)) } + (0..<L).map { ("blk.\($0).ffn_norm.weight", values(L + $0)) }
-            + [("output_norm.weight", values(2 * L))]
+        (0..<L).map { (TensorName.attentionNorm(layer: $0), values($0)) } + (0..<L).map { (TensorName.ffnNorm(layer: $0), values(L + $0)) }
+            + [(TensorName.outputNorm, values(2 * L))]
     }
 }
