@@ -1,14 +1,42 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests on tiny generated models (debug build), then the real-model
-# tests against llama.cpp's golden outputs (release build, host-CPU kernels).
+# tests against llama.cpp's golden outputs (release build, host-CPU kernels). The last line is the
+# total over both runs: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-model.sh
 if [ -f scripts/install-eda.sh ]; then bash scripts/install-eda.sh; fi
 CPU_FLAGS=$(bash scripts/cpu-flags.sh)
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
+passed=0; failed=0; skipped=0
+
+# Runs one `swift test` invocation, keeps its output, and adds its XCTest totals to the counts.
+run_suite() {
+  local log="$LOGS/$1.log"; shift
+  set +e
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  # the last "Executed N tests, with [S tests skipped and ]F failures" line is the run's total
+  local line; line=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1 || true)
+  local n s f
+  n=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$line"); n=${n:-0}
+  s=$(grep -oE '[0-9]+ tests? skipped' <<<"$line" | grep -oE '^[0-9]+' || echo 0)
+  f=$(grep -oE '[0-9]+ failures?' <<<"$line" | grep -oE '^[0-9]+' || echo 0)
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crash or build failure counts as a failure
+  passed=$((passed + n - s - f)); failed=$((failed + f)); skipped=$((skipped + s))
+  return "$rc"
+}
+
+finish() { echo "$passed passed, $failed failed, $skipped skipped"; exit "$1"; }
+
 echo "== debug build and unit tests" >&2
-swift build
-swift test
+swift build || { failed=1; finish 1; }
+run_suite debug swift test || finish 1
 echo "== release build: host-CPU kernels against the golden L-Unit, and the real-model tests ($CPU_FLAGS)" >&2
+export ROMA_REAL_MODEL_TESTS=1
 # shellcheck disable=SC2086
-ROMA_REAL_MODEL_TESTS=1 swift test -c release $CPU_FLAGS --filter "RealModelTests|ChipBackendTests|LUnitTests|HUnitTests|AdapterRuntimeTests"
+run_suite release swift test -c release $CPU_FLAGS \
+  --filter "RealModelTests|ChipBackendTests|ArchitectureTests|LUnitTests|HUnitTests|AdapterRuntimeTests" || finish 1
+finish 0

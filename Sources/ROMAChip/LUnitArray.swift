@@ -8,6 +8,7 @@ import ROMANumerics
 public enum LUnitArray {
     /// Aligned activations of T tokens: Int16 values [T, cols], and per (token, group) vsum and the
     /// Eq. 1 power of two 2^(max_exp - Bias) (NaN when the group held inf/NaN).
+    /// `@unchecked Sendable`: filled once by the alignment unit, then only read by the L-Unit workers.
     public final class AlignedActivations: @unchecked Sendable {
         public let tokens: Int, cols: Int, groupSize: Int
         public let values: UnsafeMutablePointer<Int16>
@@ -88,6 +89,7 @@ public enum LUnitArray {
     }
 
     /// One matrix product for the array: a ROM tensor and where its [T, rows] result goes.
+    /// `@unchecked Sendable`: carries a raw output pointer; each worker writes only its own rows of it.
     public struct Product: @unchecked Sendable {
         public let tensor: ROMImage.Tensor
         public let out: UnsafeMutablePointer<Float>

@@ -7,6 +7,7 @@ import ROMANumerics
 /// configuration, the tokenizer, the partition map over the L-Units and a SHA-256 checksum.
 /// Byte-by-byte specification: docs/rom-image.md. At run time the file is mapped read-only
 /// (`PROT_READ`) and its checksum is verified at load; nothing ever writes it.
+/// `@unchecked Sendable`: the image is a read-only mapping and its header is immutable after the checksum check.
 public final class ROMImage: @unchecked Sendable {
     public static let magic: [UInt8] = Array("ROMAROM\0".utf8)
     public static let version: UInt32 = 1

@@ -92,6 +92,7 @@ public struct GGUFTensorInfo: Sendable, Equatable {
 
 /// A GGUF file (v2/v3, little-endian), memory-mapped read-only. Every count, offset and size is
 /// validated against the file before use.
+/// `@unchecked Sendable`: immutable after parsing; its bytes are a read-only mapping (`MappedFile`).
 public final class GGUFFile: @unchecked Sendable {
     public static let magic: UInt32 = 0x4655_4747  // "GGUF"
     public let file: MappedFile

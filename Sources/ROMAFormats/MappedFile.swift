@@ -7,6 +7,7 @@ import Darwin
 #endif
 
 /// A whole file mapped read-only into memory (`PROT_READ`, `MAP_PRIVATE`). Nothing can write through it.
+/// `@unchecked Sendable`: a read-only mapping (PROT_READ), never written; unmapped only in deinit.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer

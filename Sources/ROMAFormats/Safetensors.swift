@@ -4,6 +4,7 @@ import ROMANumerics
 /// A safetensors file (8-byte little-endian header length, JSON header, byte buffer), memory-mapped
 /// read-only. Every offset, shape and dtype is validated against the file before use: offsets inside
 /// the buffer, sizes matching shape x dtype, no overlaps, no holes.
+/// `@unchecked Sendable`: immutable after parsing; its bytes are a read-only mapping (`MappedFile`).
 public final class SafetensorsFile: @unchecked Sendable {
     public enum DType: String, Sendable, CaseIterable {
         case F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8, BOOL, U16, U32, U64

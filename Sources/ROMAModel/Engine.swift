@@ -35,7 +35,7 @@ public enum EngineError: ROMAError {
 }
 
 /// A loaded model: tokenizer + Llama graph over a backend.
-public final class Engine: @unchecked Sendable {
+public final class Engine: Sendable {
     public let tokenizer: BPETokenizer
     public let model: LlamaModel
     public var config: ModelConfig { model.config }

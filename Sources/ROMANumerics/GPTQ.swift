@@ -3,6 +3,7 @@ import Foundation
 /// Second-moment statistics of one linear layer's inputs, H = Σ_t x_t x_tᵀ over calibration tokens
 /// (the Hessian of the layer's output error ||(W - Wq) X||² with respect to each weight row).
 /// A class: layers that read the same input (q/k/v, gate/up) share one instance.
+/// `@unchecked Sendable`: accumulated by one calibration pass (its owner serializes calls), then only read.
 public final class Hessian: @unchecked Sendable {
     /// Input width (the weight's columns).
     public let n: Int
@@ -101,6 +102,7 @@ public struct GPTQ: Sendable {
     /// The factor of a dampened Hessian H' = H + λI for one column order P (`order`; left to right
     /// when nil): U upper triangular with Uᵀ U = (P H' Pᵀ)⁻¹, row-major n x n in FP32, so row k of U
     /// belongs to the k-th quantized column. `diagonal` is H'_ii in the original column order.
+    /// `@unchecked Sendable`: an immutable factorization (its buffer is never written after init).
     public struct Factor: @unchecked Sendable {
         public let n: Int
         public let u: [Float]

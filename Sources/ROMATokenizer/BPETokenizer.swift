@@ -19,6 +19,7 @@ public enum TokenType: Int, Sendable {
 }
 
 /// Byte-level BPE tokenizer (`tokenizer.ggml.model = gpt2`) built from GGUF metadata.
+/// `@unchecked Sendable`: immutable but for the merge cache, which is behind `cacheLock`.
 public final class BPETokenizer: @unchecked Sendable {
     public let tokens: [String]
     public let tokenTypes: [TokenType]

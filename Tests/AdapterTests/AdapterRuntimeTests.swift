@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 import Foundation
 import ROMAChip
 import ROMALlama
@@ -77,6 +78,49 @@ final class AdapterRuntimeTests: XCTestCase {
         XCTAssertEqual(engine.adapters.names, ["a", "b", "c", "big"])
         XCTAssertThrowsError(try engine.adapters.unregister("d")) { XCTAssertEqual(($0 as? ROMAError)?.code, .notFound) }
         _ = sb
+    }
+
+    /// Four threads generate at once with different adapters on one engine whose SRAM cannot hold every
+    /// adapter beside four KV caches (13,000 B: four requests need at most 4 x (1,032 + 2,048) B, the five
+    /// adapters and four caches 13,352 B, so idle adapters are evicted as needed): every result equals the
+    /// same request run alone, and when all are done only resident adapters hold SRAM (also run under
+    /// ThreadSanitizer, scripts/tsan.sh).
+    func testConcurrentRequestsShareTheRegistryAndSRAM() throws {
+        var chip = ChipConfig.paper
+        chip.memory.loraKVSRAMBytes = 13_000
+        let engine = try Engine.chip(imagePath: romPath(), chip: chip)
+        let m = engine.config, sram = (engine.backend as! ChipBackend).hUnitSRAM
+        let names = ["a", "b", "c", "d", "e"]
+        for (i, n) in names.enumerated() { try engine.adapters.register(adapter(n, rank: 8, seed: UInt64(20 + i), m: m)) }
+        let prompt = [3, 8, 1, 6]
+        var solo: [String: [Int]] = [:]
+        for n in names + [""] {
+            solo[n] = try engine.generate(promptIDs: prompt, maxTokens: 4, adapters: n.isEmpty ? [] : [AdapterRequest(n)]).ids
+        }
+        let results = Mutex<[(String, Result<[Int], Error>)]>([])
+        let done = DispatchSemaphore(value: 0)
+        for t in 0..<4 {
+            Thread {
+                for r in 0..<6 {
+                    let n = (names + [""])[(t * 7 + r * 3) % 6]
+                    let out = Result { try engine.generate(promptIDs: prompt, maxTokens: 4, adapters: n.isEmpty ? [] : [AdapterRequest(n)]).ids }
+                    results.withLock { $0.append((n, out)) }
+                }
+                done.signal()
+            }.start()
+        }
+        for _ in 0..<4 { XCTAssertEqual(done.wait(timeout: .now() + 120), .success) }
+        let all = results.withLock { $0 }
+        XCTAssertEqual(all.count, 24)
+        for (n, r) in all {
+            switch r {
+            case .success(let ids): XCTAssertEqual(ids, solo[n], "adapter '\(n)'")
+            case .failure(let e): XCTFail("adapter '\(n)': \(e)")
+            }
+        }
+        let resident = engine.adapters.status.filter(\.resident)
+        XCTAssertEqual(resident.map(\.inUse), resident.map { _ in 0 })
+        XCTAssertEqual(sram.used, resident.reduce(0) { $0 + $1.bytes }, "no KV cache or lease outlived its request")
     }
 
     /// A request whose prompt + max tokens cannot fit is refused before any work.

@@ -318,6 +318,7 @@ struct AdamState {
 
 /// One quantized tensor of the image under tuning: its codes minus zero points, its original and
 /// current scales, and Adam moments per group.
+/// `@unchecked Sendable`: owned by one tuning run; its buffers are touched only between passes, by the tuner's thread (the parallel kernels write disjoint rows).
 final class TunedTensor: @unchecked Sendable {
     let tensor: ROMImage.Tensor
     let weight: DenseWeight, gradient: DenseWeight
@@ -397,6 +398,7 @@ final class TunedTensor: @unchecked Sendable {
 }
 
 /// The RMSNorm gains under tuning: g = g₀·(1 + φ).
+/// `@unchecked Sendable`: owned by one tuning run and updated only between passes, by the tuner's thread.
 final class NormParams: @unchecked Sendable {
     let g0: [[Float]]   // attention layers, ffn layers, output (2L + 1 vectors)
     var phi: [[Float]], m: [[Float]], v: [[Float]], acc: [[Float]]

@@ -13,6 +13,7 @@ import ROMANumerics
 ///     h = norm₁(x);  q, k = RoPE(Wq h, Wk h);  v = Wv h;  x' = x + Wo · softmax(q kᵀ/√d) v
 ///     h₂ = norm₂(x');  x'' = x' + Wdown · (silu(Wgate h₂) ⊙ Wup h₂)
 ///     logits = Wout · normₒ(x_L)
+/// `@unchecked Sendable`: its weights and gains change only between passes (the tuner's steps), never during one.
 public final class TrainableLlama: @unchecked Sendable {
     public let config: ModelConfig
     /// [vocab, hidden]; the output head is the same object when the model ties them.
@@ -60,6 +61,7 @@ public final class TrainableLlama: @unchecked Sendable {
 
     /// Gradients of a loss, shaped like the parameters. `embedding` holds the tied table's whole
     /// gradient (lookup rows and output head).
+    /// `@unchecked Sendable`: written by one backward pass (disjoint blocks per worker), read after it.
     public final class Gradients: @unchecked Sendable {
         public let embedding: DenseWeight
         public let output: DenseWeight
