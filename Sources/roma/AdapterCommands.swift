@@ -269,6 +269,7 @@ struct SRAMCommand: ParsableCommand {
         }
         print("paper accounting: \(CapacityAccounting.paperFig10.name)")
         print("  (LoRA counted at 2 B/param: 17.5 MiB at rank 16; KV at 64 KiB/token; whole 32-token blocks)")
-        print("chip accounting: LoRA in \(chip.numerics.loraWeightFormat.rawValue) (+ two FP32 scales per layer), KV in \(chip.numerics.kvCacheFormat.rawValue) for all 28 layers (112 KiB/token), token granularity 1")
+        let m = ModelConfig.llama32_3B, kv = SRAMAccounting.kvBytesPerToken(m, chip: chip)
+        print("chip accounting: LoRA in \(chip.numerics.loraWeightFormat.rawValue) (+ two FP32 scales per layer), KV in \(chip.numerics.kvCacheFormat.rawValue) for all \(m.numLayers) layers (\(kv / 1024) KiB/token), token granularity 1")
     }
 }

@@ -17,13 +17,11 @@ struct Roma: ParsableCommand {
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {
             try command.run()
-        } catch let e as ExitCode {
-            exit(withError: e)
-        } catch let e as CleanExit {
-            exit(withError: e)
         } catch let e as ValidationError {
             writeStderr("error: \(e.message)\n")
             Foundation.exit(1)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            exit(withError: error)   // help, exit codes, clean exits: as ArgumentParser prints them
         } catch {
             let hint = (error as? ROMAError).flatMap { (command as? HintingCommand)?.hint(for: $0.code) }
             writeStderr("error: \(error)" + (hint.map { "; " + $0 } ?? "") + "\n")

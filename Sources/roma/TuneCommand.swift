@@ -23,13 +23,13 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Calibration tokens from the start of the text, used in chunks of --ctx (default: every whole chunk of the text).")
     var calibrationTokens: Int?
     @Option(help: "Tokens per chunk.")
-    var ctx: Int = 512
+    var ctx: Int = ScaleTuner().ctx
     @Option(help: "Chunks whose gradients are summed for one optimizer step.")
-    var chunksPerStep: Int = 1
+    var chunksPerStep: Int = ScaleTuner().chunksPerStep
     @Option(help: "Passes over the calibration chunks.")
-    var epochs: Int = 3
+    var epochs: Int = ScaleTuner().epochs
     @Option(help: "Adam step size for the log-scales and relative norm gains (cosine-decayed to 0).")
-    var learningRate: Double = 1e-3
+    var learningRate: Double = ScaleTuner().learningRate
     @Flag(help: "Keep the RMSNorm gains; tune the group scales only.")
     var scalesOnly = false
     @Option(help: "Worker threads (default: all cores).")

@@ -52,6 +52,36 @@ final class CLITests: XCTestCase {
         XCTAssertNotNil(obj["timings"] as? [String: Any])
     }
 
+    /// Help, usage errors, library errors (one line) and the chip config options behave the same in
+    /// every command.
+    func testHelpUsageAndErrorLines() throws {
+        let help = try roma(["--help"])
+        XCTAssertEqual(help.code, 0)
+        XCTAssertTrue(help.out.contains("OVERVIEW: ROMA"), help.out + help.err)
+        let tuneHelp = try roma(["tune", "--help"])
+        XCTAssertEqual(tuneHelp.code, 0)
+        XCTAssertTrue(tuneHelp.out.contains("Passes over the calibration chunks. (default: 3)"), tuneHelp.out)
+        let bogus = try roma(["generate", "--bogus"])
+        XCTAssertNotEqual(bogus.code, 0)
+        XCTAssertTrue(bogus.err.contains("Usage: roma generate"), bogus.err)
+        let missing = try roma(["chat", "--image", "/nonexistent/x.rom", "hi"])
+        XCTAssertEqual(missing.code, 1)
+        XCTAssertEqual(missing.err, "error: ROM image '/nonexistent/x.rom' not found\n")
+        // one chip config, one message, whichever command reads it
+        var json = try JSONSerialization.jsonObject(with: Data(try roma(["chip", "show", "--format", "json"]).out.utf8)) as! [String: Any]
+        var numerics = json["numerics"] as! [String: Any]
+        numerics["kvCacheFormat"] = "int8"
+        json["numerics"] = numerics
+        let cfg = TempFiles.path("int8-kv-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: cfg))
+        let message = "error: chip config: numerics.kvCacheFormat int8 is not implemented by the functional model (supported: fp16, bf16, fp8e4m3, fp32)\n"
+        for args in [["sram", "--config", cfg], ["sim", "run", "--config", cfg], ["chip", "show", "--config", cfg]] {
+            let r = try roma(args)
+            XCTAssertEqual(r.code, 1, args.joined(separator: " "))
+            XCTAssertEqual(r.err, message, args.joined(separator: " "))
+        }
+    }
+
     func tokenizeIDs(_ text: String) throws -> [Int] {
         let r = try roma(["tokenize", "--model", tinyPath, "--text", text, "--format", "json"])
         XCTAssertEqual(r.code, 0, r.err)
