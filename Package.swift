@@ -9,7 +9,8 @@ import PackageDescription
 //      units, SRAM, the chip backend)
 //   4  ROMAModel (engine, sessions, sampling, calibration, training, adapter registry and files),
 //      ROMASim (perf/area/power), ROMARTL (B-ROM Verilog)
-//   5  roma (CLI)
+//   5  ROMAServe (the scheduler: continuous batching across adapters, SRAM admission)
+//   6  roma (CLI and the HTTP server)
 let package = Package(
     name: "ROMA",
     platforms: [.macOS(.v15)],
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "ROMALlama", dependencies: ["ROMAFormats", "ROMANumerics"]),
         .target(name: "ROMAChip", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics"]),
         .target(name: "ROMAModel", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"]),
+        .target(name: "ROMAServe", dependencies: ["ROMALlama", "ROMAModel", "ROMANumerics", "ROMATokenizer"]),
         .target(name: "ROMASim", dependencies: ["ROMALlama", "ROMAChip"]),
         .target(name: "ROMARTL", dependencies: ["ROMALlama", "ROMAChip"]),
         .executableTarget(name: "roma", dependencies: [
@@ -43,6 +45,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ROMAModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMATestSupport"]),
         .testTarget(name: "ROMAChipTests", dependencies: ["ROMALlama", "ROMAChip", "ROMAModel", "ROMARTL", "ROMASim", "ROMATestSupport"]),
+        .testTarget(name: "ROMAServeTests", dependencies: ["ROMAServe", "ROMAModel", "ROMAChip", "ROMALlama", "ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMALlama", "ROMAChip", "ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL"]),
         .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],

@@ -68,8 +68,16 @@ public final class ChipBackend: Backend, @unchecked Sendable {
 
     // MARK: SRAM (H-Unit): KV caches and LoRA
 
+    public func kvCacheBytes(capacity: Int) -> Int { capacity * SRAMAccounting.kvBytesPerToken(config, chip: chip) }
+
+    public func residentBytes(_ adapter: LoRAAdapter) -> Int {
+        adapter.layers.values.reduce(0) {
+            $0 + SRAMAccounting.loraLayerBytes(rank: $1.rank, inDim: $1.inDim, outDim: $1.outDim, format: chip.numerics.loraWeightFormat)
+        }
+    }
+
     public func makeKVCache(capacity: Int) throws -> KVCache {
-        let bytes = capacity * SRAMAccounting.kvBytesPerToken(config, chip: chip)
+        let bytes = kvCacheBytes(capacity: capacity)
         let reservation = try hUnitSRAM.reserve(bytes, label: "KV cache for \(capacity) tokens")
         return KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity, reservation: reservation)
     }

@@ -100,7 +100,7 @@ public enum HUnit {
 
     /// LoRA on the H-Unit for `tokens` rows of x [tokens, inDim]: A [rank, inDim] and Bᵀ [rank, outDim]
     /// hold the stored weight values (FP8 E4M3 values by default) without their per-tensor scales.
-    ///     h[t, r] = fp16(aScale · (x[t] · A[r]))          (FP32 dot product, `F32Kernels.dot` order)
+    ///     h[t, r] = fp16(aScale · (x[t] · A[r]))          (FP32 dot product, `F32Kernels.rowDot` order)
     ///     y[t, o] += (Σ_r h[t, r] · B[o, r]) · (bScale · scale)   (FP32, r in order)
     /// y is [tokens, outDim] and accumulates in FP32; the caller rounds the sum to FP16.
     public static func loraAccumulate(x: UnsafePointer<Float>, tokens: Int, inDim: Int, a: UnsafePointer<Float>, aScale: Float,

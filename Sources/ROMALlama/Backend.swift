@@ -52,6 +52,10 @@ public protocol Backend: AnyObject, Sendable {
     func makeKVCache(capacity: Int) throws -> KVCache
     /// Converts an adapter to this backend's storage (the chip: FP8 in H-Unit SRAM, charged to `memory`).
     func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter
+    /// Bytes of `memory` the adapter takes once resident (0 without a budget), without making it so.
+    func residentBytes(_ adapter: LoRAAdapter) -> Int
+    /// Bytes of `memory` a KV cache of `capacity` tokens takes (0 without a budget).
+    func kvCacheBytes(capacity: Int) -> Int
 
     /// Token embedding rows.
     func embed(_ tokens: [Int]) -> Matrix
@@ -101,6 +105,8 @@ extension BackendDecorator {
     public var memory: DeviceMemory? { inner.memory }
     public func makeKVCache(capacity: Int) throws -> KVCache { try inner.makeKVCache(capacity: capacity) }
     public func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter { try inner.makeResident(adapter) }
+    public func residentBytes(_ adapter: LoRAAdapter) -> Int { inner.residentBytes(adapter) }
+    public func kvCacheBytes(capacity: Int) -> Int { inner.kvCacheBytes(capacity: capacity) }
     public func embed(_ tokens: [Int]) -> Matrix { inner.embed(tokens) }
     public func rmsNorm(_ x: Matrix, _ norm: NormKind) -> Matrix { inner.rmsNorm(x, norm) }
     public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: [AdapterSpan]) -> [Matrix] {

@@ -94,6 +94,9 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
                                products: adapter.layers.mapValues { FP32LoRAProduct($0) })
     }
 
+    public func residentBytes(_ adapter: LoRAAdapter) -> Int { 0 }
+    public func kvCacheBytes(capacity: Int) -> Int { 0 }
+
     /// K and V in FP32.
     public func makeKVCache(capacity: Int) throws -> KVCache {
         KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity)

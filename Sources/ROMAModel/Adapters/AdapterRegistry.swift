@@ -105,16 +105,38 @@ public final class AdapterRegistry: @unchecked Sendable {
     // MARK: residency
 
     public struct Status: Sendable, Equatable {
-        public var name: String, resident: Bool, pinned: Bool, inUse: Int, bytes: Int
+        public var name: String, resident: Bool, pinned: Bool, inUse: Int
+        /// SRAM bytes it holds when resident (0 when not).
+        public var bytes: Int
+        /// SRAM bytes it takes once resident (its real size: every layer at its own rank).
+        public var residentBytes: Int
+        public var ranks: [Int]
+        public var source: String
     }
 
     /// Every registered adapter, in registration order.
     public var status: [Status] {
         lock.lock(); defer { lock.unlock() }
         return registrationOrder.map { n in
-            let e = resident[n]
-            return Status(name: n, resident: e != nil, pinned: e?.pinned ?? false, inUse: e?.inUse ?? 0, bytes: e?.resident.bytes ?? 0)
+            let e = resident[n], a = registered[n]!
+            return Status(name: n, resident: e != nil, pinned: e?.pinned ?? false, inUse: e?.inUse ?? 0,
+                          bytes: e?.resident.bytes ?? 0, residentBytes: backend.residentBytes(a), ranks: a.ranks, source: a.source)
         }
+    }
+
+    /// What a request needs of the backend's memory beyond what it already holds: its adapters' bytes
+    /// (resident ones count too: they stay held for it) and the bytes that no eviction can free for it
+    /// (pinned adapters outside the request). Unknown adapters throw.
+    public func footprint(_ requests: [AdapterRequest]) throws -> (adapterBytes: Int, unavailable: Int) {
+        lock.lock(); defer { lock.unlock() }
+        var bytes = 0
+        for r in requests {
+            guard let a = registered[r.name] else { throw AdapterError.unknownAdapter(r.name, known: registrationOrder) }
+            bytes += resident[r.name]?.resident.bytes ?? backend.residentBytes(a)
+        }
+        let wanted = Set(requests.map(\.name))
+        let pinned = resident.filter { $0.value.pinned && !wanted.contains($0.key) }.reduce(0) { $0 + $1.value.resident.bytes }
+        return (bytes, pinned)
     }
 
     /// Makes an adapter resident and keeps it there until `unpin`.

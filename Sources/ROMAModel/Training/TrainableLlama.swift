@@ -340,6 +340,8 @@ final class TapeRecorder: Backend, @unchecked Sendable {
     func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter {
         throw AdapterError.invalid("the trainer's graph runs without adapters")
     }
+    func residentBytes(_ adapter: LoRAAdapter) -> Int { 0 }
+    func kvCacheBytes(capacity: Int) -> Int { 0 }
 
     func embed(_ tokens: [Int]) -> Matrix {
         let d = config.hiddenSize

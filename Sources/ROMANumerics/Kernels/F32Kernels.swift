@@ -26,7 +26,21 @@ public enum F32Kernels {
         return s
     }
 
-    /// out[t*outStride + o] = dot(x[t], w[o]) for t in 0..<T, o in oRange.
+    /// One output of `matmulRows` outside a 2 x 4 tile, with the tile's arithmetic: one 8-lane
+    /// accumulator over the 8-wide blocks, its lanes summed, then the tail in order.
+    @inline(__always)
+    static func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V()
+        var i = 0
+        while i + 8 <= n { acc += load(a, i) * load(b, i); i += 8 }
+        var r = acc.sum()
+        while i < n { r += a[i] * b[i]; i += 1 }
+        return r
+    }
+
+    /// out[t*outStride + o] = x[t] · w[o] for t in 0..<T, o in oRange. Every output is computed the same
+    /// way wherever it falls (in a 2-output x 4-token tile or not: `rowDot`'s order), so a token's result
+    /// does not depend on how many tokens share the call (batch invariance).
     /// `x` is [T, n] row-major, `w` is [*, n] row-major (one output per row).
     public static func matmulRows(x: UnsafePointer<Float>, T: Int, w: UnsafePointer<Float>, n: Int,
                                   oRange: Range<Int>, out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -65,14 +79,14 @@ public enum F32Kernels {
                 t += 4
             }
             while t < T {
-                out[t * outStride + o] = dot(x + t * n, w0, n)
-                out[t * outStride + o + 1] = dot(x + t * n, w1, n)
+                out[t * outStride + o] = rowDot(x + t * n, w0, n)
+                out[t * outStride + o + 1] = rowDot(x + t * n, w1, n)
                 t += 1
             }
             o += 2
         }
         while o < oRange.upperBound {
-            for t in 0..<T { out[t * outStride + o] = dot(x + t * n, w + o * n, n) }
+            for t in 0..<T { out[t * outStride + o] = rowDot(x + t * n, w + o * n, n) }
             o += 1
         }
     }
