@@ -10,7 +10,8 @@ import PackageDescription
 //   4  ROMAModel (engine, sessions, sampling, calibration, training, adapter registry and files),
 //      ROMASim (perf/area/power), ROMARTL (B-ROM Verilog)
 //   5  ROMAServe (the scheduler: continuous batching across adapters, SRAM admission)
-//   6  roma (CLI and the HTTP server)
+//   6  ROMAServer (the OpenAI-compatible HTTP layer over the scheduler)
+//   7  roma (CLI)
 let package = Package(
     name: "ROMA",
     platforms: [.macOS(.v15)],
@@ -24,6 +25,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "ROMANumerics"),
@@ -33,10 +39,18 @@ let package = Package(
         .target(name: "ROMAChip", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics"]),
         .target(name: "ROMAModel", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"]),
         .target(name: "ROMAServe", dependencies: ["ROMALlama", "ROMAModel", "ROMANumerics", "ROMATokenizer"]),
+        .target(name: "ROMAServer", dependencies: [
+            "ROMAServe", "ROMAModel", "ROMALlama", "ROMANumerics", "ROMATokenizer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .target(name: "ROMASim", dependencies: ["ROMALlama", "ROMAChip"]),
         .target(name: "ROMARTL", dependencies: ["ROMALlama", "ROMAChip"]),
         .executableTarget(name: "roma", dependencies: [
-            "ROMALlama", "ROMAChip", "ROMAModel", "ROMASim", "ROMARTL",
+            "ROMALlama", "ROMAChip", "ROMAModel", "ROMASim", "ROMARTL", "ROMAServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer"], path: "Tests/ROMATestSupport"),
@@ -46,6 +60,10 @@ let package = Package(
         .testTarget(name: "ROMAModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMATestSupport"]),
         .testTarget(name: "ROMAChipTests", dependencies: ["ROMALlama", "ROMAChip", "ROMAModel", "ROMARTL", "ROMASim", "ROMATestSupport"]),
         .testTarget(name: "ROMAServeTests", dependencies: ["ROMAServe", "ROMAModel", "ROMAChip", "ROMALlama", "ROMAFormats", "ROMATestSupport"]),
+        .testTarget(name: "ROMAServerTests", dependencies: [
+            "ROMAServer", "ROMAServe", "ROMAModel", "ROMAChip", "ROMALlama", "ROMAFormats", "ROMATestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMALlama", "ROMAChip", "ROMASim"]),
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL"]),
         .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],

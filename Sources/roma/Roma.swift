@@ -3,20 +3,20 @@ import Foundation
 import ROMANumerics
 
 @main
-struct Roma: ParsableCommand {
+struct Roma: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roma",
         abstract: "ROMA: a ROM-based LLM accelerator, in software.",
-        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, EvalCommand.self, BenchCommand.self, CompileCommand.self, TuneCommand.self, GoldenCommand.self, ChipCommand.self, AdapterCommand.self, SRAMCommand.self, SimCommand.self, RTLCommand.self]
+        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, EvalCommand.self, BenchCommand.self, CompileCommand.self, TuneCommand.self, GoldenCommand.self, ChipCommand.self, AdapterCommand.self, SRAMCommand.self, SimCommand.self, RTLCommand.self, ServeCommand.self]
     )
 
     /// Parses the command line (usage errors as ArgumentParser prints them) and runs the command; any
     /// other error is one line on stderr, "error: <what went wrong>", and exit code 1.
-    static func main() {
+    static func main() async {
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {
-            try command.run()
+            if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let e as ValidationError {
             writeStderr("error: \(e.message)\n")
             Foundation.exit(1)

@@ -65,8 +65,11 @@ public final class AdapterRegistry: @unchecked Sendable {
     private var resident: [String: Entry] = [:]
     private var clock: UInt64 = 0
     private var evicted: [String] = []
+    private var loadCount = 0
     /// Names of adapters evicted so far, oldest first (reports, tests).
     public var evictions: [String] { lock.lock(); defer { lock.unlock() }; return evicted }
+    /// Times an adapter was made resident (loaded into the backend's memory) so far.
+    public var loads: Int { lock.lock(); defer { lock.unlock() }; return loadCount }
 
     public init(backend: Backend) { self.backend = backend }
 
@@ -183,6 +186,7 @@ public final class AdapterRegistry: @unchecked Sendable {
         do {
             let r = try backend.makeResident(a)
             resident[name] = Entry(resident: r, pinned: false, lastUse: clock, inUse: 0)
+            loadCount += 1
             return r
         } catch let e as MemoryBudgetError {
             guard makeRoom(e.requested, protecting: protecting) else {
@@ -193,6 +197,7 @@ public final class AdapterRegistry: @unchecked Sendable {
             }
             let r = try backend.makeResident(a)
             resident[name] = Entry(resident: r, pinned: false, lastUse: clock, inUse: 0)
+            loadCount += 1
             return r
         }
     }
