@@ -66,19 +66,33 @@ public enum LUnitArray {
                     p2.value[t * ng + g] = maxE == 31 ? .nan : LUnit.pow2(maxE - numerics.bias)   // inf/NaN in the group: NaN
                 }
                 #if ROMA_AVX2
-                if t >= nb * 8 {
-                    LUnitAVX2.split(v.value + t * cols, count: cols, hi: hp.value + t * cols, lo: lp.value + t * cols)
-                } else {
-                    let b = t / 8, i = t % 8
-                    for g in 0..<ng {
-                        let dst = (b * ng + g) * 8 + i
-                        (bp.value + dst * groupSize).update(from: v.value + t * cols + g * groupSize, count: groupSize)
-                        vb.value[dst] = vs.value[t * ng + g]; pb.value[dst] = p2.value[t * ng + g]
-                    }
-                }
+                AlignedActivations.layOutAVX2(token: t, blocks: nb, cols: cols, groupSize: groupSize,
+                                              values: v.value, vsum: vs.value, pow2: p2.value, hi: hp.value, lo: lp.value,
+                                              blocked: bp.value, vsumB: vb.value, pow2B: pb.value)
                 #endif
             }
         }
+
+        #if ROMA_AVX2
+        /// AVX2 layout step: token `t`'s byte split (after the whole blocks of eight) or its blocked copy.
+        @inline(__always)
+        static func layOutAVX2(token t: Int, blocks nb: Int, cols: Int, groupSize: Int, values v: UnsafeMutablePointer<Int16>,
+                               vsum vs: UnsafeMutablePointer<Int32>, pow2 p2: UnsafeMutablePointer<Float>,
+                               hi hp: UnsafeMutablePointer<Int8>, lo lp: UnsafeMutablePointer<Int8>, blocked bp: UnsafeMutablePointer<Int16>,
+                               vsumB vb: UnsafeMutablePointer<Int32>, pow2B pb: UnsafeMutablePointer<Float>) {
+            let ng = cols / groupSize
+            if t >= nb * 8 {
+                LUnitAVX2.split(v + t * cols, count: cols, hi: hp + t * cols, lo: lp + t * cols)
+            } else {
+                let b = t / 8, i = t % 8
+                for g in 0..<ng {
+                    let dst = (b * ng + g) * 8 + i
+                    (bp + dst * groupSize).update(from: v + t * cols + g * groupSize, count: groupSize)
+                    vb[dst] = vs[t * ng + g]; pb[dst] = p2[t * ng + g]
+                }
+            }
+        }
+        #endif
 
         deinit {
             values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate()
@@ -148,10 +162,6 @@ public enum LUnitArray {
     /// streams the packed codes.
     static func computeRows(_ p: Cells, rows: Range<Int>, x: AlignedActivations) {
         let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
-        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
-        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
-        let rowBytes = cols * bits / 8
-        var tok = 0
         #if ROMA_AVX2
         switch (bits, G) {
         case (4, 64): return computeRowsAVX2(p, rows: rows, x: x, Int4G64.self)
@@ -164,28 +174,52 @@ public enum LUnitArray {
         }
         #endif
         if T == 1 && bits == 4 && (G == 64 || G == 128) {
-            // decode: stream each row's packed codes once, unpacking group by group in L1
-            let scratch = UnsafeMutablePointer<Int16>.allocate(capacity: 128)
-            defer { scratch.deallocate() }
-            let v = x.values, vs = x.vsum, p2 = x.pow2
-            for r in rows {
-                let rc = codes + r * rowBytes, sc = scales + r * gpr, zp = zeros + r * gpr
-                var acc: Float = 0
-                for g in 0..<gpr {
-                    let dot = G == 64 ? LUnitKernels.dotPacked4x64(v + g &* 64, rc + g &* 32, scratch)
-                                      : LUnitKernels.dotPacked4x128(v + g &* 128, rc + g &* 64, scratch)
-                    let s = table[Int(UInt16(littleEndian: sc[g]))]
-                    acc += Float(dot &- vs[g] &* Int32(zp[g])) * s * p2[g]
-                }
-                o[r] = roundToFP16 ? FP16.round(acc) : acc
-            }
-            return
+            return computeRowsPacked4(p, rows: rows, x: x)
         }
-        let r0 = rows.lowerBound, nr = rows.count
+        let nr = rows.count
         let w16 = UnsafeMutablePointer<Int16>.allocate(capacity: nr * cols)
         let sF = UnsafeMutablePointer<Float>.allocate(capacity: nr * gpr)
         let zI = UnsafeMutablePointer<Int32>.allocate(capacity: nr * gpr)
         defer { w16.deallocate(); sF.deallocate(); zI.deallocate() }
+        unpackRows(p, rows: rows, w16: w16, sF: sF, zI: zI)
+        var tok = 0
+        if G == 64 {
+            tok = computeRows4Tokens64(p, rows: rows, x: x, w16: w16, sF: sF, zI: zI)
+        }
+        computeRows1Token(p, rows: rows, x: x, from: tok, w16: w16, sF: sF, zI: zI)
+    }
+
+    /// Decode step (one token, 4-bit, group 64/128): streams each row's packed codes, unpacking in L1.
+    @inline(__always)
+    static func computeRowsPacked4(_ p: Cells, rows: Range<Int>, x: AlignedActivations) {
+        let G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
+        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
+        let o = p.out, roundToFP16 = p.roundToFP16
+        let rowBytes = cols * bits / 8
+        let scratch = UnsafeMutablePointer<Int16>.allocate(capacity: 128)
+        defer { scratch.deallocate() }
+        let v = x.values, vs = x.vsum, p2 = x.pow2
+        for r in rows {
+            let rc = codes + r * rowBytes, sc = scales + r * gpr, zp = zeros + r * gpr
+            var acc: Float = 0
+            for g in 0..<gpr {
+                let dot = G == 64 ? LUnitKernels.dotPacked4x64(v + g &* 64, rc + g &* 32, scratch)
+                                  : LUnitKernels.dotPacked4x128(v + g &* 128, rc + g &* 64, scratch)
+                let s = table[Int(UInt16(littleEndian: sc[g]))]
+                acc += Float(dot &- vs[g] &* Int32(zp[g])) * s * p2[g]
+            }
+            o[r] = roundToFP16 ? FP16.round(acc) : acc
+        }
+    }
+
+    /// Unpack step: the rows' codes as Int16 into `w16`, their scales as FP32 into `sF`, zeros as Int32 into `zI`.
+    @inline(__always)
+    static func unpackRows(_ p: Cells, rows: Range<Int>, w16: UnsafeMutablePointer<Int16>,
+                           sF: UnsafeMutablePointer<Float>, zI: UnsafeMutablePointer<Int32>) {
+        let G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
+        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
+        let rowBytes = cols * bits / 8
+        let r0 = rows.lowerBound, nr = rows.count
         for i in 0..<nr {
             let r = r0 + i
             LUnitKernels.unpackRow(codes + r * rowBytes, bits: bits, group: G, cols: cols, into: w16 + i * cols)
@@ -194,34 +228,52 @@ public enum LUnitArray {
                 zI[i * gpr + g] = Int32(zeros[r * gpr + g])
             }
         }
-        if G == 64 {
-            // four tokens at a time share each unpacked weight group
-            let xvs = x.vsum, xp2 = x.pow2
-            while tok + 4 <= T {
-                let v0 = x.values + tok * cols, v1 = v0 + cols, v2 = v1 + cols, v3 = v2 + cols
-                let vs0 = xvs + tok * gpr, vs1 = vs0 + gpr, vs2 = vs1 + gpr, vs3 = vs2 + gpr
-                let p0 = xp2 + tok * gpr, p1 = p0 + gpr, p2 = p1 + gpr, p3 = p2 + gpr
-                for i in 0..<nr {
-                    let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
-                    var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
-                    for g in 0..<gpr {
-                        let off = g &* 64
-                        let (d0, d1, d2, d3) = LUnitKernels.dot64x4(v0 + off, v1 + off, v2 + off, v3 + off, w + off)
-                        let sg = s[g], zg = z[g]
-                        acc0 += Float(d0 &- vs0[g] &* zg) * sg * p0[g]
-                        acc1 += Float(d1 &- vs1[g] &* zg) * sg * p1[g]
-                        acc2 += Float(d2 &- vs2[g] &* zg) * sg * p2[g]
-                        acc3 += Float(d3 &- vs3[g] &* zg) * sg * p3[g]
-                    }
-                    let r = r0 + i
-                    o[tok * outStride + r] = roundToFP16 ? FP16.round(acc0) : acc0
-                    o[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(acc1) : acc1
-                    o[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(acc2) : acc2
-                    o[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(acc3) : acc3
+    }
+
+    /// Group-64 step: four tokens at a time share each unpacked weight group; returns the next token.
+    @inline(__always)
+    static func computeRows4Tokens64(_ p: Cells, rows: Range<Int>, x: AlignedActivations, w16: UnsafeMutablePointer<Int16>,
+                                     sF: UnsafeMutablePointer<Float>, zI: UnsafeMutablePointer<Int32>) -> Int {
+        let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G
+        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        let r0 = rows.lowerBound, nr = rows.count
+        var tok = 0
+        let xvs = x.vsum, xp2 = x.pow2
+        while tok + 4 <= T {
+            let v0 = x.values + tok * cols, v1 = v0 + cols, v2 = v1 + cols, v3 = v2 + cols
+            let vs0 = xvs + tok * gpr, vs1 = vs0 + gpr, vs2 = vs1 + gpr, vs3 = vs2 + gpr
+            let p0 = xp2 + tok * gpr, p1 = p0 + gpr, p2 = p1 + gpr, p3 = p2 + gpr
+            for i in 0..<nr {
+                let w = w16 + i * cols, s = sF + i * gpr, z = zI + i * gpr
+                var acc0: Float = 0, acc1: Float = 0, acc2: Float = 0, acc3: Float = 0
+                for g in 0..<gpr {
+                    let off = g &* 64
+                    let (d0, d1, d2, d3) = LUnitKernels.dot64x4(v0 + off, v1 + off, v2 + off, v3 + off, w + off)
+                    let sg = s[g], zg = z[g]
+                    acc0 += Float(d0 &- vs0[g] &* zg) * sg * p0[g]
+                    acc1 += Float(d1 &- vs1[g] &* zg) * sg * p1[g]
+                    acc2 += Float(d2 &- vs2[g] &* zg) * sg * p2[g]
+                    acc3 += Float(d3 &- vs3[g] &* zg) * sg * p3[g]
                 }
-                tok += 4
+                let r = r0 + i
+                o[tok * outStride + r] = roundToFP16 ? FP16.round(acc0) : acc0
+                o[(tok + 1) * outStride + r] = roundToFP16 ? FP16.round(acc1) : acc1
+                o[(tok + 2) * outStride + r] = roundToFP16 ? FP16.round(acc2) : acc2
+                o[(tok + 3) * outStride + r] = roundToFP16 ? FP16.round(acc3) : acc3
             }
+            tok += 4
         }
+        return tok
+    }
+
+    /// Token-at-a-time step: tokens `start..<T`, each row's unpacked codes reused for every token.
+    @inline(__always)
+    static func computeRows1Token(_ p: Cells, rows: Range<Int>, x: AlignedActivations, from start: Int, w16: UnsafeMutablePointer<Int16>,
+                                  sF: UnsafeMutablePointer<Float>, zI: UnsafeMutablePointer<Int32>) {
+        let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G
+        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        let r0 = rows.lowerBound, nr = rows.count
+        var tok = start
         while tok < T {
             let v = x.values + tok * cols
             let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr

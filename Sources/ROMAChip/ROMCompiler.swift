@@ -106,6 +106,22 @@ public struct ROMCompiler {
         try ROMImage.checkOutputPath(output)
 
         // 1. plan the layout
+        let (plan, dataBytes) = planLayout(model, group: group)
+        // 2. header
+        let header = try imageHeader(g, model: model, group: group, plan: plan)
+        // 3. quantize into the data section, then write header + data
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, dataBytes), alignment: 64)
+        defer { buf.deallocate() }
+        buf.initializeMemory(as: UInt8.self, repeating: 0)
+        let errors = try quantizeTensors(g, plan: plan, into: buf.baseAddress!, progress: progress)
+        progress(plan.count, plan.count, "checksum")
+        let (sum, total) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(rebasing: buf[0..<dataBytes]), to: output)
+        return Report(path: output, checksum: SHA256.hex(sum), bytes: total, groupSize: group,
+                      tensorErrors: errors, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Layout step: each tensor's kind, bits, 64-byte-aligned offsets and unit rows; returns the plan and data size.
+    func planLayout(_ model: ModelConfig, group: Int) -> ([ROMImage.Tensor], Int) {
         var plan: [ROMImage.Tensor] = []
         var offset = 0
         func align64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
@@ -133,10 +149,12 @@ public struct ROMCompiler {
                               bits: tbits, groupSize: group, codesOffset: codesOffset, codesBytes: codesBytes,
                               scalesOffset: scalesOffset, zerosOffset: zerosOffset, unitRowStart: partition(rows)))
         }
-        let dataBytes = offset
+        return (plan, offset)
+    }
 
-        // 2. header
-        let header = ROMImage.Header(
+    /// Header step: the model, quantization, source file (name and sha256), tokenizer, units and tensor plan.
+    func imageHeader(_ g: GGUFFile, model: ModelConfig, group: Int, plan: [ROMImage.Tensor]) throws -> ROMImage.Header {
+        ROMImage.Header(
             format: "roma-rom-image",
             model: model,
             quantization: .init(bits: bits, groupSize: group, method: quantizer),
@@ -145,11 +163,11 @@ public struct ROMCompiler {
             tokenizer: try ROMCompiler.tokenizerData(g),
             units: .init(count: units, rows: unitRows, columns: unitColumns, romBytesPerUnit: Int(romBytes / Double(units))),
             tensors: plan)
-        // 3. quantize into the data section, then write header + data
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, dataBytes), alignment: 64)
-        defer { buf.deallocate() }
-        buf.initializeMemory(as: UInt8.self, repeating: 0)
-        let data = buf.baseAddress!
+    }
+
+    /// Quantize step: every planned tensor into the data section (norms as FP16); returns the relative RMS errors.
+    func quantizeTensors(_ g: GGUFFile, plan: [ROMImage.Tensor], into data: UnsafeMutableRawPointer,
+                         progress: (Int, Int, String) -> Void) throws -> [(String, Double)] {
         var errors: [(String, Double)] = []
         var factorCache: (ObjectIdentifier, GPTQ.Factor)?
         for (i, t) in plan.enumerated() {
@@ -161,25 +179,28 @@ public struct ROMCompiler {
                 for k in 0..<v.count { p[k] = FP16.fromFloat(v[k]).littleEndian }
                 continue
             }
-            var factor: GPTQ.Factor?
-            if let h = hessians[t.name] {
-                guard h.n == t.cols else {
-                    throw ROMImageError.invalid("calibration Hessian for '\(t.name)' is \(h.n) x \(h.n), the weight has \(t.cols) columns")
-                }
-                if let c = factorCache, c.0 == ObjectIdentifier(h) {
-                    factor = c.1
-                } else {
-                    let f = try solver(GroupQuantizer(bits: t.bits, groupSize: t.groupSize)).factor(h)
-                    factorCache = (ObjectIdentifier(h), f)
-                    factor = f
-                }
-            }
+            let factor = try gptqFactor(for: t, cache: &factorCache)
             errors.append((t.name, try quantizeTensor(g, src, t, factor: factor, into: data)))
         }
-        progress(plan.count, plan.count, "checksum")
-        let (sum, total) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(rebasing: buf[0..<dataBytes]), to: output)
-        return Report(path: output, checksum: SHA256.hex(sum), bytes: total, groupSize: group,
-                      tensorErrors: errors, seconds: Date().timeIntervalSince(t0))
+        return errors
+    }
+
+    /// GPTQ factor step: `t`'s Hessian factor (nil without one), reused from `factorCache` for a shared Hessian.
+    func gptqFactor(for t: ROMImage.Tensor, cache factorCache: inout (ObjectIdentifier, GPTQ.Factor)?) throws -> GPTQ.Factor? {
+        var factor: GPTQ.Factor?
+        if let h = hessians[t.name] {
+            guard h.n == t.cols else {
+                throw ROMImageError.invalid("calibration Hessian for '\(t.name)' is \(h.n) x \(h.n), the weight has \(t.cols) columns")
+            }
+            if let c = factorCache, c.0 == ObjectIdentifier(h) {
+                factor = c.1
+            } else {
+                let f = try solver(GroupQuantizer(bits: t.bits, groupSize: t.groupSize)).factor(h)
+                factorCache = (ObjectIdentifier(h), f)
+                factor = f
+            }
+        }
+        return factor
     }
 
     /// Quantizes one GGUF tensor into the image layout (by GPTQ when `factor`, the tensor's inverse
@@ -207,40 +228,63 @@ public struct ROMCompiler {
                 errs.value[2 * r] = .nan; errs.value[2 * r + 1] = 0   // reported below
                 return
             }
+            let rowCodes = codes.value + r * rowCodeBytes, rowScales = scales.value + r * gpr, rowZeros = zeros.value + r * gpr
             var err = 0.0, norm = 0.0
             if let (solver, f) = gptq {
-                let work = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-                let rowScales = UnsafeMutablePointer<UInt16>.allocate(capacity: gpr)
-                defer { work.deallocate(); rowScales.deallocate() }
-                work.update(from: row, count: cols)
-                err = Double(solver.quantizeRow(work, original: row, factor: f, codes: unpacked, scales: rowScales,
-                                                zeros: zeros.value + r * gpr))
-                for gi in 0..<gpr {
-                    q.pack(unpacked + gi * q.groupSize, into: codes.value + r * rowCodeBytes + gi * q.packedGroupBytes)
-                    scales.value[r * gpr + gi] = rowScales[gi].littleEndian
-                }
-                for k in 0..<cols { norm += Double(row[k] * row[k]) }
-                errs.value[2 * r] = err; errs.value[2 * r + 1] = norm
-                return
-            }
-            for gi in 0..<gpr {
-                let (s, z, e) = q.quantizeGroup(row + gi * q.groupSize, q.groupSize, codes: unpacked)
-                q.pack(unpacked, into: codes.value + r * rowCodeBytes + gi * q.packedGroupBytes)
-                scales.value[r * gpr + gi] = s.littleEndian
-                zeros.value[r * gpr + gi] = z
-                err += Double(e)
+                err = ROMCompiler.quantizeRowGPTQ(row, cols: cols, solver: solver, factor: f, q, gpr: gpr, unpacked: unpacked,
+                                                  codes: rowCodes, scales: rowScales, zeros: rowZeros)
+            } else {
+                err = ROMCompiler.quantizeRowGroups(row, q, gpr: gpr, unpacked: unpacked, codes: rowCodes, scales: rowScales, zeros: rowZeros)
             }
             for k in 0..<cols { norm += Double(row[k] * row[k]) }
             errs.value[2 * r] = err; errs.value[2 * r + 1] = norm
         }
-        if let bad = (0..<t.rows).first(where: { errs.value[2 * $0].isNaN }) {
-            throw ROMImageError.invalid("tensor '\(t.name)' row \(bad) holds a non-finite weight (NaN or infinity); it cannot be quantized")
+        return try ROMCompiler.relativeRMS(errs.value, rows: t.rows, tensor: t.name)
+    }
+
+    /// GPTQ row step: quantizes one row on a working copy and packs codes and scales; returns the squared error.
+    static func quantizeRowGPTQ(_ row: UnsafeMutablePointer<Float>, cols: Int, solver: GPTQ, factor f: GPTQ.Factor,
+                                _ q: GroupQuantizer, gpr: Int, unpacked: UnsafeMutablePointer<UInt8>,
+                                codes: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<UInt16>,
+                                zeros: UnsafeMutablePointer<UInt8>) -> Double {
+        let work = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        let rowScales = UnsafeMutablePointer<UInt16>.allocate(capacity: gpr)
+        defer { work.deallocate(); rowScales.deallocate() }
+        work.update(from: row, count: cols)
+        let err = Double(solver.quantizeRow(work, original: row, factor: f, codes: unpacked, scales: rowScales,
+                                            zeros: zeros))
+        for gi in 0..<gpr {
+            q.pack(unpacked + gi * q.groupSize, into: codes + gi * q.packedGroupBytes)
+            scales[gi] = rowScales[gi].littleEndian
         }
-        if let bad = (0..<t.rows).first(where: { errs.value[2 * $0].isInfinite }) {
-            throw ROMImageError.invalid("tensor '\(t.name)' row \(bad) spans a range no FP16 scale can represent")
+        return err
+    }
+
+    /// Clip-search row step: quantizes and packs each group of one row; returns the summed squared error.
+    static func quantizeRowGroups(_ row: UnsafeMutablePointer<Float>, _ q: GroupQuantizer, gpr: Int,
+                                  unpacked: UnsafeMutablePointer<UInt8>, codes: UnsafeMutablePointer<UInt8>,
+                                  scales: UnsafeMutablePointer<UInt16>, zeros: UnsafeMutablePointer<UInt8>) -> Double {
+        var err = 0.0
+        for gi in 0..<gpr {
+            let (s, z, e) = q.quantizeGroup(row + gi * q.groupSize, q.groupSize, codes: unpacked)
+            q.pack(unpacked, into: codes + gi * q.packedGroupBytes)
+            scales[gi] = s.littleEndian
+            zeros[gi] = z
+            err += Double(e)
+        }
+        return err
+    }
+
+    /// Error step: rejects non-finite or unrepresentable rows, else sums the rows' (error, norm) into a relative RMS.
+    static func relativeRMS(_ errs: UnsafeMutablePointer<Double>, rows: Int, tensor name: String) throws -> Double {
+        if let bad = (0..<rows).first(where: { errs[2 * $0].isNaN }) {
+            throw ROMImageError.invalid("tensor '\(name)' row \(bad) holds a non-finite weight (NaN or infinity); it cannot be quantized")
+        }
+        if let bad = (0..<rows).first(where: { errs[2 * $0].isInfinite }) {
+            throw ROMImageError.invalid("tensor '\(name)' row \(bad) spans a range no FP16 scale can represent")
         }
         var e = 0.0, n = 0.0
-        for r in 0..<t.rows { e += errs.value[2 * r]; n += errs.value[2 * r + 1] }
+        for r in 0..<rows { e += errs[2 * r]; n += errs[2 * r + 1] }
         return n > 0 ? (e / n).squareRoot() : 0
     }
 

@@ -117,6 +117,26 @@ public final class GGUFFile: @unchecked Sendable {
     public init(file: MappedFile) throws {
         self.file = file
         var r = ByteReader(file.bytes)
+        let header = try GGUFFile.readHeader(&r, file: file)
+        version = header.version
+        let (meta, keys) = try GGUFFile.readMetadata(&r, count: header.nKV)
+        let align = try GGUFFile.alignment(of: meta)
+        let raws = try GGUFFile.readTensorInfos(&r, count: header.nTensors)
+        let dataStart = (r.offset + align - 1) / align * align
+        let (infos, index) = try GGUFFile.placeTensors(raws, alignment: align, dataStart: dataStart, fileSize: file.count)
+        metadata = meta
+        metadataKeys = keys
+        tensors = infos
+        tensorIndex = index
+        alignment = align
+        dataOffset = dataStart
+    }
+
+    /// A tensor info as read from the file, before it is validated against the data section.
+    private struct RawTensorInfo { let name: String; let shape: [Int]; let type: GGMLType; let rel: UInt64 }
+
+    /// Header step: magic, version and the two counts, each count bounded by what the file can hold.
+    private static func readHeader(_ r: inout ByteReader, file: MappedFile) throws -> (version: UInt32, nTensors: UInt64, nKV: UInt64) {
         guard file.count >= 4 else { throw FormatError.truncated(what: "GGUF magic", offset: 0, needed: 4, fileSize: file.count) }
         let m = try r.u32("magic")
         guard m == GGUFFile.magic else {
@@ -124,7 +144,7 @@ public final class GGUFFile: @unchecked Sendable {
             let printable = b.map { (0x20..<0x7F).contains($0) ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
             throw FormatError.badMagic(found: "'\(printable)'")
         }
-        version = try r.u32("version")
+        let version = try r.u32("version")
         guard version == 2 || version == 3 else { throw FormatError.unsupportedVersion(version) }
         let nTensors = try r.u64("tensor_count")
         let nKV = try r.u64("metadata_kv_count")
@@ -135,6 +155,11 @@ public final class GGUFFile: @unchecked Sendable {
         guard nTensors <= UInt64(file.count / 24) else {
             throw FormatError.invalid("tensor_count \(nTensors) is larger than the file (\(file.count) bytes) can hold")
         }
+        return (version, nTensors, nKV)
+    }
+
+    /// Metadata step: `count` key/value pairs, keys unique, in file order.
+    private static func readMetadata(_ r: inout ByteReader, count nKV: UInt64) throws -> ([String: GGUFValue], [String]) {
         var meta: [String: GGUFValue] = [:]
         var keys: [String] = []
         for _ in 0..<Int(nKV) {
@@ -145,6 +170,11 @@ public final class GGUFFile: @unchecked Sendable {
             meta[key] = value
             keys.append(key)
         }
+        return (meta, keys)
+    }
+
+    /// Alignment step: `general.alignment` if present and valid, else 32.
+    private static func alignment(of meta: [String: GGUFValue]) throws -> Int {
         var align = 32
         if let a = meta["general.alignment"] {
             guard let v = a.intValue, v > 0, v % 8 == 0, v <= 1 << 20 else {
@@ -152,28 +182,43 @@ public final class GGUFFile: @unchecked Sendable {
             }
             align = v
         }
-        struct Raw { let name: String; let shape: [Int]; let type: GGMLType; let rel: UInt64 }
-        var raws: [Raw] = []
+        return align
+    }
+
+    /// Tensor-info step: `count` entries of name, shape, type and data-relative offset.
+    private static func readTensorInfos(_ r: inout ByteReader, count nTensors: UInt64) throws -> [RawTensorInfo] {
+        var raws: [RawTensorInfo] = []
         for i in 0..<Int(nTensors) {
             let name = try r.string("name of tensor \(i)")
             let nd = try r.u32("n_dims of '\(name)'")
             guard nd >= 1 && nd <= 4 else { throw FormatError.invalid("tensor '\(name)' has \(nd) dimensions (1...4 allowed)") }
-            var shape: [Int] = []
-            var elems: UInt64 = 1
-            for _ in 0..<nd {
-                let d = try r.u64("dimensions of '\(name)'")
-                guard d > 0, d < 1 << 40 else { throw FormatError.invalid("tensor '\(name)' has invalid dimension \(d)") }
-                let (p, o) = elems.multipliedReportingOverflow(by: d)
-                guard !o, p < 1 << 48 else { throw FormatError.invalid("tensor '\(name)' has too many elements") }
-                elems = p
-                shape.append(Int(d))
-            }
+            let shape = try readShape(&r, name: name, dims: nd)
             let t = try r.u32("type of '\(name)'")
             guard let type = GGMLType(rawValue: t) else { throw FormatError.unknownTensorType(tensor: name, type: t) }
             let off = try r.u64("offset of '\(name)'")
-            raws.append(Raw(name: name, shape: shape, type: type, rel: off))
+            raws.append(RawTensorInfo(name: name, shape: shape, type: type, rel: off))
         }
-        let dataStart = (r.offset + align - 1) / align * align
+        return raws
+    }
+
+    /// One tensor's `dims` dimensions, each positive and bounded, with a bounded element count.
+    private static func readShape(_ r: inout ByteReader, name: String, dims nd: UInt32) throws -> [Int] {
+        var shape: [Int] = []
+        var elems: UInt64 = 1
+        for _ in 0..<nd {
+            let d = try r.u64("dimensions of '\(name)'")
+            guard d > 0, d < 1 << 40 else { throw FormatError.invalid("tensor '\(name)' has invalid dimension \(d)") }
+            let (p, o) = elems.multipliedReportingOverflow(by: d)
+            guard !o, p < 1 << 48 else { throw FormatError.invalid("tensor '\(name)' has too many elements") }
+            elems = p
+            shape.append(Int(d))
+        }
+        return shape
+    }
+
+    /// Validation step: checks each tensor's block size, alignment, bounds and name, and places it in the file.
+    private static func placeTensors(_ raws: [RawTensorInfo], alignment align: Int, dataStart: Int,
+                                     fileSize: Int) throws -> ([GGUFTensorInfo], [String: Int]) {
         var infos: [GGUFTensorInfo] = []
         var index: [String: Int] = [:]
         for raw in raws {
@@ -185,20 +230,15 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let n = raw.shape.reduce(1, *)
             let bytes = n / raw.type.blockSize * raw.type.blockBytes
-            guard raw.rel <= UInt64(file.count), dataStart + Int(raw.rel) + bytes <= file.count else {
-                throw FormatError.truncated(what: "data of tensor '\(raw.name)'", offset: dataStart + Int(min(raw.rel, UInt64(file.count))),
-                                            needed: bytes, fileSize: file.count)
+            guard raw.rel <= UInt64(fileSize), dataStart + Int(raw.rel) + bytes <= fileSize else {
+                throw FormatError.truncated(what: "data of tensor '\(raw.name)'", offset: dataStart + Int(min(raw.rel, UInt64(fileSize))),
+                                            needed: bytes, fileSize: fileSize)
             }
             if index[raw.name] != nil { throw FormatError.invalid("duplicate tensor name '\(raw.name)'") }
             index[raw.name] = infos.count
             infos.append(GGUFTensorInfo(name: raw.name, shape: raw.shape, type: raw.type, fileOffset: dataStart + Int(raw.rel), byteCount: bytes))
         }
-        metadata = meta
-        metadataKeys = keys
-        tensors = infos
-        tensorIndex = index
-        alignment = align
-        dataOffset = dataStart
+        return (infos, index)
     }
 
     // MARK: metadata access

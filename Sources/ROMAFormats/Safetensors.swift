@@ -45,6 +45,24 @@ public final class SafetensorsFile: @unchecked Sendable {
     public init(file: MappedFile) throws {
         self.file = file
         let b = file.bytes
+        let (json, bufferStart) = try SafetensorsFile.readHeader(b)
+        let bufferSize = b.count - bufferStart
+        var tensors: [String: Tensor] = [:]
+        var meta: [String: String] = [:]
+        for (name, value) in json {
+            if name == "__metadata__" {
+                try SafetensorsFile.readMetadata(value, into: &meta)
+                continue
+            }
+            tensors[name] = try SafetensorsFile.readTensor(name, value, bufferStart: bufferStart, bufferSize: bufferSize)
+        }
+        try SafetensorsFile.checkCoverage(tensors, bufferStart: bufferStart, fileSize: b.count)
+        self.tensors = tensors
+        self.metadata = meta
+    }
+
+    /// Header step: the 8-byte length and the JSON object it frames; returns the object and where the buffer starts.
+    private static func readHeader(_ b: UnsafeRawBufferPointer) throws -> ([String: Any], Int) {
         guard b.count >= 8 else { throw FormatError.truncated(what: "safetensors header length", offset: 0, needed: 8, fileSize: b.count) }
         let n = b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
         guard n <= UInt64(SafetensorsFile.maxHeaderSize) else {
@@ -58,49 +76,58 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard let json = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
             throw FormatError.invalid("safetensors header is not a JSON object")
         }
-        let bufferStart = 8 + Int(n)
-        let bufferSize = b.count - bufferStart
-        var tensors: [String: Tensor] = [:]
-        var meta: [String: String] = [:]
-        for (name, value) in json {
-            if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw FormatError.invalid("safetensors __metadata__ is not an object") }
-                for (k, v) in m {
-                    guard let s = v as? String else { throw FormatError.invalid("safetensors __metadata__ value for '\(k)' is not a string") }
-                    meta[k] = s
-                }
-                continue
-            }
-            guard let info = value as? [String: Any] else { throw FormatError.invalid("tensor '\(name)': header entry is not an object") }
-            guard let dt = info["dtype"] as? String else { throw FormatError.invalid("tensor '\(name)': missing dtype") }
-            guard let dtype = DType(rawValue: dt) else {
-                throw FormatError.invalid("tensor '\(name)': unsupported dtype '\(dt)' (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            guard let shapeN = info["shape"] as? [NSNumber] else { throw FormatError.invalid("tensor '\(name)': missing or invalid shape") }
-            let shape = shapeN.map(\.intValue)
-            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }), shapeN.allSatisfy({ $0.doubleValue == Double($0.intValue) }) else {
-                throw FormatError.invalid("tensor '\(name)': invalid shape \(shapeN)")
-            }
-            var count = 1
-            for d in shape {
-                let (p, o) = count.multipliedReportingOverflow(by: d)
-                guard !o, p < 1 << 48 else { throw FormatError.invalid("tensor '\(name)': shape \(shape) is too large") }
-                count = p
-            }
-            guard let offs = info["data_offsets"] as? [NSNumber], offs.count == 2,
-                  offs.allSatisfy({ $0.doubleValue == Double($0.intValue) }) else {
-                throw FormatError.invalid("tensor '\(name)': data_offsets must be [begin, end]")
-            }
-            let begin = offs[0].intValue, end = offs[1].intValue
-            guard begin >= 0, end >= begin, end <= bufferSize else {
-                throw FormatError.invalid("tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(bufferSize)-byte buffer")
-            }
-            guard end - begin == count * dtype.size else {
-                throw FormatError.shapeMismatch(tensor: name, expected: shape, found: [(end - begin) / dtype.size])
-            }
-            tensors[name] = Tensor(name: name, dtype: dtype, shape: shape, range: (bufferStart + begin)..<(bufferStart + end))
+        return (json, 8 + Int(n))
+    }
+
+    /// Metadata step: the `__metadata__` entry, an object of strings, added to `meta`.
+    private static func readMetadata(_ value: Any, into meta: inout [String: String]) throws {
+        guard let m = value as? [String: Any] else { throw FormatError.invalid("safetensors __metadata__ is not an object") }
+        for (k, v) in m {
+            guard let s = v as? String else { throw FormatError.invalid("safetensors __metadata__ value for '\(k)' is not a string") }
+            meta[k] = s
         }
-        // the buffer is covered exactly: no overlaps, no holes
+    }
+
+    /// Tensor-info step: one header entry's dtype, shape and data offsets, checked against the buffer.
+    private static func readTensor(_ name: String, _ value: Any, bufferStart: Int, bufferSize: Int) throws -> Tensor {
+        guard let info = value as? [String: Any] else { throw FormatError.invalid("tensor '\(name)': header entry is not an object") }
+        guard let dt = info["dtype"] as? String else { throw FormatError.invalid("tensor '\(name)': missing dtype") }
+        guard let dtype = DType(rawValue: dt) else {
+            throw FormatError.invalid("tensor '\(name)': unsupported dtype '\(dt)' (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let (shape, count) = try readShape(name, info)
+        guard let offs = info["data_offsets"] as? [NSNumber], offs.count == 2,
+              offs.allSatisfy({ $0.doubleValue == Double($0.intValue) }) else {
+            throw FormatError.invalid("tensor '\(name)': data_offsets must be [begin, end]")
+        }
+        let begin = offs[0].intValue, end = offs[1].intValue
+        guard begin >= 0, end >= begin, end <= bufferSize else {
+            throw FormatError.invalid("tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(bufferSize)-byte buffer")
+        }
+        guard end - begin == count * dtype.size else {
+            throw FormatError.shapeMismatch(tensor: name, expected: shape, found: [(end - begin) / dtype.size])
+        }
+        return Tensor(name: name, dtype: dtype, shape: shape, range: (bufferStart + begin)..<(bufferStart + end))
+    }
+
+    /// One header entry's shape (integral, bounded dimensions) and its element count.
+    private static func readShape(_ name: String, _ info: [String: Any]) throws -> ([Int], Int) {
+        guard let shapeN = info["shape"] as? [NSNumber] else { throw FormatError.invalid("tensor '\(name)': missing or invalid shape") }
+        let shape = shapeN.map(\.intValue)
+        guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }), shapeN.allSatisfy({ $0.doubleValue == Double($0.intValue) }) else {
+            throw FormatError.invalid("tensor '\(name)': invalid shape \(shapeN)")
+        }
+        var count = 1
+        for d in shape {
+            let (p, o) = count.multipliedReportingOverflow(by: d)
+            guard !o, p < 1 << 48 else { throw FormatError.invalid("tensor '\(name)': shape \(shape) is too large") }
+            count = p
+        }
+        return (shape, count)
+    }
+
+    /// Validation step: the buffer is covered exactly: no overlaps, no holes.
+    private static func checkCoverage(_ tensors: [String: Tensor], bufferStart: Int, fileSize: Int) throws {
         let sorted = tensors.values.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
         var cursor = bufferStart
         for t in sorted {
@@ -108,9 +135,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             if t.range.lowerBound > cursor { throw FormatError.invalid("safetensors buffer has a hole before tensor '\(t.name)'") }
             cursor = t.range.upperBound
         }
-        if cursor != b.count { throw FormatError.invalid("safetensors buffer has \(b.count - cursor) bytes not covered by any tensor") }
-        self.tensors = tensors
-        self.metadata = meta
+        if cursor != fileSize { throw FormatError.invalid("safetensors buffer has \(fileSize - cursor) bytes not covered by any tensor") }
     }
 
     public func requireTensor(_ name: String) throws -> Tensor {

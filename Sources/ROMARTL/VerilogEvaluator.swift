@@ -30,39 +30,7 @@ public struct VerilogEvaluator {
 
     /// Parses `text` and elaborates module `top`, whose ports must be `addr` (input) and `data` (output).
     public init(verilog text: String, top: String) throws {
-        var modules: [String: Module] = [:]
-        var current: Module?
-        let stripped = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
-            if let r = line.range(of: "//") { return line[..<r.lowerBound] }
-            if line.hasPrefix("`timescale") { return "" }
-            return line
-        }.joined(separator: " ")
-        // Statements end in ';' except `endmodule`.
-        var pending = ""
-        func flush(_ s: String) throws {
-            let st = s.trimmingCharacters(in: .whitespaces)
-            if st.isEmpty { return }
-            if st.hasPrefix("module ") {
-                guard current == nil else { throw Self.error("nested module at '\(st.prefix(60))'") }
-                current = try Self.parseHeader(st)
-            } else {
-                guard current != nil else { throw Self.error("statement outside a module: '\(st.prefix(60))'") }
-                current!.statements.append(st)
-            }
-        }
-        for token in stripped.components(separatedBy: ";") {
-            pending = " " + token
-            // `endmodule` (a whole word) may be glued to the next statement (no ';' after it).
-            while let r = Self.endmodule(in: pending) {
-                try flush(String(pending[..<r.lowerBound]))
-                guard let m = current else { throw Self.error("endmodule without module") }
-                modules[m.name] = m
-                current = nil
-                pending = String(pending[r.upperBound...])
-            }
-            try flush(pending)
-        }
-        if let m = current { throw Self.error("module \(m.name) has no endmodule") }
+        let modules = try Self.parseModules(text)
         guard let topModule = modules[top] else { throw Self.error("no module named \(top)") }
         guard let a = topModule.ports.first(where: { $0.name == "addr" && $0.isInput }),
               let d = topModule.ports.first(where: { $0.name == "data" && !$0.isInput }) else {
@@ -99,6 +67,44 @@ public struct VerilogEvaluator {
     }
 
     // MARK: - parsing
+
+    /// Parsing step: strips comments and splits `text` into modules of statements (ending in ';', except `endmodule`).
+    private static func parseModules(_ text: String) throws -> [String: Module] {
+        var modules: [String: Module] = [:]
+        var current: Module?
+        let stripped = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+            if let r = line.range(of: "//") { return line[..<r.lowerBound] }
+            if line.hasPrefix("`timescale") { return "" }
+            return line
+        }.joined(separator: " ")
+        // Statements end in ';' except `endmodule`.
+        var pending = ""
+        func flush(_ s: String) throws {
+            let st = s.trimmingCharacters(in: .whitespaces)
+            if st.isEmpty { return }
+            if st.hasPrefix("module ") {
+                guard current == nil else { throw Self.error("nested module at '\(st.prefix(60))'") }
+                current = try Self.parseHeader(st)
+            } else {
+                guard current != nil else { throw Self.error("statement outside a module: '\(st.prefix(60))'") }
+                current!.statements.append(st)
+            }
+        }
+        for token in stripped.components(separatedBy: ";") {
+            pending = " " + token
+            // `endmodule` (a whole word) may be glued to the next statement (no ';' after it).
+            while let r = Self.endmodule(in: pending) {
+                try flush(String(pending[..<r.lowerBound]))
+                guard let m = current else { throw Self.error("endmodule without module") }
+                modules[m.name] = m
+                current = nil
+                pending = String(pending[r.upperBound...])
+            }
+            try flush(pending)
+        }
+        if let m = current { throw Self.error("module \(m.name) has no endmodule") }
+        return modules
+    }
 
     private static func endmodule(in s: String) -> Range<String.Index>? {
         var from = s.startIndex
@@ -170,10 +176,31 @@ public struct VerilogEvaluator {
         return net(scope, name, bit)
     }
 
+    /// Elaboration: binds `m`'s ports in `scope`, then declares, drives and instantiates its statements in order.
     private mutating func elaborate(_ m: Module, scope: String, bindings: [String: [Int]],
                                     modules: [String: Module], depth: Int) throws {
         guard depth < 8 else { throw Self.error("module nesting too deep") }
-        for p in m.ports {
+        try bindPorts(m.ports, scope: scope, bindings: bindings, depth: depth)
+        for st in m.statements {
+            let words = st.split(separator: " ", maxSplits: 1).map(String.init)
+            if words[0] == "wire" {
+                try declareWire(st, scope: scope)
+            } else if words[0] == "assign" {
+                try assign(words[1], statement: st, scope: scope)
+            } else if let sub = modules[words[0]] {
+                try instantiate(sub, words: words, statement: st, scope: scope, modules: modules, depth: depth)
+            } else {
+                throw Self.error("unsupported statement '\(st.prefix(80))'")
+            }
+        }
+        if depth == 0 {
+            for p in m.ports { for b in 0..<p.width { _ = net(scope, p.name, b) } }
+        }
+    }
+
+    /// Port step: declares each port's width and, below the top, connects it to the parent's nets.
+    private mutating func bindPorts(_ ports: [Port], scope: String, bindings: [String: [Int]], depth: Int) throws {
+        for p in ports {
             widths["\(scope)/\(p.name)"] = p.width
             if let bound = bindings[p.name] {
                 guard bound.count == p.width else {
@@ -184,87 +211,100 @@ public struct VerilogEvaluator {
                 throw Self.error("port \(p.name) of \(scope) is not connected")
             }
         }
-        for st in m.statements {
-            let words = st.split(separator: " ", maxSplits: 1).map(String.init)
-            if words[0] == "wire" {
-                let parts = st.split(separator: " ").map(String.init)
-                guard parts.count == 3, let (h, l) = Self.range(parts[1]), l == 0 else {
-                    throw Self.error("unsupported wire declaration '\(st)'")
-                }
-                widths["\(scope)/\(parts[2])"] = h + 1
-            } else if words[0] == "assign" {
-                let body = words[1]
-                if let eqSign = body.range(of: " = "), body[..<eqSign.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
-                    // Whole-vector assign: `v = {e_{w-1}, ..., e_0}` with each element a comparison.
-                    let lhsName = String(body[..<eqSign.lowerBound])
-                    let rhs = body[eqSign.upperBound...].trimmingCharacters(in: .whitespaces)
-                    guard rhs.hasPrefix("{"), rhs.hasSuffix("}"), let w = widths["\(scope)/\(lhsName)"] else {
-                        throw Self.error("unsupported assign '\(st.prefix(80))'")
-                    }
-                    let elements = rhs.dropFirst().dropLast().split(separator: ",")
-                    guard elements.count == w else {
-                        throw Self.error("\(lhsName) is \(w) bits, assigned \(elements.count) in \(scope)")
-                    }
-                    for (n, e) in elements.enumerated() {
-                        let bit = try existing(scope, lhsName, w - 1 - n)
-                        guard defs[bit] == nil else { throw Self.error("net \(names[bit]) is driven twice") }
-                        defs[bit] = try comparison(e.trimmingCharacters(in: .whitespaces), scope: scope)
-                    }
-                    continue
-                }
-                guard let eqSign = body.range(of: " = "), let (lhsName, lhsBit) = Self.bitRef(body[..<eqSign.lowerBound]) else {
-                    throw Self.error("unsupported assign '\(st.prefix(80))'")
-                }
-                let lhs = try existing(scope, lhsName, lhsBit)
-                guard defs[lhs] == nil else { throw Self.error("net \(names[lhs]) is driven twice") }
-                let rhs = body[eqSign.upperBound...].trimmingCharacters(in: .whitespaces)
-                if rhs == "1'b0" || rhs == "1'b1" {
-                    defs[lhs] = .const(rhs == "1'b1")
-                } else if rhs.hasPrefix("("), rhs.hasSuffix(")"), rhs.contains("==") {
-                    defs[lhs] = try comparison(rhs, scope: scope)
-                } else {
-                    // `|{x[i], y[j], ...}` (reduction OR of a concatenation) or `x[i] | y[j] | ...`
-                    let isReduction = rhs.hasPrefix("|{") && rhs.hasSuffix("}")
-                    let list = isReduction ? rhs.dropFirst(2).dropLast() : Substring(rhs)
-                    var terms: [Int] = []
-                    for t in list.split(separator: isReduction ? "," : "|") {
-                        guard let (n, b) = Self.bitRef(t) else { throw Self.error("unsupported term '\(t)' in '\(st.prefix(80))'") }
-                        terms.append(try existing(scope, n, b))
-                    }
-                    defs[lhs] = .or(terms)
-                }
-            } else if let sub = modules[words[0]] {
-                // M inst (.p(x), .q(y[h:l]))
-                let rest = words.count > 1 ? words[1] : ""
-                guard let open = rest.firstIndex(of: "("), rest.hasSuffix(")") else {
-                    throw Self.error("unsupported instance '\(st.prefix(80))'")
-                }
-                let inst = rest[..<open].trimmingCharacters(in: .whitespaces)
-                var childBindings: [String: [Int]] = [:]
-                for conn in rest[rest.index(after: open)..<rest.index(before: rest.endIndex)].split(separator: ",") {
-                    let c = conn.trimmingCharacters(in: .whitespaces)
-                    guard c.hasPrefix("."), let po = c.firstIndex(of: "("), c.hasSuffix(")") else {
-                        throw Self.error("unsupported port connection '\(c)'")
-                    }
-                    let port = String(c[c.index(after: c.startIndex)..<po])
-                    let expr = String(c[c.index(after: po)..<c.index(before: c.endIndex)])
-                    if let br = expr.firstIndex(of: "["), let (h, l) = Self.range(String(expr[br...])) {
-                        let n = String(expr[..<br])
-                        childBindings[port] = try (l...h).map { try existing(scope, n, $0) }
-                    } else if let (n, b) = Self.bitRef(Substring(expr)) {
-                        childBindings[port] = [try existing(scope, n, b)]
-                    } else {
-                        guard let w = widths["\(scope)/\(expr)"] else { throw Self.error("undeclared net \(expr) in \(scope)") }
-                        childBindings[port] = (0..<w).map { net(scope, expr, $0) }
-                    }
-                }
-                try elaborate(sub, scope: "\(scope).\(inst)", bindings: childBindings, modules: modules, depth: depth + 1)
-            } else {
-                throw Self.error("unsupported statement '\(st.prefix(80))'")
-            }
+    }
+
+    /// A `wire [h:0] w` declaration.
+    private mutating func declareWire(_ st: String, scope: String) throws {
+        let parts = st.split(separator: " ").map(String.init)
+        guard parts.count == 3, let (h, l) = Self.range(parts[1]), l == 0 else {
+            throw Self.error("unsupported wire declaration '\(st)'")
         }
-        if depth == 0 {
-            for p in m.ports { for b in 0..<p.width { _ = net(scope, p.name, b) } }
+        widths["\(scope)/\(parts[2])"] = h + 1
+    }
+
+    /// An `assign` statement (`body` is the text after `assign`): a whole vector or one bit.
+    private mutating func assign(_ body: String, statement st: String, scope: String) throws {
+        if let eqSign = body.range(of: " = "), body[..<eqSign.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            let lhsName = String(body[..<eqSign.lowerBound])
+            let rhs = body[eqSign.upperBound...].trimmingCharacters(in: .whitespaces)
+            try assignVector(lhsName, rhs: rhs, statement: st, scope: scope)
+            return
+        }
+        guard let eqSign = body.range(of: " = "), let (lhsName, lhsBit) = Self.bitRef(body[..<eqSign.lowerBound]) else {
+            throw Self.error("unsupported assign '\(st.prefix(80))'")
+        }
+        let lhs = try existing(scope, lhsName, lhsBit)
+        guard defs[lhs] == nil else { throw Self.error("net \(names[lhs]) is driven twice") }
+        let rhs = body[eqSign.upperBound...].trimmingCharacters(in: .whitespaces)
+        if rhs == "1'b0" || rhs == "1'b1" {
+            defs[lhs] = .const(rhs == "1'b1")
+        } else if rhs.hasPrefix("("), rhs.hasSuffix(")"), rhs.contains("==") {
+            defs[lhs] = try comparison(rhs, scope: scope)
+        } else {
+            let terms = try orTerms(rhs, statement: st, scope: scope)
+            defs[lhs] = .or(terms)
+        }
+    }
+
+    /// Whole-vector assign: `v = {e_{w-1}, ..., e_0}` with each element a comparison.
+    private mutating func assignVector(_ lhsName: String, rhs: String, statement st: String, scope: String) throws {
+        guard rhs.hasPrefix("{"), rhs.hasSuffix("}"), let w = widths["\(scope)/\(lhsName)"] else {
+            throw Self.error("unsupported assign '\(st.prefix(80))'")
+        }
+        let elements = rhs.dropFirst().dropLast().split(separator: ",")
+        guard elements.count == w else {
+            throw Self.error("\(lhsName) is \(w) bits, assigned \(elements.count) in \(scope)")
+        }
+        for (n, e) in elements.enumerated() {
+            let bit = try existing(scope, lhsName, w - 1 - n)
+            guard defs[bit] == nil else { throw Self.error("net \(names[bit]) is driven twice") }
+            defs[bit] = try comparison(e.trimmingCharacters(in: .whitespaces), scope: scope)
+        }
+    }
+
+    /// The terms of `|{x[i], y[j], ...}` (reduction OR of a concatenation) or `x[i] | y[j] | ...`.
+    private mutating func orTerms(_ rhs: String, statement st: String, scope: String) throws -> [Int] {
+        let isReduction = rhs.hasPrefix("|{") && rhs.hasSuffix("}")
+        let list = isReduction ? rhs.dropFirst(2).dropLast() : Substring(rhs)
+        var terms: [Int] = []
+        for t in list.split(separator: isReduction ? "," : "|") {
+            guard let (n, b) = Self.bitRef(t) else { throw Self.error("unsupported term '\(t)' in '\(st.prefix(80))'") }
+            terms.append(try existing(scope, n, b))
+        }
+        return terms
+    }
+
+    /// An instance `M inst (.p(x), .q(y[h:l]))`: connects its ports to nets of `scope` and elaborates `sub`.
+    private mutating func instantiate(_ sub: Module, words: [String], statement st: String, scope: String,
+                                      modules: [String: Module], depth: Int) throws {
+        let rest = words.count > 1 ? words[1] : ""
+        guard let open = rest.firstIndex(of: "("), rest.hasSuffix(")") else {
+            throw Self.error("unsupported instance '\(st.prefix(80))'")
+        }
+        let inst = rest[..<open].trimmingCharacters(in: .whitespaces)
+        var childBindings: [String: [Int]] = [:]
+        for conn in rest[rest.index(after: open)..<rest.index(before: rest.endIndex)].split(separator: ",") {
+            let c = conn.trimmingCharacters(in: .whitespaces)
+            guard c.hasPrefix("."), let po = c.firstIndex(of: "("), c.hasSuffix(")") else {
+                throw Self.error("unsupported port connection '\(c)'")
+            }
+            let port = String(c[c.index(after: c.startIndex)..<po])
+            let expr = String(c[c.index(after: po)..<c.index(before: c.endIndex)])
+            childBindings[port] = try connection(expr, scope: scope)
+        }
+        try elaborate(sub, scope: "\(scope).\(inst)", bindings: childBindings, modules: modules, depth: depth + 1)
+    }
+
+    /// The nets of `scope` a port connection names: `w[h:l]`, `w[i]` or a whole `w`.
+    private mutating func connection(_ expr: String, scope: String) throws -> [Int] {
+        if let br = expr.firstIndex(of: "["), let (h, l) = Self.range(String(expr[br...])) {
+            let n = String(expr[..<br])
+            return try (l...h).map { try existing(scope, n, $0) }
+        } else if let (n, b) = Self.bitRef(Substring(expr)) {
+            return [try existing(scope, n, b)]
+        } else {
+            guard let w = widths["\(scope)/\(expr)"] else { throw Self.error("undeclared net \(expr) in \(scope)") }
+            return (0..<w).map { net(scope, expr, $0) }
         }
     }
 }
