@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "ROMAChipTests", dependencies: ["ROMALlama", "ROMAChip", "ROMAModel", "ROMARTL", "ROMASim", "ROMATestSupport"]),
         .testTarget(name: "ROMAServeTests", dependencies: ["ROMAServe", "ROMAModel", "ROMAChip", "ROMALlama", "ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "ROMAServerTests", dependencies: [
-            "ROMAServer", "ROMAServe", "ROMAModel", "ROMAChip", "ROMALlama", "ROMAFormats", "ROMATestSupport",
+            "ROMAServer", "ROMAServe", "ROMAModel", "ROMAChip", "ROMALlama", "ROMAFormats", "ROMATokenizer", "ROMATestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMALlama", "ROMAChip", "ROMASim"]),

@@ -92,7 +92,13 @@ public final class OpenAIServer: Sendable {
     }
 
     func body(_ request: Request) async throws -> JSONBody {
-        let buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
+            if String(describing: type(of: error)).contains("TooManyBytes") {
+                throw APIError(.contentTooLarge, "the request body is larger than \(options.maxBodyBytes) bytes", code: "request_too_large")
+            }
+            throw error
+        }
         return try JSONBody(Data(buffer: buffer))
     }
 }
