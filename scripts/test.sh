@@ -39,4 +39,14 @@ export ROMA_REAL_MODEL_TESTS=1
 # shellcheck disable=SC2086
 run_suite release swift test -c release $CPU_FLAGS \
   --filter "RealModelTests|ChipBackendTests|ArchitectureTests|LUnitTests|HUnitTests|AdapterRuntimeTests" || finish 1
+echo "== the official openai Python SDK against roma serve (chip, INT4 image, an adapter)" >&2
+set +e
+bash scripts/test-openai-sdk.sh 2>&1 | tee "$LOGS/sdk.log"
+rc=${PIPESTATUS[0]}
+set -e
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/sdk.log" | tail -1 || true)
+p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"${line:-0 passed}"); f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"${line:-x 1 failed}")
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+passed=$((passed + p)); failed=$((failed + f))
+[ "$rc" -eq 0 ] || finish 1
 finish 0

@@ -2,9 +2,16 @@ import ArgumentParser
 import Foundation
 import ROMAModel
 
-/// `roma bench`: prefill and decode throughput, measured like llama-bench's pp512 / tg128.
+/// `roma bench ...`: the model's own speed, or a server's under load.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure prefill and decode tokens/s.")
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure speed: the model (default) or a server under load.",
+                                                    subcommands: [BenchModelCommand.self, BenchServeCommand.self],
+                                                    defaultSubcommand: BenchModelCommand.self)
+}
+
+/// `roma bench [model]`: prefill and decode throughput, measured like llama-bench's pp512 / tg128.
+struct BenchModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Measure prefill and decode tokens/s.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Prompt tokens for the prefill test (pp).")

@@ -10,6 +10,7 @@ import ROMAServe
 import ROMAServer
 import ROMATestSupport
 import ROMATokenizer
+import Synchronization
 
 /// The HTTP layer: OpenAI shapes, SSE framing, the error envelope for every bad input, adapters as
 /// models and their management, admission statuses, and a client that vanishes mid-stream.
@@ -336,4 +337,100 @@ final class RawHTTP {
         return String(decoding: out, as: UTF8.self)
     }
     func close() { Glibc.close(fd) }
+}
+
+/// A soak of the live server (loopback): 2,000 requests from 8 clients with random adapters from a set
+/// whose total size exceeds the SRAM, random early disconnects and bad requests mixed in. Every request
+/// is answered or refused with a reason, nothing crashes, SRAM returns to its idle level, the ROM
+/// image's checksum is unchanged. Bounded: 2,000 requests, stops by itself.
+final class SoakTests: XCTestCase, @unchecked Sendable {  // @unchecked: one test at a time
+    func testSoakWithRandomAdaptersDisconnectsAndBadRequests() async throws {
+        let gguf = try TinyModel(seed: 81).write()
+        let rom = TempFiles.path("soak-\(UUID().uuidString).rom")
+        _ = try ROMCompiler(bits: 4).compile(gguf: GGUFFile(path: gguf), output: rom)
+        let before = try ROMImage(path: rom).checksumHex
+        var chip = ChipConfig.paper
+        chip.memory.loraKVSRAMBytes = 60_000
+        let engine = try Engine.chip(imagePath: rom, chip: chip)
+        let m = engine.config
+        var total = 0
+        for i in 0..<12 {
+            var rng = SplitMix(UInt64(100 + i))
+            var layers: [LoRATarget: LoRALayer] = [:]
+            for l in 0..<m.numLayers {
+                for k in [LinearKind.q, .v, .gate] {
+                    let (o, inp) = k.shape(in: m)
+                    layers[LoRATarget(layer: l, kind: k)] = LoRALayer(rank: 8, inDim: inp, outDim: o,
+                        a: (0..<(8 * inp)).map { _ in rng.normal() * 0.2 }, b: (0..<(o * 8)).map { _ in rng.normal() * 0.2 }, scale: 1)
+                }
+            }
+            let a = LoRAAdapter(name: "s\(i)", layers: layers, source: "test")
+            total += engine.backend.residentBytes(a)
+            try engine.adapters.register(a)
+        }
+        XCTAssertGreaterThan(total, 60_000, "the adapters do not all fit the SRAM at once")
+        var o = ServerOptions(); o.modelID = "tiny"
+        let server = OpenAIServer(options: o)
+        var config = SchedulerConfig(); config.queueTimeout = 5
+        let sched = Scheduler(engine: engine, config: config)
+        server.ready(engine: engine, scheduler: sched)
+        let sram = (engine.backend as! ChipBackend).hUnitSRAM
+        try await server.application().test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let outcomes = Mutex<[String: Int]>([:])
+            let next = Mutex(0)
+            let done = DispatchSemaphore(value: 0)
+            for t in 0..<8 {
+                Thread {
+                    var rng = SplitMix(UInt64(t + 1))
+                    while true {
+                        let i = next.withLock { n -> Int in defer { n += 1 }; return n }
+                        if i >= 2000 { break }
+                        let kind = Int(rng.next() % 10)
+                        let outcome = SoakTests.request(port: port, kind: kind, adapter: "s\(rng.next() % 12)", seed: i)
+                        outcomes.withLock { $0[outcome, default: 0] += 1 }
+                    }
+                    done.signal()
+                }.start()
+            }
+            for _ in 0..<8 { done.wait() }
+            let counts = outcomes.withLock { $0 }
+            XCTAssertEqual(counts.values.reduce(0, +), 2000)
+            XCTAssertNil(counts["unanswered"], "\(counts)")
+            XCTAssertGreaterThan(counts["200", default: 0], 1000, "\(counts)")
+            XCTAssertGreaterThan(counts["400", default: 0], 50, "\(counts)")
+            XCTAssertGreaterThan(counts["disconnected", default: 0], 50, "\(counts)")
+            let deadline = Date().addingTimeInterval(10)
+            let idle = { engine.adapters.status.reduce(0) { $0 + $1.bytes } }
+            while (sram.used != idle() || sched.stats.running > 0) && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
+            XCTAssertEqual(sram.used, idle(), "only resident adapters hold SRAM: no KV cache outlived its request")
+            XCTAssertEqual(engine.adapters.status.map(\.inUse).reduce(0, +), 0)
+            print("soak outcomes: \(counts.sorted { $0.key < $1.key }), evictions \(engine.adapters.evictions.count), loads \(engine.adapters.loads)")
+        }
+        sched.shutdown(drainSeconds: 1)
+        XCTAssertEqual(try ROMImage(path: rom).checksumHex, before, "the ROM image never changes")
+    }
+
+    /// One request of the soak; returns its HTTP status, "disconnected" or "unanswered".
+    static func request(port: Int, kind: Int, adapter: String, seed: Int) -> String {
+        let body: String
+        switch kind {
+        case 0: body = "{\"model\": \"tiny\", \"prompt\": \"x\", \"temperature\": 9}"           // bad parameter
+        case 1: body = "{not json"
+        case 2, 3: body = "{\"model\": \"\(adapter)\", \"prompt\": [1, 2, 3], \"max_tokens\": 40, \"stream\": true, \"ignore_eos\": true}"   // vanishes
+        default: body = "{\"model\": \"\(adapter)\", \"prompt\": [\(seed % 50 + 3), 7, 9], \"max_tokens\": \(8 + seed % 16), \"stream\": \(seed % 2 == 0), \"temperature\": 0}"
+        }
+        guard let conn = try? RawHTTP(port: port) else { return "unanswered" }
+        defer { conn.close() }
+        guard (try? conn.send("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")) != nil else { return "unanswered" }
+        if kind == 2 || kind == 3 {
+            _ = try? conn.read(until: "data: ")
+            return "disconnected"
+        }
+        let r = (try? conn.read(until: "\u{0}")) ?? ""
+        guard let status = r.split(separator: " ").dropFirst().first else { return "unanswered" }
+        if status == "200" && !(r.contains("[DONE]") || r.contains("\"usage\"")) { return "truncated" }
+        if status != "200" && !r.contains("\"error\"") { return "no envelope \(status)" }
+        return String(status)
+    }
 }
