@@ -53,7 +53,7 @@ let package = Package(
             "ROMALlama", "ROMAChip", "ROMAModel", "ROMASim", "ROMARTL", "ROMAServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer"], path: "Tests/ROMATestSupport"),
+        .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"], path: "Tests/ROMATestSupport"),
         .testTarget(name: "ROMAFormatsTests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -137,7 +137,7 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         }
         LUnitArray.matmul(image: image, products: products, x: act)
         for (i, ps) in lora.enumerated() where !ps.isEmpty {
-            for (rows, p, scale) in ps { p.accumulate(x, rows: rows, userScale: scale, into: outs[i]) }
+            HUnit.loraSpans(ps, x: x, into: outs[i])
             let out = outs[i]
             for j in 0..<(out.rows * out.cols) { out.data[j] = FP16.round(out.data[j]) }
         }

@@ -55,3 +55,19 @@ public final class HUnitLoRA: LoRAProduct {
     }
 }
 
+extension HUnit {
+    /// The LoRA products of a batch on one layer: each span of rows (one sequence) on its own H-Unit
+    /// work item, spans in parallel (their rows are disjoint); a span's adapters are added in the
+    /// request's order, so each row's sum is what it is alone.
+    static func loraSpans(_ products: [(rows: Range<Int>, product: LoRAProduct, scale: Float)], x: Matrix, into y: Matrix) {
+        var spans: [(rows: Range<Int>, items: [(LoRAProduct, Float)])] = []
+        for (rows, p, scale) in products {
+            if let i = spans.firstIndex(where: { $0.rows == rows }) { spans[i].items.append((p, scale)) } else { spans.append((rows, [(p, scale)])) }
+        }
+        let work = Unchecked((spans, x, y))
+        Parallel.forEach(spans.count) { s in
+            let (spans, x, y) = work.value
+            for (p, scale) in spans[s].items { p.accumulate(x, rows: spans[s].rows, userScale: scale, into: y) }
+        }
+    }
+}

@@ -96,12 +96,10 @@ public struct LoadGenerator: Sendable {
         var o: [String: Any] = ["prompt": ids, "max_tokens": maxTokens, "stream": true, "ignore_eos": true, "temperature": 0,
                                 "stream_options": ["include_usage": true], "model": model]
         if !adapters.isEmpty {
-            let k = Int(rng.next() % UInt64(adapters.count + 1))   // k == count: the base model
-            if k < adapters.count {
-                switch adapterField {
-                case .model: o["model"] = adapters[k]
-                case .lora: o["lora"] = [["id": k, "scale": 1.0]]
-                }
+            let k = Int(rng.next() % UInt64(adapters.count))
+            switch adapterField {
+            case .model: o["model"] = adapters[k]
+            case .lora: o["lora"] = [["id": k, "scale": 1.0]]
             }
         }
         let data = (try? JSONSerialization.data(withJSONObject: o)) ?? Data()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ROMALlama
 import ROMAModel
 
 /// `roma bench ...`: the model's own speed, or a server's under load.
@@ -23,11 +24,28 @@ struct BenchModelCommand: ParsableCommand {
     @OptionGroup var printing: OutputOptions
     @Flag(help: "Print the time spent in each operation of the graph.")
     var profile = false
+    @Option(help: "Also decode this many sequences together, one forward pass per step (what roma serve batches): aggregate t/s.")
+    var batch: Int?
 
     func validate() throws {
         if promptTokens < 1 || genTokens < 1 { throw ValidationError("--prompt-tokens and --gen-tokens must be >= 1") }
         if promptTokens > 1 << 24 || genTokens > 1 << 24 { throw ValidationError("--prompt-tokens and --gen-tokens must be at most \(1 << 24)") }
         if repetitions < 1 { throw ValidationError("--repetitions must be >= 1") }
+        if let batch, !(1...256).contains(batch) { throw ValidationError("--batch must be in 1...256") }
+    }
+
+    /// Aggregate decode tokens/s of `b` sequences stepping together (each its own cache and adapters).
+    func batchedDecode(_ engine: Engine, b: Int, adapters: [AdapterRequest], first: Int) throws -> Double {
+        let sessions = try (0..<b).map { _ in try engine.session(capacity: genTokens, adapters: adapters) }
+        var toks = [Int](repeating: first, count: b)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<genTokens {
+            let out = engine.model.forward(Batch(sessions.indices.map {
+                BatchSequence(tokens: [toks[$0]], cache: sessions[$0].cache, adapters: sessions[$0].lease.selection)
+            }))
+            for i in 0..<b { toks[i] = UnsafeBufferPointer(start: out[i].data, count: out[i].cols).withMemoryRebound(to: Float.self, Sampler.argmax) }
+        }
+        return Double(b * genTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
     func run() throws {
@@ -45,7 +63,7 @@ struct BenchModelCommand: ParsableCommand {
         var rng = Xoshiro256(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
         func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
-        var pp: [Double] = [], tg: [Double] = []
+        var pp: [Double] = [], tg: [Double] = [], bt: [Double] = []
         // warm-up (page in weights)
         let adapters = modelOptions.adapterRequests
         _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
@@ -66,17 +84,25 @@ struct BenchModelCommand: ParsableCommand {
             }
             tg.append(Double(genTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9))
             if let profiler { writeStderr("decode profile (tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
+            if let batch {
+                bt.append(try batchedDecode(engine, b: batch, adapters: adapters, first: prompt[0]))
+                if let profiler { writeStderr("batched decode profile (\(batch) x tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
+            }
         }
         let threads = modelOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount
         if printing.json {
             try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens,
                            "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
-                           "pp_runs": pp, "tg_runs": tg])
+                           "pp_runs": pp, "tg_runs": tg, "batch": batch as Any? ?? NSNull(),
+                           "batch_tg_tps": bt.isEmpty ? NSNull() : median(bt) as Any])
         } else {
             let name = engine.backend.name.padding(toLength: 10, withPad: " ", startingAt: 0)
             print("backend    threads  test     t/s (median of \(repetitions))")
             print(name + String(format: " %7d  pp%-5d  %8.2f", threads, promptTokens, median(pp)))
             print(name + String(format: " %7d  tg%-5d  %8.2f", threads, genTokens, median(tg)))
+            if let batch {
+                print(name + String(format: " %7d  %dxtg%-3d %8.2f  (aggregate; %.2fx one sequence)", threads, batch, genTokens, median(bt), median(bt) / median(tg)))
+            }
         }
     }
 }

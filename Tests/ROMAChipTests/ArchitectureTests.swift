@@ -11,16 +11,7 @@ import ROMATestSupport
 /// The one forward pass over batches of sequences (each with its own cache, positions and adapters), the
 /// KV cache that owns its position, and ChipConfig obeyed by the chip run, `roma sram` and the simulator.
 final class ArchitectureTests: XCTestCase {
-    nonisolated(unsafe) static var files: (gguf: String, rom: String)?
-
-    func files() throws -> (gguf: String, rom: String) {
-        if let f = ArchitectureTests.files { return f }
-        let gguf = try TinyModel(seed: 51).write()
-        let rom = TempFiles.path("arch-\(UUID().uuidString).rom")
-        _ = try ROMCompiler(bits: 4).compile(gguf: GGUFFile(path: gguf), output: rom)
-        ArchitectureTests.files = (gguf, rom)
-        return (gguf, rom)
-    }
+    func files() throws -> (gguf: String, rom: String) { try TinyChip.files(seed: 51) }
 
     func adapter(_ name: String, _ m: ModelConfig, seed: UInt64) -> LoRAAdapter {
         var rng = SplitMix(seed)

@@ -10,16 +10,7 @@ import ROMATestSupport
 /// The scheduler without HTTP: batch invariance across adapters, admission against the SRAM budget,
 /// the queue timeout, cancellation freeing SRAM, stop sequences, drain on shutdown.
 final class SchedulerTests: XCTestCase {
-    nonisolated(unsafe) static var files: (gguf: String, rom: String)?
-
-    func files() throws -> (gguf: String, rom: String) {
-        if let f = SchedulerTests.files { return f }
-        let gguf = try TinyModel(seed: 61).write()
-        let rom = TempFiles.path("serve-\(UUID().uuidString).rom")
-        _ = try ROMCompiler(bits: 4).compile(gguf: GGUFFile(path: gguf), output: rom)
-        SchedulerTests.files = (gguf, rom)
-        return (gguf, rom)
-    }
+    func files() throws -> (gguf: String, rom: String) { try TinyChip.files(seed: 61) }
 
     func chipEngine(sram: Int? = nil) throws -> Engine {
         var chip = ChipConfig.paper

@@ -15,16 +15,7 @@ import Synchronization
 /// The HTTP layer: OpenAI shapes, SSE framing, the error envelope for every bad input, adapters as
 /// models and their management, admission statuses, and a client that vanishes mid-stream.
 final class ServerTests: XCTestCase, @unchecked Sendable {  // @unchecked: the test methods run one at a time
-    nonisolated(unsafe) static var files: (gguf: String, rom: String)?
-
-    func files() throws -> (gguf: String, rom: String) {
-        if let f = ServerTests.files { return f }
-        let gguf = try TinyModel(seed: 71).write()
-        let rom = TempFiles.path("server-\(UUID().uuidString).rom")
-        _ = try ROMCompiler(bits: 4).compile(gguf: GGUFFile(path: gguf), output: rom)
-        ServerTests.files = (gguf, rom)
-        return (gguf, rom)
-    }
+    func files() throws -> (gguf: String, rom: String) { try TinyChip.files(seed: 71) }
 
     func adapter(_ name: String, _ m: ModelConfig, seed: UInt64) -> LoRAAdapter {
         var rng = SplitMix(seed)
