@@ -12,7 +12,7 @@ if ! "$VENV/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "openai==$OPENAI_VERSION"
 fi
-if [ -z "$ROMA" ]; then
+if [ -z "$ROMA" ] || [ ! -x "$ROMA" ]; then
   # shellcheck disable=SC2046
   swift build -c release $(bash scripts/cpu-flags.sh) --product roma >&2
   ROMA=.build/release/roma
@@ -32,4 +32,29 @@ for _ in $(seq 1 600); do
   kill -0 "$PID" 2>/dev/null || { cat "$W/serve.log" >&2; echo "0 passed, 1 failed"; exit 1; }
   sleep 0.1
 done
-ROMA_URL=$URL ROMA_MODEL=smollm2-int4 ROMA_ADAPTER=rec8 ROMA_KEY=sk-roma-test "$VENV/bin/python" tests-python/openai_sdk_test.py
+set +e
+ROMA_URL=$URL ROMA_MODEL=smollm2-int4 ROMA_ADAPTER=rec8 ROMA_KEY=sk-roma-test "$VENV/bin/python" tests-python/openai_sdk_test.py | tee "$W/sdk.out"
+set -e
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$W/sdk.out" | tail -1 || echo "0 passed, 1 failed")
+passed=${line%% passed*}; failed=${line##*, }; failed=${failed%% failed}
+# SIGTERM drains: a stream in flight ends with its final chunk and [DONE] within --drain (10 s), then the server exits.
+curl -sN "$URL/v1/completions" -H "Authorization: Bearer sk-roma-test" -H "Content-Type: application/json" \
+  -d '{"model": "smollm2-int4", "prompt": "Once upon a time", "max_tokens": 4000, "stream": true, "ignore_eos": true}' > "$W/drain.out" &
+CURL=$!
+for _ in $(seq 1 100); do grep -q '^data: ' "$W/drain.out" 2>/dev/null && break; sleep 0.1; done
+t0=$(date +%s.%N)
+kill -TERM "$PID"
+wait "$CURL" || true
+wait "$PID"; code=$?
+t1=$(date +%s.%N)
+PID=""
+secs=$(python3 -c "print(round($t1 - $t0, 1))")
+if tail -c 200 "$W/drain.out" | grep -q 'data: \[DONE\]' && grep -q '"finish_reason":"length"' "$W/drain.out" && [ "$code" -eq 0 ]; then
+  echo "ok   SIGTERM drains: the stream ended with its final chunk and [DONE], the server exited 0 after ${secs} s"
+  passed=$((passed + 1))
+else
+  echo "FAIL SIGTERM drain (exit $code after ${secs} s): $(tail -c 300 "$W/drain.out")"
+  failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -41,7 +41,7 @@ run_suite release swift test -c release $CPU_FLAGS \
   --filter "RealModelTests|ChipBackendTests|ArchitectureTests|LUnitTests|HUnitTests|AdapterRuntimeTests" || finish 1
 echo "== the official openai Python SDK against roma serve (chip, INT4 image, an adapter)" >&2
 set +e
-bash scripts/test-openai-sdk.sh 2>&1 | tee "$LOGS/sdk.log"
+bash scripts/test-openai-sdk.sh .build/release/roma 2>&1 | tee "$LOGS/sdk.log"   # the binary the release tests built
 rc=${PIPESTATUS[0]}
 set -e
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/sdk.log" | tail -1 || true)
