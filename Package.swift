@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .target(name: "ROMASim", dependencies: ["ROMALlama", "ROMAChip"]),
-        .target(name: "ROMARTL", dependencies: ["ROMALlama", "ROMAChip"]),
+        .target(name: "ROMARTL", dependencies: ["ROMALlama", "ROMAChip", "ROMANumerics"]),
         .executableTarget(name: "roma", dependencies: [
             "ROMALlama", "ROMAChip", "ROMAModel", "ROMASim", "ROMARTL", "ROMAServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -120,7 +120,8 @@ public struct Sampler {
         return cand[cand.count - 1].id
     }
 
-    static func topK(_ logits: [Float], _ k: Int) -> [(id: Int, logit: Float)] {
+    /// The `k` largest logits, best first (ties: the lower id first), by partial selection.
+    public static func topK(_ logits: [Float], _ k: Int) -> [(id: Int, logit: Float)] {
         // partial selection: keep a sorted buffer of the k best
         var best: [(id: Int, logit: Float)] = []
         best.reserveCapacity(k + 1)

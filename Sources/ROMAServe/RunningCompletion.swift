@@ -94,26 +94,35 @@ final class RunningCompletion {
 
     /// Adds a piece of text; returns what can be delivered now and whether a stop sequence was reached
     /// (the text before it is delivered, the stop itself and everything after are not). Text that could
-    /// be the start of a stop sequence is held back until it is decided.
+    /// be the start of a stop sequence is held back until it is decided. Matching is on Unicode scalars,
+    /// so a stop such as "\r\n" is found when its scalars arrive in different tokens.
     private func deliver(_ piece: String) -> (String, Bool) {
         held += piece
-        let stops = request.stop.filter { !$0.isEmpty }
+        let stops = request.stop.filter { !$0.isEmpty }.map { Array($0.unicodeScalars) }
         guard !stops.isEmpty else { defer { held = "" }; return (held, false) }
-        if let r = stops.compactMap({ held.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-            let out = String(held[..<r.lowerBound])
-            held = ""
-            return (out, true)
+        let h = Array(held.unicodeScalars)
+        func string(_ s: ArraySlice<Unicode.Scalar>) -> String { var v = String.UnicodeScalarView(); v.append(contentsOf: s); return String(v) }
+        // the earliest start of a whole stop
+        var cut: Int?
+        for s in stops where s.count <= h.count {
+            for start in 0...(h.count - s.count) where cut.map({ start < $0 }) ?? true {
+                if h[start..<(start + s.count)].elementsEqual(s) { cut = start; break }
+            }
         }
+        if let cut {
+            held = ""
+            return (string(h[..<cut]), true)
+        }
+        // the longest suffix that is a proper prefix of some stop stays held
         var keep = 0
         for s in stops {
-            for k in stride(from: min(s.count - 1, held.count), to: keep, by: -1) where held.hasSuffix(s.prefix(k)) {
+            for k in stride(from: min(s.count - 1, h.count), to: keep, by: -1) where h[(h.count - k)...].elementsEqual(s[..<k]) {
                 keep = k
                 break
             }
         }
-        let out = String(held.dropLast(keep))
-        held = String(held.suffix(keep))
-        return (out, false)
+        held = string(h[(h.count - keep)...])
+        return (string(h[..<(h.count - keep)]), false)
     }
 
     /// log p of `chosen` and of the `top` most likely tokens under the model's distribution (FP64).
@@ -124,10 +133,11 @@ final class RunningCompletion {
         for v in logits { sum += exp(Double(v - mx)) }
         let logZ = Double(mx) + log(sum)
         func lp(_ id: Int) -> TokenLogprob {
-            TokenLogprob(id: id, text: tokenizer.decode([id], renderSpecial: true), logprob: Double(logits[id]) - logZ)
+            let v = Double(logits[id]) - logZ   // JSON has no NaN or infinity: the lowest finite stand-in
+            return TokenLogprob(id: id, text: tokenizer.decode([id], renderSpecial: true), logprob: v.isFinite ? v : -Double.greatestFiniteMagnitude)
         }
         guard top > 0 else { return (lp(chosen), []) }
-        let best = logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }.prefix(top)
+        let best = Sampler.topK(Array(logits), top).map(\.id)
         return (lp(chosen), best.map(lp))
     }
 }

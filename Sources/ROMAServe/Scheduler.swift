@@ -94,7 +94,7 @@ public final class Scheduler: @unchecked Sendable {
         guard !r.promptIDs.isEmpty else { throw bad("the prompt is empty") }
         if let t = r.promptIDs.first(where: { $0 < 0 || $0 >= m.vocabSize }) { throw bad("token id \(t) is outside the vocabulary (\(m.vocabSize) tokens)") }
         guard r.maxTokens >= 0 else { throw bad("max tokens must be >= 0, got \(r.maxTokens)") }
-        guard r.promptIDs.count + r.maxTokens <= m.contextLength else {
+        guard r.maxTokens <= m.contextLength - r.promptIDs.count else {
             throw bad("the prompt (\(r.promptIDs.count) tokens) plus max tokens (\(r.maxTokens)) exceed the context length (\(m.contextLength))")
         }
         do { try r.sampler.validate() } catch { throw bad("\(error)") }

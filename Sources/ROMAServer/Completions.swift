@@ -25,7 +25,12 @@ extension OpenAIServer {
         let messages = try ChatMessages.parse(b)
         let prompt = ready.engine.tokenizer.encode(chat: messages, template: template)
         if b.has("max_completion_tokens") == false && b.has("max_tokens") == false {
-            p.maxTokens = max(0, ready.engine.config.contextLength - prompt.count)
+            // the rest of the context, or as much as the SRAM could ever hold beside the prompt
+            var fit = ready.engine.config.contextLength
+            if let m = ready.engine.backend.memory, case let perToken = ready.engine.backend.kvCacheBytes(capacity: 1), perToken > 0 {
+                fit = min(fit, m.capacity / perToken)
+            }
+            p.maxTokens = max(0, fit - prompt.count)
         }
         return try await run(p, prompts: [prompt], route: .chat, ready)
     }
@@ -81,41 +86,54 @@ extension OpenAIServer {
         return out
     }
 
-    /// Submits every (prompt, choice), waits for each one's first event, then answers.
+    /// Submits every (prompt, choice), waits for each one's first event, then answers. If the handler's
+    /// task is cancelled (the client went away) or anything throws, the submitted completions are
+    /// cancelled, so no KV cache or adapter lease outlives the request.
     func run(_ p: GenerationParameters, prompts: [[Int]], route: Route, _ ready: Ready) async throws -> Response {
-        var handles: [CompletionHandle] = []
-        do {
-            for prompt in prompts {
-                for c in 0..<p.n { handles.append(try ready.scheduler.submit(p.request(prompt: prompt, choice: c))) }
+        let choices = prompts.count * p.n
+        guard choices <= ready.scheduler.config.maxQueue else {
+            throw APIError.invalid("\(prompts.count) prompts x n = \(p.n) make \(choices) completions; at most \(ready.scheduler.config.maxQueue) per request", param: "n")
+        }
+        let started = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let handles = HandleSet()
+        return try await withTaskCancellationHandler {
+            do {
+                for prompt in prompts {
+                    for c in 0..<p.n { handles.add(try ready.scheduler.submit(p.request(prompt: prompt, choice: c))) }
+                }
+            } catch {
+                handles.cancelAll()
+                if let e = error as? ServeError { metrics.refused(e); throw APIError(e, param: e.kind == .invalidRequest ? "messages" : nil) }
+                throw error
             }
-        } catch let e as ServeError {
-            handles.forEach { $0.cancel() }
-            metrics.refused(e)
-            throw APIError(e, param: e.kind == .invalidRequest ? "messages" : nil)
+            let events = MergedEvents(handles.all)
+            let first = await events.firstOfEach(count: choices)
+            if let failure = first.compactMap({ e -> ServeError? in if case .failed(let f) = e.event { return f }; return nil }).first {
+                handles.cancelAll()
+                metrics.refused(failure)
+                throw APIError(failure)
+            }
+            try Task.checkCancellation()
+            let reply = Reply(id: (route == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
+                              created: Int(Date().timeIntervalSince1970), model: p.model, route: route, choices: choices,
+                              promptTokens: prompts.map(\.count), n: p.n, started: started, metrics: metrics)
+            if p.stream { return streamResponse(reply, first: first, events: events, handles: handles.all, includeUsage: p.includeUsage) }
+            return try await jsonResponse(reply, first: first, events: events, handles: handles)
+        } onCancel: {
+            handles.cancelAll()
         }
-        let events = MergedEvents(handles)
-        let first = await events.firstOfEach(count: handles.count)
-        if let failure = first.compactMap({ e -> ServeError? in if case .failed(let f) = e.1 { return f }; return nil }).first {
-            handles.forEach { $0.cancel() }
-            metrics.refused(failure)
-            throw APIError(failure)
-        }
-        let reply = Reply(id: (route == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
-                          created: Int(Date().timeIntervalSince1970), model: p.model, route: route, choices: handles.count,
-                          promptTokens: prompts.map(\.count), n: p.n, metrics: metrics)
-        if p.stream { return streamResponse(reply, first: first, events: events, handles: handles, includeUsage: p.includeUsage) }
-        return try await jsonResponse(reply, first: first, events: events)
     }
 
-    func jsonResponse(_ reply: Reply, first: [(Int, CompletionEvent)], events: MergedEvents) async throws -> Response {
+    func jsonResponse(_ reply: Reply, first: [Arrival], events: MergedEvents, handles: HandleSet) async throws -> Response {
         var acc = reply.accumulators()
-        for (i, e) in first { acc[i].add(e) }
-        while let (i, e) = await events.next() { acc[i].add(e) }
+        for a in first { acc[a.index].add(a.event, at: a.time) }
+        while let a = await events.next() { acc[a.index].add(a.event, at: a.time) }
+        try Task.checkCancellation()
         if let f = acc.compactMap(\.failure).first { throw APIError(f) }
         return OpenAIServer.json(reply.object(acc))
     }
 
-    func streamResponse(_ reply: Reply, first: [(Int, CompletionEvent)], events: MergedEvents, handles: [CompletionHandle],
+    func streamResponse(_ reply: Reply, first: [Arrival], events: MergedEvents, handles: [CompletionHandle],
                         includeUsage: Bool) -> Response {
         var h = HTTPFields()
         h[.contentType] = "text/event-stream"
@@ -126,8 +144,8 @@ extension OpenAIServer {
                 for i in 0..<reply.choices where reply.route == .chat {
                     try await writer.write(SSE.event(reply.chunk(index: i, delta: ["role": "assistant", "content": ""], includeUsage: includeUsage)))
                 }
-                for (i, e) in first { try await self.send(i, e, reply, &acc, &writer, includeUsage) }
-                while let (i, e) = await events.next() { try await self.send(i, e, reply, &acc, &writer, includeUsage) }
+                for a in first { try await self.send(a, reply, &acc, &writer, includeUsage) }
+                while let a = await events.next() { try await self.send(a, reply, &acc, &writer, includeUsage) }
                 if includeUsage { try await writer.write(SSE.event(reply.usageChunk(acc))) }
                 try await writer.write(SSE.done)
                 try await writer.finish(nil)
@@ -141,11 +159,12 @@ extension OpenAIServer {
         return Response(status: .ok, headers: h, body: body)
     }
 
-    /// One event of choice `i` as SSE chunks.
-    func send(_ i: Int, _ e: CompletionEvent, _ reply: Reply, _ acc: inout [ChoiceAccumulator], _ writer: inout any ResponseBodyWriter,
+    /// One event of a choice as SSE chunks.
+    func send(_ a: Arrival, _ reply: Reply, _ acc: inout [ChoiceAccumulator], _ writer: inout any ResponseBodyWriter,
               _ includeUsage: Bool) async throws {
-        acc[i].add(e)
-        switch e {
+        let i = a.index
+        acc[i].add(a.event, at: a.time)
+        switch a.event {
         case .token(_, let text, let lp, let top):
             let logprobs = lp.map { reply.logprobsObject([(text, $0, top)]) }
             try await writer.write(SSE.event(reply.chunk(index: i, text: text, logprobs: logprobs, includeUsage: includeUsage)))
@@ -170,34 +189,49 @@ enum SSE {
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
 }
 
-/// The events of several completions as one sequence of (choice index, event), in arrival order; read
-/// by one consumer at a time (the handler, then its response writer).
+/// One event of choice `index`, with the time it arrived (monotonic seconds).
+struct Arrival: Sendable {
+    let index: Int
+    let event: CompletionEvent
+    let time: Double
+}
+
+/// The completions a request submitted, to cancel together (handler cancelled, client gone, an error).
+final class HandleSet: Sendable {
+    private let handles = Mutex<[CompletionHandle]>([])
+    func add(_ h: CompletionHandle) { handles.withLock { $0.append(h) } }
+    var all: [CompletionHandle] { handles.withLock { $0 } }
+    func cancelAll() { for h in all { h.cancel() } }
+}
+
+/// The events of several completions as one sequence of arrivals, in arrival order; read by one
+/// consumer at a time (the handler, then its response writer).
 final class MergedEvents: @unchecked Sendable {
-    private let stream: AsyncStream<(Int, CompletionEvent)>
-    private var iterator: AsyncStream<(Int, CompletionEvent)>.Iterator
+    private let stream: AsyncStream<Arrival>
+    private var iterator: AsyncStream<Arrival>.Iterator
 
     init(_ handles: [CompletionHandle]) {
-        let (s, c) = AsyncStream<(Int, CompletionEvent)>.makeStream()
+        let (s, c) = AsyncStream<Arrival>.makeStream()
         stream = s
         iterator = s.makeAsyncIterator()
         let remaining = Countdown(handles.count)
         if handles.isEmpty { c.finish() }
         for (i, h) in handles.enumerated() {
             Task {
-                for await e in h.events { c.yield((i, e)) }
+                for await e in h.events { c.yield(Arrival(index: i, event: e, time: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)) }
                 if remaining.tick() { c.finish() }
             }
         }
     }
 
-    func next() async -> (Int, CompletionEvent)? { await iterator.next() }
+    func next() async -> Arrival? { await iterator.next() }
 
     /// Events until every choice has produced one; returns them (in arrival order).
-    func firstOfEach(count: Int) async -> [(Int, CompletionEvent)] {
-        var seen = Set<Int>(), out: [(Int, CompletionEvent)] = []
-        while seen.count < count, let e = await next() {
-            out.append(e)
-            seen.insert(e.0)
+    func firstOfEach(count: Int) async -> [Arrival] {
+        var seen = Set<Int>(), out: [Arrival] = []
+        while seen.count < count, let a = await next() {
+            out.append(a)
+            seen.insert(a.index)
         }
         return out
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ROMANumerics
 import Synchronization
 
 /// `roma bench serve`: drives an OpenAI-compatible server (ours, or llama.cpp's llama-server with its
@@ -125,8 +126,9 @@ public struct LoadGenerator: Sendable {
             try conn.readEvents { data in
                 guard data != "[DONE]", let o = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return }
                 if let u = o["usage"] as? [String: Any], let c = u["completion_tokens"] as? Int { usageTokens = c }
-                guard let ch = (o["choices"] as? [[String: Any]])?.first, let text = ch["text"] as? String ?? (ch["delta"] as? [String: Any])?["content"] as? String,
-                      !text.isEmpty || ch["finish_reason"] is NSNull else { return }
+                // one chunk per generated token; the finish chunk (finish_reason set) is not a token
+                guard let ch = (o["choices"] as? [[String: Any]])?.first, ch["finish_reason"] == nil || ch["finish_reason"] is NSNull,
+                      (ch["text"] as? String ?? (ch["delta"] as? [String: Any])?["content"] as? String) != nil else { return }
                 let now = Self.now()
                 if ttft == nil { ttft = now - t0 } else if let l = last { gaps.append(now - l) }
                 last = now
@@ -173,20 +175,6 @@ extension LoadGenerator.Report {
     }
 }
 
-/// SplitMix64: the load generator's own deterministic random numbers.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-}
-
 /// A blocking HTTP/1.1 client for loopback: one request per connection, chunked or plain bodies,
 /// server-sent events handed over as their `data:` payloads.
 final class LoopbackHTTP {
@@ -213,7 +201,7 @@ final class LoopbackHTTP {
     func send(_ s: String) throws {
         var bytes = Array(s.utf8)[...]
         while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }   // no SIGPIPE
             guard n > 0 else { throw Failure(description: "write failed") }
             bytes = bytes.dropFirst(n)
         }
@@ -258,24 +246,36 @@ final class LoopbackHTTP {
             return
         }
         while let sizeLine = try line() {
-            guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { throw Failure(description: "bad chunk size") }
+            let hex = sizeLine.split(separator: ";").first.map(String.init) ?? ""
+            guard !hex.isEmpty, hex.allSatisfy(\.isHexDigit), hex.count <= 8, let size = Int(hex, radix: 16) else {
+                throw Failure(description: "bad chunk size '\(sizeLine)'")
+            }
             if size == 0 { return }
             while buffer.count < size + 2 { guard try fill() else { throw Failure(description: "connection closed mid-chunk") } }
+            guard buffer[size] == 13, buffer[size + 1] == 10 else { throw Failure(description: "chunk not followed by CRLF") }
             sink(Array(buffer[0..<size]))
             buffer.removeFirst(size + 2)
         }
     }
 
-    /// Calls `onData` with each SSE event's data, in order.
+    /// Calls `onData` with each SSE event's data, in order (events split on blank lines, bytes kept
+    /// until an event is whole, so a character split across chunks is decoded whole).
     func readEvents(_ onData: (String) -> Void) throws {
-        var pending = ""
-        try bodyBytes { bytes in
-            pending += String(decoding: bytes, as: UTF8.self)
-            while let r = pending.range(of: "\n\n") {
-                let event = pending[..<r.lowerBound]
-                pending = String(pending[r.upperBound...])
-                for l in event.split(separator: "\n") where l.hasPrefix("data: ") { onData(String(l.dropFirst(6))) }
+        var pending: [UInt8] = []
+        func emit(_ event: ArraySlice<UInt8>) {
+            for l in String(decoding: event, as: UTF8.self).split(whereSeparator: \.isNewline) where l.hasPrefix("data: ") {
+                onData(String(l.dropFirst(6)))
             }
         }
+        try bodyBytes { bytes in
+            pending += bytes
+            var start = 0
+            var i = 0
+            while i + 1 < pending.count {
+                if pending[i] == 10 && pending[i + 1] == 10 { emit(pending[start..<i]); start = i + 2; i += 2 } else { i += 1 }
+            }
+            pending.removeFirst(start)
+        }
+        if !pending.isEmpty { emit(pending[...]) }   // a last event without its blank line
     }
 }

@@ -12,8 +12,8 @@ struct ChoiceAccumulator {
     var lastToken: Double?
     let metrics: ServerMetrics
 
-    mutating func add(_ e: CompletionEvent) {
-        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+    /// Adds an event that arrived at `now` (monotonic seconds).
+    mutating func add(_ e: CompletionEvent, at now: Double) {
         switch e {
         case .token(_, let t, let lp, let top):
             text += t
@@ -40,11 +40,12 @@ struct Reply {
     /// Prompt tokens of each prompt (choice i belongs to prompt i / n).
     let promptTokens: [Int]
     let n: Int
+    /// When the request was submitted (TTFT counts from here).
+    let started: Double
     let metrics: ServerMetrics
 
     func accumulators() -> [ChoiceAccumulator] {
-        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-        return (0..<choices).map { _ in ChoiceAccumulator(started: now, metrics: metrics) }
+        (0..<choices).map { _ in ChoiceAccumulator(started: started, metrics: metrics) }
     }
 
     var object: String { route == .chat ? "chat.completion" : "text_completion" }

@@ -52,8 +52,10 @@ struct JSONBody {
 
     func int(_ k: String, _ range: ClosedRange<Int>) throws -> Int? {
         guard let v = try number(k, Double(range.lowerBound)...Double(range.upperBound)) else { return nil }
-        guard v == v.rounded() else { throw APIError.invalid("'\(k)' must be an integer, got \(v)", param: k, code: "invalid_type") }
-        return Int(v)
+        guard let i = Int(exactly: v), range.contains(i) else {
+            throw APIError.invalid("'\(k)' must be an integer in \(range.lowerBound)...\(range.upperBound), got \(Self.fmt(v))", param: k, code: "invalid_type")
+        }
+        return i
     }
 
     /// JSON true/false (Foundation decodes them as a boolean NSNumber subclass on every platform).
@@ -169,8 +171,8 @@ enum CompletionPrompts {
             guard let a = x as? [Any], !a.isEmpty else { return nil }
             var out: [Int] = []
             for v in a {
-                guard let n = v as? NSNumber, !JSONBody.isBool(n), n.doubleValue == n.doubleValue.rounded() else { return nil }
-                out.append(n.intValue)
+                guard let n = v as? NSNumber, !JSONBody.isBool(n), let i = Int(exactly: n.doubleValue) else { return nil }
+                out.append(i)
             }
             return out
         }

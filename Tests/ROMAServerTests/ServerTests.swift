@@ -183,12 +183,17 @@ final class ServerTests: XCTestCase, @unchecked Sendable {  // @unchecked: the t
                 (#"{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "adapters": [{"name": "ghost"}]}"#, 404, "model_not_found", nil),
                 (#"{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "lora": [{"id": 9}]}"#, 404, "model_not_found", nil),
                 (#"{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "max_tokens": 100000}"#, 400, "invalid_value", "max_tokens"),
+                (#"{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "seed": 9223372036854775807}"#, 400, "invalid_type", "seed"),
+                (#"{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "seed": 1e300}"#, 400, "invalid_value", "seed"),
                 (#"{"model": "tiny", "messages": [{"role": "user", "content": "x"}], "max_tokens": 90}"#, 400, "sram_budget_exceeded", nil),
             ]
             for (body, status, code, param) in cases {
                 try assertError(try await post(client, "/v1/chat/completions", body, headers: auth), status, code: code, param: param)
             }
             try assertError(try await post(client, "/v1/completions", #"{"model": "tiny", "prompt": [[1, 2], "x"]}"#, headers: auth), 400, code: "invalid_type", param: "prompt")
+            try assertError(try await post(client, "/v1/completions", #"{"model": "tiny", "prompt": [18446744073709551616]}"#, headers: auth), 400, code: "invalid_type", param: "prompt")
+            let many = "[" + Array(repeating: "\"x\"", count: 20).joined(separator: ",") + "]"
+            try assertError(try await post(client, "/v1/completions", "{\"model\": \"tiny\", \"n\": 16, \"prompt\": \(many)}", headers: auth), 400, code: "invalid_value", param: "n")
             let long = "{\"model\": \"tiny\", \"prompt\": [" + Array(repeating: "1", count: 200).joined(separator: ",") + "]}"
             try assertError(try await post(client, "/v1/completions", long, headers: auth), 400, code: "context_length_exceeded")
             try assertError(try await post(client, "/v1/chat/completions", String(repeating: " ", count: 5000), headers: auth), 413, code: "request_too_large")
