@@ -1,4 +1,3 @@
-import ROMALlama
 import Foundation
 import ROMANumerics
 #if ROMA_AVX2

@@ -1,4 +1,3 @@
-import ROMALlama
 import ROMANumerics
 
 /// The ROM-based L-Unit's arithmetic (paper Sec. III-B): a shared-exponent alignment unit turns a

@@ -1,4 +1,3 @@
-import ROMALlama
 import ROMANumerics
 
 /// The 256 L-Units computing one base-model matrix product straight from ROM (Sec. III-A/B).

@@ -1,4 +1,3 @@
-import ROMALlama
 import Foundation
 import ROMANumerics
 

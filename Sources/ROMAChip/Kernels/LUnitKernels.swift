@@ -1,4 +1,3 @@
-import ROMALlama
 import ROMANumerics
 
 /// Integer kernels of the L-Unit compute cells: aligned Int16 activations times unsigned ROM codes,

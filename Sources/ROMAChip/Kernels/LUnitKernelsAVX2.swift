@@ -1,5 +1,4 @@
 #if ROMA_AVX2
-import ROMALlama
 import _Builtin_intrinsics.intel
 
 /// A packed-code shape the AVX2 kernels are specialized for (constant bits and group size).
