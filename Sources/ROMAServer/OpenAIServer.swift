@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import ROMAModel
 import ROMAServe
+import ServiceLifecycle
 import Synchronization
 
 /// How `roma serve` listens and what it accepts.
@@ -121,8 +122,6 @@ extension Data {
 }
 
 // MARK: running
-
-import ServiceLifecycle
 
 extension OpenAIServer {
     /// Serves until SIGTERM / SIGINT: listens first (/health says 503 "loading"), then loads the model with
