@@ -210,16 +210,11 @@ public enum ByteLevelTable {
     }()
 }
 
+/// The tests' random numbers: ROMANumerics' SplitMix64 with float helpers.
 public struct SplitMix {
-    var state: UInt64
-    public init(_ seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var bits: SplitMix64
+    public init(_ seed: UInt64) { bits = SplitMix64(seed: seed) }
+    public mutating func next() -> UInt64 { bits.next() }
     public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
     public mutating func normal() -> Float {
         let u1 = max(uniform(), 1e-7), u2 = uniform()
