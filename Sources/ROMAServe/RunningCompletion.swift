@@ -12,8 +12,6 @@ final class RunningCompletion {
     let session: Session
     let continuation: AsyncStream<CompletionEvent>.Continuation
     let tokenizer: BPETokenizer
-    let admittedAt: Double
-    private(set) var firstTokenAt: Double?
     private(set) var remainingPrompt: ArraySlice<Int>
     private(set) var lastToken: Int?
     private(set) var generated = 0
@@ -25,9 +23,9 @@ final class RunningCompletion {
     private(set) var finished = false
 
     init(id: Int, request: CompletionRequest, session: Session, continuation: AsyncStream<CompletionEvent>.Continuation,
-         tokenizer: BPETokenizer, now: Double) {
+         tokenizer: BPETokenizer) {
         self.id = id; self.request = request; self.session = session; self.continuation = continuation
-        self.tokenizer = tokenizer; admittedAt = now
+        self.tokenizer = tokenizer
         remainingPrompt = request.promptIDs[...]
         history = request.promptIDs
         sampler = Sampler(request.sampler)
@@ -44,7 +42,7 @@ final class RunningCompletion {
 
     /// After the step ran `rows` of this sequence: the logits of its last row decide the next token
     /// once the prompt is done. Returns whether the completion ended.
-    func advance(rows: Int, logits: UnsafeBufferPointer<Float>, now: Double) -> Bool {
+    func advance(rows: Int, logits: UnsafeBufferPointer<Float>) -> Bool {
         if isPrefilling {
             remainingPrompt = remainingPrompt.dropFirst(rows)
             if isPrefilling { return false }
@@ -54,7 +52,6 @@ final class RunningCompletion {
         applyPenalties(&l)
         let next = sampler.sample(l, history: history)
         if !request.ignoreEOS && tokenizer.endOfGeneration.contains(next) { return finish(.stop) }
-        if firstTokenAt == nil { firstTokenAt = now }
         generated += 1
         history.append(next)
         counts[next, default: 0] += 1

@@ -64,8 +64,8 @@ public final class Scheduler: @unchecked Sendable {
         t.start()
     }
 
-    /// Monotonic seconds.
-    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    /// Monotonic seconds (the scheduler's deadlines; the server's and the load generator's timings).
+    public static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     // MARK: submission
 
@@ -142,7 +142,7 @@ public final class Scheduler: @unchecked Sendable {
         while true {
             let now = Self.now()
             expireWaiting(now: now)
-            admit(now: now)
+            admit()
             switch state {
             case .stopped: return nil
             case .draining(let deadline):
@@ -174,14 +174,13 @@ public final class Scheduler: @unchecked Sendable {
 
     /// First come, first served: admits the head of the queue while it fits (it is never passed by a
     /// later one, so a large request is not starved).
-    private func admit(now: Double) {
+    private func admit() {
         while running.count < config.maxBatch, let w = waiting.first {
             do {
                 let session = try engine.session(capacity: w.request.promptIDs.count + w.request.maxTokens, adapters: w.request.adapters)
-                session.maxTokensPerPass = config.prefillChunk
                 waiting.removeFirst()
                 let c = RunningCompletion(id: w.id, request: w.request, session: session, continuation: w.continuation,
-                                          tokenizer: engine.tokenizer, now: now)
+                                          tokenizer: engine.tokenizer)
                 running.append((c, w.handle))
                 counters.withLock { $0.admitted += 1 }
             } catch is MemoryBudgetError {
@@ -211,10 +210,9 @@ public final class Scheduler: @unchecked Sendable {
         var ended = Set<Int>()
         if !seqs.isEmpty {
             let logits = model.forward(Batch(seqs))
-            let now = Self.now()
             for (i, c) in members.enumerated() {
                 let row = UnsafeBufferPointer(start: logits[i].data, count: logits[i].cols)
-                if c.advance(rows: seqs[i].tokens.count, logits: row, now: now) { ended.insert(c.id) }
+                if c.advance(rows: seqs[i].tokens.count, logits: row) { ended.insert(c.id) }
             }
             counters.withLock { s in
                 s.steps += 1; s.rows += seqs.reduce(0) { $0 + $1.tokens.count }

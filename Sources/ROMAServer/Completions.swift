@@ -94,7 +94,7 @@ extension OpenAIServer {
         guard choices <= ready.scheduler.config.maxQueue else {
             throw APIError.invalid("\(prompts.count) prompts x n = \(p.n) make \(choices) completions; at most \(ready.scheduler.config.maxQueue) per request", param: "n")
         }
-        let started = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let started = Scheduler.now()
         let handles = HandleSet()
         return try await withTaskCancellationHandler {
             do {
@@ -207,18 +207,16 @@ final class HandleSet: Sendable {
 /// The events of several completions as one sequence of arrivals, in arrival order; read by one
 /// consumer at a time (the handler, then its response writer).
 final class MergedEvents: @unchecked Sendable {
-    private let stream: AsyncStream<Arrival>
     private var iterator: AsyncStream<Arrival>.Iterator
 
     init(_ handles: [CompletionHandle]) {
         let (s, c) = AsyncStream<Arrival>.makeStream()
-        stream = s
         iterator = s.makeAsyncIterator()
         let remaining = Countdown(handles.count)
         if handles.isEmpty { c.finish() }
         for (i, h) in handles.enumerated() {
             Task {
-                for await e in h.events { c.yield(Arrival(index: i, event: e, time: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)) }
+                for await e in h.events { c.yield(Arrival(index: i, event: e, time: Scheduler.now())) }
                 if remaining.tick() { c.finish() }
             }
         }

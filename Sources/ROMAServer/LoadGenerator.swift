@@ -1,5 +1,6 @@
 import Foundation
 import ROMANumerics
+import ROMAServe
 import Synchronization
 
 /// `roma bench serve`: drives an OpenAI-compatible server (ours, or llama.cpp's llama-server with its
@@ -88,7 +89,7 @@ public struct LoadGenerator: Sendable {
         return summarize(samples.withLock { $0 }, seconds: Self.now() - t0)
     }
 
-    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    static func now() -> Double { Scheduler.now() }
 
     /// The JSON body of request `i`: a prompt of `promptTokens` ids, streaming, fixed length, greedy.
     func body(_ i: Int) -> String {
