@@ -24,21 +24,31 @@ public final class HUnitLoRA: LoRAProduct {
             throw AdapterError.invalid("LoRA weight format \(format.rawValue) is not supported by the H-Unit model (use \(HUnitLoRA.supportedFormats.map(\.rawValue).joined(separator: ", ")))")
         }
         rank = l.rank; inDim = l.inDim; outDim = l.outDim; self.format = format; layerScale = l.scale
-        func encode(_ x: [Float]) -> (codes: [UInt8], values: [Float], scale: Float) {
-            switch format {
-            case .fp8e4m3:
-                let amax = x.reduce(Float(0)) { max($0, abs($1)) }
-                let s = amax > 0 ? amax / FP8E4M3.maxNormal : 1
-                let codes = x.map { FP8E4M3.fromFloat($0 / s) }
-                return (codes, codes.map { FP8E4M3.table[Int($0)] }, s)
-            case .fp16: return ([], x.map { FP16.round($0) }, 1)
-            case .bf16: return ([], x.map { BF16.toFloat(BF16.fromFloat($0)) }, 1)
-            default: return ([], x, 1)
-            }
-        }
-        (aCodes, aValues, aScale) = encode(l.a)
-        (bCodes, bValues, bScale) = encode(l.b)
+        (aCodes, aValues, aScale) = HUnitLoRA.encode(l.a, format: format)
+        (bCodes, bValues, bScale) = HUnitLoRA.encode(l.b, format: format)
         bValuesT = F32Kernels.transpose(bValues, rows: outDim, cols: rank)
+    }
+
+    /// A tensor as the H-Units store it: FP8 codes with one FP32 scale (largest magnitude -> the
+    /// format's largest finite value), or the values rounded to FP16/BF16, or kept in FP32.
+    static func encode(_ x: [Float], format: NumberFormat) -> (codes: [UInt8], values: [Float], scale: Float) {
+        switch format {
+        case .fp8e4m3:
+            let amax = x.reduce(Float(0)) { max($0, abs($1)) }
+            let s = amax > 0 ? amax / FP8E4M3.maxNormal : 1
+            let codes = x.map { FP8E4M3.fromFloat($0 / s) }
+            return (codes, codes.map { FP8E4M3.table[Int($0)] }, s)
+        case .fp16: return ([], x.map { FP16.round($0) }, 1)
+        case .bf16: return ([], x.map { BF16.toFloat(BF16.fromFloat($0)) }, 1)
+        default: return ([], x, 1)
+        }
+    }
+
+    /// The values the H-Units compute with for a tensor stored in `format` (codes times the tensor's
+    /// scale): what a LoRA trainer's forward pass sees (straight-through rounding).
+    public static func servedValues(_ x: [Float], format: NumberFormat) -> [Float] {
+        let (_, values, scale) = encode(x, format: format)
+        return scale == 1 ? values : values.map { $0 * scale }
     }
 
     /// SRAM bytes: the weights in `format`, plus two FP32 scales for FP8 (`SRAMAccounting.loraLayerBytes`).

@@ -7,7 +7,7 @@ struct Roma: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roma",
         abstract: "ROMA: a ROM-based LLM accelerator, in software.",
-        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, EvalCommand.self, BenchCommand.self, CompileCommand.self, TuneCommand.self, GoldenCommand.self, ChipCommand.self, AdapterCommand.self, SRAMCommand.self, SimCommand.self, RTLCommand.self, ServeCommand.self]
+        subcommands: [GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, InspectCommand.self, EvalCommand.self, BenchCommand.self, CompileCommand.self, TuneCommand.self, FinetuneCommand.self, GoldenCommand.self, ChipCommand.self, AdapterCommand.self, SRAMCommand.self, SimCommand.self, RTLCommand.self, ServeCommand.self]
     )
 
     /// Parses the command line (usage errors as ArgumentParser prints them) and runs the command; any

@@ -466,4 +466,55 @@ final class AdapterCLITests: XCTestCase {
         let bad = try RomaCLI.run(["adapter", "recover", "--image", rom, "--model", tinyPath, "--rank", "0", "--output", dir])
         XCTAssertEqual(bad.code, 64)
     }
+
+    /// `roma finetune` on a tiny ROM image: a PEFT adapter the chip serves (and that converts to a
+    /// llama.cpp GGUF), the image unchanged, exact match before and after; bad flags and bad data.
+    func testFinetuneTrainsAnAdapterTheChipServes() throws {
+        let rom = TempFiles.path("cli-ft-\(UUID().uuidString).rom")
+        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom]).code, 0)
+        let data = TempFiles.path("cli-ft-\(UUID().uuidString).jsonl")
+        let words = ["the cat", "the dog", "a sun", "in the sea", "on the mat", "the wind"]
+        try words.map { "{\"prompt\": \"\($0)\", \"completion\": \"the\"}" }.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let dir = TempFiles.path("cli-ft-\(UUID().uuidString)")
+        let r = try json(RomaCLI.run(["finetune", "--image", rom, "--data", data, "--valid", data, "--output", dir, "--iters", "12",
+                                      "--batch-size", "3", "--learning-rate", "3e-2", "--rank", "4", "--max-seq-len", "64", "--format", "json"]))
+        XCTAssertEqual((r["train_losses"] as? [Double])?.count, 12)
+        XCTAssertEqual(r["image_unchanged"] as? Bool, true)
+        XCTAssertLessThan(try XCTUnwrap(r["valid_loss"] as? Double), try XCTUnwrap(r["valid_loss_before"] as? Double))
+        XCTAssertLessThan(try XCTUnwrap(r["chip_valid_loss_adapter"] as? Double), try XCTUnwrap(r["chip_valid_loss_base"] as? Double))
+        XCTAssertNotNil(r["valid_loss_fp32_masters"] as? Double)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/checkpoint/state.json"))
+        XCTAssertEqual(try String(contentsOfFile: dir + "/train_log.jsonl", encoding: .utf8).split(separator: "\n").count, 12)
+        // the chip answers the training questions with the adapter, not without it
+        func exact(_ extra: [String]) throws -> Double {
+            try json(RomaCLI.run(["eval", "exact-match", "--image", rom, "--data", data, "--max-tokens", "4", "--format", "json"] + extra))["accuracy"] as? Double ?? -1
+        }
+        XCTAssertEqual(try exact(["--adapter", dir]), 1)
+        XCTAssertLessThan(try exact([]), 1)
+        let gguf = TempFiles.path("cli-ft-\(UUID().uuidString).gguf")
+        XCTAssertEqual(try RomaCLI.run(["adapter", "convert", dir, "--output", gguf, "--model", tinyPath]).code, 0)
+        // bad flags and bad data
+        let noBase = try RomaCLI.run(["finetune", "--data", data, "--output", dir])
+        XCTAssertEqual(noBase.code, 64)
+        XCTAssertTrue(noBase.err.contains("give the base: --image X.rom"), noBase.err)
+        let rank = try RomaCLI.run(["finetune", "--image", rom, "--data", data, "--output", dir, "--rank", "0"])
+        XCTAssertTrue(rank.err.contains("rank must be in 1...1024, got 0"), rank.err)
+        let targets = try RomaCLI.run(["finetune", "--image", rom, "--data", data, "--output", dir, "--targets", "q,qkv"])
+        XCTAssertTrue(targets.err.contains("--targets: unknown linear 'qkv'"), targets.err)
+        let bad = TempFiles.path("cli-ft-bad-\(UUID().uuidString).jsonl")
+        try "{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"prompt\": 3}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let badData = try RomaCLI.run(["finetune", "--image", rom, "--data", bad, "--output", dir])
+        XCTAssertEqual(badData.code, 1)
+        XCTAssertEqual(badData.err, "error: \((bad as NSString).lastPathComponent):2: \"prompt\" must be a string, found a number\n")
+        var chip = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(RomaCLI.run(["chip", "show", "--format", "json"]).out.utf8)) as? [String: Any])
+        var memory = try XCTUnwrap(chip["memory"] as? [String: Any])
+        memory["loraKVSRAMBytes"] = 20_000
+        chip["memory"] = memory
+        let small = TempFiles.path("cli-ft-chip-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: chip).write(to: URL(fileURLWithPath: small))
+        let over = try RomaCLI.run(["finetune", "--image", rom, "--data", data, "--output", dir, "--config", small, "--max-seq-len", "64"])
+        XCTAssertEqual(over.code, 1)
+        XCTAssertTrue(over.err.contains("of SRAM; the chip has"), over.err)
+        XCTAssertTrue(over.err.contains("hint:") || over.err.contains("--rank"), over.err)
+    }
 }

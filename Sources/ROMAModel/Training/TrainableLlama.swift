@@ -25,6 +25,23 @@ public final class TrainableLlama: @unchecked Sendable {
     public var ffnNorms: [[Float]]
     public var outputNorm: [Float]
     let rotary: RotaryEmbedding
+    /// LoRA factors trained on top of the weights (`roma finetune`); nil runs the bare graph.
+    public var lora: TrainableLoRA?
+    /// The weights, gains and embedding are constants (LoRA training): `backward` computes only the
+    /// gradients that flow through them (dX = dY·W), never their own, and keeps each Wᵀ it builds.
+    public var frozenBase = false {
+        didSet { if !frozenBase { transposes.removeAll() } }
+    }
+    /// Wᵀ of stacked weights, kept while the base is frozen (keyed by the first weight's identity).
+    var transposes: [ObjectIdentifier: Transposed] = [:]
+    /// The last unkept transpose (alive until the next).
+    var scratch: Transposed?
+
+    final class Transposed: @unchecked Sendable {
+        let data: UnsafeMutablePointer<Float>
+        init(count: Int) { data = .allocate(capacity: count) }
+        deinit { data.deallocate() }
+    }
 
     /// The parameters: every weight as an uninitialized matrix the caller fills (`DenseWeight.data`).
     public init(config: ModelConfig, norms: NormWeights) {
@@ -93,15 +110,18 @@ public final class TrainableLlama: @unchecked Sendable {
         var probs: UnsafeMutablePointer<Float>!  // [heads, T, T], causal rows
         var a: Matrix!, xMid: Matrix!, r2: [Float] = [], h2: Matrix!
         var gate: Matrix!, up: Matrix!, act: Matrix!
+        var lora: [LinearKind: TrainableLoRA.Record] = [:]
         deinit { probs?.deallocate() }
     }
 
     /// One forward pass, kept for `backward`.
     public final class Tape: @unchecked Sendable {  // @unchecked: filled by one pass, then only read
         public let tokens: [Int]
+        /// The rows whose logits the pass computed.
+        public let logitRows: Range<Int>
         var layers: [LayerTape] = []
         var xFinal: Matrix!, rFinal: [Float] = [], hFinal: Matrix!
-        init(tokens: [Int]) { self.tokens = tokens }
+        init(tokens: [Int], logitRows: Range<Int>) { self.tokens = tokens; self.logitRows = logitRows }
     }
 
     /// A weight by GGUF name (nil for names the model lacks).
@@ -122,14 +142,16 @@ public final class TrainableLlama: @unchecked Sendable {
 
     // MARK: forward
 
-    /// Logits [T, vocab] of every position of `tokens` (positions 0..<T) and the tape: the one Llama
-    /// forward pass (`LlamaModel.forward`) run on a `TapeRecorder` over these weights.
-    public func forward(_ tokens: [Int]) -> (logits: Matrix, tape: Tape) {
+    /// Logits [rows, vocab] of the positions `logitRows` (default: all) of `tokens` run from position 0,
+    /// and the tape: the one Llama forward pass (`LlamaModel.forward`) run on a `TapeRecorder` over
+    /// these weights (and `lora`'s factors).
+    public func forward(_ tokens: [Int], logitRows: Range<Int>? = nil) -> (logits: Matrix, tape: Tape) {
         let c = config, T = tokens.count
-        precondition(T > 0 && T <= c.contextLength)
-        let recorder = TapeRecorder(self, tokens: tokens)
+        let rows = logitRows ?? 0..<T
+        precondition(T > 0 && T <= c.contextLength && rows.lowerBound >= 0 && rows.upperBound <= T && !rows.isEmpty)
+        let recorder = TapeRecorder(self, tokens: tokens, logitRows: rows)
         let cache = KVCache(layers: c.numLayers, kvDim: c.kvDim, capacity: T)
-        let logits = LlamaModel(backend: recorder).forward(tokens, cache: cache, logitRows: 0..<T)
+        let logits = LlamaModel(backend: recorder).forward(tokens, cache: cache, logitRows: rows)
         return (logits, recorder.tape)
     }
 
@@ -141,26 +163,30 @@ public final class TrainableLlama: @unchecked Sendable {
     // MARK: backward
 
     /// Gradients of the loss whose gradient with respect to the logits of `tape`'s forward pass is
-    /// `dLogits` [T, vocab]. Overwrites `grads`.
-    public func backward(_ tape: Tape, dLogits: Matrix, into grads: Gradients) {
-        let c = config, T = tape.tokens.count, d = c.hiddenSize, V = c.vocabSize
-        precondition(dLogits.rows == T && dLogits.cols == V)
+    /// `dLogits` [logitRows, vocab]. Overwrites `grads` (the base's; with a frozen base only the norm
+    /// gains' are written, `grads` may be nil) and adds to `lora`'s gradients.
+    public func backward(_ tape: Tape, dLogits: Matrix, into grads: Gradients?) {
+        let c = config, T = tape.tokens.count, d = c.hiddenSize, V = c.vocabSize, R = tape.logitRows.count
+        precondition(dLogits.rows == R && dLogits.cols == V)
+        precondition(frozenBase || grads != nil, "a trainable base needs its gradients")
         // output head: logits = hFinal · Wᵀ
-        let dH = Matrix(rows: T, cols: d)
-        let wT = UnsafeMutablePointer<Float>.allocate(capacity: V * d)
-        defer { wT.deallocate() }
-        F32Kernels.transpose(output.data, rows: V, cols: d, into: wT)
-        F32Kernels.gemmNT(a: dLogits.data, m: T, b: wT, n: d, k: V, c: dH.data)
-        productGradient(dY: dLogits, x: tape.hFinal, into: grads.output.data)
-        if !c.tiedEmbeddings { grads.embedding.data.initialize(repeating: 0, count: V * d) }
+        let dH = Matrix(rows: R, cols: d)
+        F32Kernels.gemmNT(a: dLogits.data, m: R, b: transposed([output]), n: d, k: V, c: dH.data)
+        if let grads, !frozenBase {
+            productGradient(dY: dLogits, x: tape.hFinal, into: grads.output.data)
+            if !c.tiedEmbeddings { grads.embedding.data.initialize(repeating: 0, count: V * d) }
+        }
         var dgOut = [Float](repeating: 0, count: d)
-        let dx = rmsNormBackward(dH, x: tape.xFinal, inv: tape.rFinal, g: outputNorm, dg: &dgOut)
-        grads.outputNorm = dgOut
+        let dxRows = rmsNormBackward(dH, x: tape.xFinal, inv: tape.rFinal, g: outputNorm, dg: &dgOut)
+        grads?.outputNorm = dgOut
+        let dx = Matrix(rows: T, cols: d)
+        (dx.data + tape.logitRows.lowerBound * d).update(from: dxRows.data, count: R * d)
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
-            let lt = tape.layers[l], w = weights[l], gw = grads.weights[l]
+            let lt = tape.layers[l], w = weights[l], gw = frozenBase ? nil : grads?.weights[l]
             // feed-forward: x'' = x' + Wdown · act
             let dAct = inputGradient(dY: dx, w[.down]!)
-            productGradient(dY: dx, x: lt.act, into: gw[.down]!.data)
+            loraBackward(lt, layer: l, [.down], dY: dx, dX: dAct)
+            if let gw { productGradient(dY: dx, x: lt.act, into: gw[.down]!.data) }
             let F = c.intermediateSize
             let dGU = Matrix(rows: T, cols: 2 * F)          // [dgate | dup]
             for t in 0..<T {
@@ -173,13 +199,15 @@ public final class TrainableLlama: @unchecked Sendable {
                 }
             }
             let dH2 = stackedInputGradient(dY: dGU, [w[.gate]!, w[.up]!])
-            stackedProductGradient(dY: dGU, x: lt.h2, into: [gw[.gate]!, gw[.up]!])
+            loraBackward(lt, layer: l, [.gate, .up], dY: dGU, dX: dH2)
+            if let gw { stackedProductGradient(dY: dGU, x: lt.h2, into: [gw[.gate]!, gw[.up]!]) }
             var dg2 = [Float](repeating: 0, count: d)
             add(dx, rmsNormBackward(dH2, x: lt.xMid, inv: lt.r2, g: ffnNorms[l], dg: &dg2))
-            grads.ffnNorms[l] = dg2
+            grads?.ffnNorms[l] = dg2
             // attention: x' = x + Wo · a
             let dA = inputGradient(dY: dx, w[.o]!)
-            productGradient(dY: dx, x: lt.a, into: gw[.o]!.data)
+            loraBackward(lt, layer: l, [.o], dY: dx, dX: dA)
+            if let gw { productGradient(dY: dx, x: lt.a, into: gw[.o]!.data) }
             let (dq, dk, dv) = attentionBackward(lt, dA: dA)
             rotary.apply(dq, heads: c.numHeads, positions: Array(0..<T), inverse: true)
             rotary.apply(dk, heads: c.numKVHeads, positions: Array(0..<T), inverse: true)
@@ -191,14 +219,29 @@ public final class TrainableLlama: @unchecked Sendable {
                 (o + dq.cols + dk.cols).update(from: dv.row(t), count: dv.cols)
             }
             let dH1 = stackedInputGradient(dY: dQKV, [w[.q]!, w[.k]!, w[.v]!])
-            stackedProductGradient(dY: dQKV, x: lt.h1, into: [gw[.q]!, gw[.k]!, gw[.v]!])
+            loraBackward(lt, layer: l, [.q, .k, .v], dY: dQKV, dX: dH1)
+            if let gw { stackedProductGradient(dY: dQKV, x: lt.h1, into: [gw[.q]!, gw[.k]!, gw[.v]!]) }
             var dg1 = [Float](repeating: 0, count: d)
             add(dx, rmsNormBackward(dH1, x: lt.x, inv: lt.r1, g: attentionNorms[l], dg: &dg1))
-            grads.attentionNorms[l] = dg1
+            grads?.attentionNorms[l] = dg1
         }
         // embedding lookup
+        guard let grads, !frozenBase else { return }
         for (t, tok) in tape.tokens.enumerated() {
             F32Kernels.axpy(1, dx.row(t), grads.embedding.data + tok * d, d)
+        }
+    }
+
+    /// The LoRA factors' share of a (stacked) product's backward pass: their gradients, and dX through them.
+    func loraBackward(_ lt: LayerTape, layer: Int, _ kinds: [LinearKind], dY: Matrix, dX: Matrix) {
+        guard let lora else { return }
+        var col = 0
+        for k in kinds {
+            let out = k.shape(in: config).out
+            if let f = lora.factors[LoRATarget(layer: layer, kind: k)], let r = lt.lora[k] {
+                lora.backward(f, r, dY: dY, cols: col..<(col + out), dX: dX)
+            }
+            col += out
         }
     }
 
@@ -211,16 +254,25 @@ public final class TrainableLlama: @unchecked Sendable {
     func stackedInputGradient(dY: Matrix, _ ws: [DenseWeight]) -> Matrix {
         let n = ws[0].cols, outs = ws.reduce(0) { $0 + $1.rows }
         precondition(dY.cols == outs)
-        let wT = UnsafeMutablePointer<Float>.allocate(capacity: n * outs)   // [in, Σ out]
-        defer { wT.deallocate() }
+        let dX = Matrix(rows: dY.rows, cols: n)
+        F32Kernels.gemmNT(a: dY.data, m: dY.rows, b: transposed(ws), n: n, k: outs, c: dX.data)
+        return dX
+    }
+
+    /// [W₁ | W₂ | ...]ᵀ = [in, Σ out] of weights reading the same input; built once while the base is
+    /// frozen, else on every call (the weights change between steps). Valid until the next call.
+    func transposed(_ ws: [DenseWeight]) -> UnsafeMutablePointer<Float> {
+        let key = ObjectIdentifier(ws[0])
+        if let t = transposes[key] { return t.data }
+        let n = ws[0].cols, outs = ws.reduce(0) { $0 + $1.rows }
+        let t = Transposed(count: n * outs)
         var col = 0
         for w in ws {
-            F32Kernels.transpose(w.data, rows: w.rows, cols: n, into: wT + col, dstStride: outs)
+            F32Kernels.transpose(w.data, rows: w.rows, cols: n, into: t.data + col, dstStride: outs)
             col += w.rows
         }
-        let dX = Matrix(rows: dY.rows, cols: n)
-        F32Kernels.gemmNT(a: dY.data, m: dY.rows, b: wT, n: n, k: outs, c: dX.data)
-        return dX
+        if frozenBase { transposes[key] = t } else { scratch = t }
+        return t.data
     }
 
     /// dW = dYᵀ · X [out, in] into `out`.
@@ -334,7 +386,7 @@ final class TapeRecorder: Backend, @unchecked Sendable {
     var memory: DeviceMemory? { nil }
     typealias Tape = TrainableLlama.Tape
 
-    init(_ m: TrainableLlama, tokens: [Int]) { self.m = m; tape = Tape(tokens: tokens) }
+    init(_ m: TrainableLlama, tokens: [Int], logitRows: Range<Int>) { self.m = m; tape = Tape(tokens: tokens, logitRows: logitRows) }
 
     func makeKVCache(capacity: Int) throws -> KVCache { KVCache(layers: config.numLayers, kvDim: config.kvDim, capacity: capacity) }
     func makeResident(_ adapter: LoRAAdapter) throws -> ResidentAdapter {
@@ -374,9 +426,14 @@ final class TapeRecorder: Backend, @unchecked Sendable {
     }
 
     func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters: [AdapterSpan]) -> [Matrix] {
-        precondition(adapters.isEmpty, "the trainer's graph runs without adapters")
+        precondition(adapters.isEmpty, "the trainer's graph runs its own LoRA factors, not resident adapters")
         let ys = kinds.map { m.weights[layer][$0]!.apply(x) }
         let lt = tape.layers[layer]
+        if let lora = m.lora {
+            for (k, y) in zip(kinds, ys) {
+                if let f = lora.factors[LoRATarget(layer: layer, kind: k)] { lt.lora[k] = lora.forward(f, x: x, into: y) }
+            }
+        }
         if kinds == [.q, .k, .v] { (lt.q, lt.k, lt.v) = (ys[0], ys[1], ys[2]) }   // RoPE rotates q, k in place
         if kinds == [.gate, .up] { (lt.gate, lt.up) = (ys[0], ys[1]) }
         return ys
