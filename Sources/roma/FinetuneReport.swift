@@ -116,6 +116,6 @@ final class FinetuneReport {
             print(String(format: "on the chip: validation loss %.4f without the adapter, %.4f with it (perplexity %.2f -> %.2f)",
                          chipBase, chipTrained, exp(chipBase), exp(chipTrained)))
         }
-        if let after { print("ROM image sha256 \(after.prefix(16))... " + (unchanged ? "unchanged" : "CHANGED")) }
+        if let after { print("ROM image file sha256 \(after.prefix(16))... " + (unchanged ? "unchanged" : "CHANGED") + " by the run") }
     }
 }

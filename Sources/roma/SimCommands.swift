@@ -11,7 +11,7 @@ struct SimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sim", abstract: "Performance, area and power model of the ROMA chip.",
         subcommands: [SimRun.self, SimPaperCommand.self, SimSweepCommand.self, SimCapacityCommand.self,
-                      SimAreaCommand.self, SimCompareCommand.self])
+                      SimAreaCommand.self, SimCompareCommand.self, SimTrainCommand.self])
 }
 
 // MARK: - Model and chip loading
@@ -278,4 +278,48 @@ struct SimCompareCommand: ParsableCommand {
 
 extension String {
     func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+
+// MARK: - sim train
+
+/// `roma sim train`: one LoRA training step on the chip (forward, dX through the ROM, LoRA gradients, AdamW).
+struct SimTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train",
+        abstract: "What on-chip LoRA training would take: one step's cycles, energy, ROM reads and the SRAM its optimizer state needs.")
+    @OptionGroup var workload: WorkloadOptions
+    @Option(help: "Tokens per sample.") var tokens = 512
+    @Option(help: "Samples per step.") var samples = 4
+    @Option(help: "Supervised (learned) tokens per sample (default: all but the first).") var supervised: Int?
+    @OptionGroup var printing: OutputOptions
+
+    func run() throws {
+        let (chip, w) = try workload.load()
+        let s = try ChipSimulator(chip: chip, workload: w).trainingStep(tokens: tokens, samples: samples, supervised: supervised ?? tokens - 1)
+        if printing.json {
+            var obj: [String: Any] = [
+                "model": w.model.name, "bits": w.weightBits, "rank": w.loraRank, "targets": w.loraTargets.map(\.rawValue),
+                "tokens": tokens, "samples": samples, "supervised": s.supervised, "cycles": s.cycles, "seconds": s.seconds,
+                "tokens_per_second": s.tokensPerSecond, "energy_joules": s.energyJoules, "parameters": s.parameters,
+                "recompute": s.recompute, "tape_bytes_per_sample": s.tapeBytes, "rom_bits_forward": s.romBitsForward,
+                "rom_bits_backward": s.romBitsBackward, "optimizer_state_bytes": s.optimizerStateBytes,
+                "sram_needed_bytes": s.sramNeededBytes, "sram_budget_bytes": s.sramBudgetBytes, "sram_fits": s.sramFits,
+            ]
+            obj["parts"] = s.parts.map { ["name": $0.name, "cycles": $0.cycles, "seconds": $0.cycles / chip.clockHz] as [String: Any] }
+            try printJSON(obj)
+            return
+        }
+        print("one training step on \(chip.name): \(w.model.name) INT\(w.weightBits), LoRA rank \(w.loraRank) on \(w.loraTargets.map(\.rawValue).joined(separator: ",")) (\(Int(s.parameters)) parameters), \(samples) x \(tokens) tokens")
+        for p in s.parts where p.cycles > 0 {
+            let name = p.name.padding(toLength: 15, withPad: " ", startingAt: 0)
+            print("  " + name + String(format: " %12.0f cycles  %8.3f ms  %5.1f%%", p.cycles, 1e3 * p.cycles / chip.clockHz, 100 * p.cycles / s.cycles))
+        }
+        print(String(format: "  total           %12.0f cycles  %8.3f ms: %.0f training tokens/s, %.2f mJ per step (%.1f uJ/token)",
+                     s.cycles, 1e3 * s.seconds, s.tokensPerSecond, 1e3 * s.energyJoules, 1e6 * s.energyJoules / Double(samples * tokens)))
+        print(String(format: "ROM reads: forward %.2f Gbit, backward dX %.2f Gbit (the same rows, accumulated into input-wide vectors)%@",
+                     s.romBitsForward / 1e9, s.romBitsBackward / 1e9, s.recompute ? "; forward includes the recompute" : ""))
+        print(String(format: "activations for the backward pass: %@ per sample %@ the %@ intermediate SRAM%@",
+                     ByteCount.format(Int(s.tapeBytes)), s.recompute ? "exceed" : "fit in", ByteCount.format(Int(chip.memory.intermediateSRAMBytes)),
+                     s.recompute ? " (each block's forward is recomputed)" : ""))
+        print("H-Unit SRAM: \(ByteCount.format(Int(s.sramNeededBytes))) needed (FP8 adapter, KV cache, optimizer state \(ByteCount.format(Int(s.optimizerStateBytes))): FP32 master, gradient, 2 moments) of \(ByteCount.format(Int(s.sramBudgetBytes)))" + (s.sramFits ? "" : ": does NOT fit"))
+    }
 }

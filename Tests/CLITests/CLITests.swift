@@ -515,6 +515,12 @@ final class AdapterCLITests: XCTestCase {
         let over = try RomaCLI.run(["finetune", "--image", rom, "--data", data, "--output", dir, "--config", small, "--max-seq-len", "64"])
         XCTAssertEqual(over.code, 1)
         XCTAssertTrue(over.err.contains("of SRAM; the chip has"), over.err)
-        XCTAssertTrue(over.err.contains("hint:") || over.err.contains("--rank"), over.err)
+        XCTAssertTrue(over.err.contains("--rank"), over.err)
+        // what the same training would take on the chip
+        let sim = try json(RomaCLI.run(["sim", "train", "--model-config", "smollm2-135m", "--rank", "8", "--lora-targets", "all", "--tokens", "64", "--format", "json"]))
+        XCTAssertEqual(sim["parameters"] as? Double, 2_442_240, "rank 8 on all seven linears of SmolLM2-135M, as roma finetune counts them")
+        XCTAssertGreaterThan(try XCTUnwrap(sim["rom_bits_backward"] as? Double), 0)
+        XCTAssertEqual(sim["sram_fits"] as? Bool, true)
+        XCTAssertEqual((sim["parts"] as? [[String: Any]])?.map { $0["name"] as? String ?? "" }, ["forward", "recompute", "backward dX", "LoRA gradients", "AdamW"])
     }
 }

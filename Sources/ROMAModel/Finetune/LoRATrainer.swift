@@ -86,8 +86,14 @@ public final class LoRATrainer: @unchecked Sendable {
     @discardableResult
     public func runStep() throws -> StepRecord {
         precondition(!isFinished)
+        return try runStep(samples: samples(ofStep: step))
+    }
+
+    /// Runs the next optimizer step on the given samples (an order fixed elsewhere: an independent
+    /// trainer's golden steps).
+    @discardableResult
+    public func runStep(samples batch: [TrainingSample]) throws -> StepRecord {
         let t0 = Date()
-        let batch = samples(ofStep: step)
         let supervised = batch.reduce(0) { $0 + $1.supervisedCount }
         lora.zeroGradients()
         var nll = 0.0
