@@ -50,7 +50,7 @@ print(f"{len(train)} train and {len(held)} held-out packages' changelogs", file=
 PY
 IMAGE=$W/int4.rom
 [ -f "$IMAGE" ] || "$ROMA" compile --bits 4 --calibration-text data/calibration/licenses-en.txt --calibration-tokens 1024 --output "$IMAGE" > /dev/null
-"$ROMA" finetune --image "$IMAGE" --data "$W/train.txt" --max-seq-len 256 --iters ${ITERS:-60} --batch-size 4 \
+"$ROMA" finetune --image "$IMAGE" --data "$W/train.txt" --max-seq-len 256 --iters ${ITERS:-30} --batch-size 4 \
   --learning-rate 1e-3 --warmup 5 --output "$W/adapter" --no-chip-eval | tee "$W/train.txt.log"
 "$ROMA" adapter convert "$W/adapter" --output "$W/adapter.gguf" --model "$MODEL" > /dev/null
 chip() { "$ROMA" eval ppl --image "$IMAGE" --text-file "$W/heldout.txt" --ctx 256 --format json "$@" | python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["ppl"])'; }
