@@ -10,26 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=2; REQUESTS=32
 while [ $# -gt 0 ]; do case $1 in --threads) THREADS=$2; shift 2;; --requests) REQUESTS=$2; shift 2;; *) echo "unknown $1" >&2; exit 2;; esac; done
-WORK=.build-llamacpp
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 bash scripts/fetch-model.sh
-SERVER="$WORK/build/bin/llama-server"
-if [ ! -x "$SERVER" ]; then
-  if ! command -v cmake >/dev/null; then
-    python3 -m pip install --quiet --only-binary :all: cmake 2>/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
-  fi
-  if [ ! -d "$WORK/src" ]; then
-    mkdir -p "$WORK"
-    python3 -m venv "$WORK/venv"
-    "$WORK/venv/bin/pip" install --quiet --only-binary :all: scikit-build-core
-    "$WORK/venv/bin/pip" download --quiet --no-deps --no-binary :all: --no-build-isolation "llama-cpp-python==0.3.36" -d "$WORK/sdist"
-    mkdir -p "$WORK/src"
-    tar -xzf "$WORK"/sdist/llama_cpp_python-0.3.36.tar.gz -C "$WORK/src" --strip-components=1
-  fi
-  cmake -S "$WORK/src/vendor/llama.cpp" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-        -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON >/dev/null
-  nice -n 10 cmake --build "$WORK/build" --target llama-server -j 2 >/dev/null
-fi
+SERVER=$(bash scripts/build-llamacpp.sh llama-server)
 # shellcheck disable=SC2046
 swift build -c release $(bash scripts/cpu-flags.sh) --product roma >/dev/null
 ROMA=.build/release/roma

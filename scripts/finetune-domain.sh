@@ -17,24 +17,7 @@ if [ -z "$ROMA" ] || [ ! -x "$ROMA" ]; then
 fi
 bash scripts/fetch-model.sh
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
-LL=.build-llamacpp
-PPL="$LL/build/bin/llama-perplexity"
-if [ ! -x "$PPL" ]; then
-  if ! command -v cmake >/dev/null; then
-    python3 -m pip install --quiet --only-binary :all: cmake 2>/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
-  fi
-  if [ ! -d "$LL/src" ]; then
-    mkdir -p "$LL"
-    python3 -m venv "$LL/venv"
-    "$LL/venv/bin/pip" install --quiet --only-binary :all: scikit-build-core
-    "$LL/venv/bin/pip" download --quiet --no-deps --no-binary :all: --no-build-isolation "llama-cpp-python==0.3.36" -d "$LL/sdist"
-    mkdir -p "$LL/src"
-    tar -xzf "$LL"/sdist/llama_cpp_python-0.3.36.tar.gz -C "$LL/src" --strip-components=1
-  fi
-  cmake -S "$LL/src/vendor/llama.cpp" -B "$LL/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-        -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON >/dev/null
-  nice -n 10 cmake --build "$LL/build" --target llama-perplexity -j 2 >/dev/null
-fi
+PPL=$(bash scripts/build-llamacpp.sh llama-perplexity)
 mkdir -p "$W"
 python3 - "$W" <<'PY'
 import glob, gzip, hashlib, os, sys

@@ -12,7 +12,8 @@ public struct TrainingSample: Sendable, Equatable {
 
     public init(tokens: [Int], supervised: [Bool], origin: String) {
         precondition(tokens.count == supervised.count)
-        self.tokens = tokens; self.supervised = supervised; self.origin = origin
+        self.tokens = tokens; self.origin = origin
+        self.supervised = supervised.enumerated().map { $0 > 0 && $1 }   // the first token has nothing before it
     }
 
     public var supervisedCount: Int { supervised.reduce(0) { $0 + ($1 ? 1 : 0) } }
