@@ -54,8 +54,8 @@ public struct SimTrainingStep: Sendable {
 extension ChipSimulator {
     /// One training step of `samples` sequences of `tokens` tokens with `supervised` targets each.
     public func trainingStep(tokens: Int, samples: Int, supervised: Int) throws -> SimTrainingStep {
-        guard tokens >= 2, samples >= 1, (1...tokens).contains(supervised) else {
-            throw SimError.badArgument("a training step needs tokens >= 2, samples >= 1 and 1...tokens supervised tokens")
+        guard tokens >= 2, samples >= 1, (1..<tokens).contains(supervised) else {
+            throw SimError.badArgument("a training step needs tokens >= 2, samples >= 1 and 1...tokens-1 supervised tokens (the first token is never a target)")
         }
         let m = workload.model, t = Double(tokens), n = Double(samples)
         let queryTile = min(t, chip.hUnit.prefillQueryTileTokens)

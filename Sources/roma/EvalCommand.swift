@@ -68,6 +68,7 @@ struct ExactMatchCommand: ParsableCommand {
 
     func validate() throws {
         if maxTokens < 1 { throw ValidationError("--max-tokens must be >= 1, got \(maxTokens)") }
+        if showWrong < 0 { throw ValidationError("--show-wrong must be >= 0, got \(showWrong)") }
     }
 
     func run() throws {

@@ -85,6 +85,9 @@ struct FinetuneCommand: ParsableCommand {
         if (image == nil) == (model == nil) { throw ValidationError("give the base: --image X.rom (the chip's ROM) or --model X.gguf (float weights)") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
         _ = try parsedTargets()
+        if resume != nil && exportReference != nil {
+            throw ValidationError("--export-reference writes the run's initial adapter: use it on a fresh run, not with --resume")
+        }
         do { try options(targets: parsedTargets()).validate() } catch { throw ValidationError("\(error)") }
     }
 
@@ -109,16 +112,24 @@ struct FinetuneCommand: ParsableCommand {
         return o
     }
 
+    /// The options with the chip's LoRA storage format (none with --fp32-lora).
+    func options(targets: [LinearKind], chip: ChipConfig) -> FinetuneOptions {
+        var o = options(targets: targets)
+        o.servedFormat = fp32Lora ? nil : chip.numerics.loraWeightFormat
+        return o
+    }
+
     func run() throws {
         if let threads { Parallel.use(threads: threads) }
-        let opts = options(targets: try parsedTargets())
         let chip = try chipOptions.chip()
+        let opts = options(targets: try parsedTargets(), chip: chip)
         let base = try FinetuneBase(image: image, model: model, chip: chip)
         let (train, validSet) = try readData(base.engine, opts)
         let model = try base.trainable()
         let lora = TrainableLoRA(model: base.config, targets: opts.loraTargets(base.config), rank: opts.rank, alpha: opts.resolvedAlpha,
-                                 servedFormat: fp32Lora ? nil : chip.numerics.loraWeightFormat, seed: opts.seed)
-        let fit = try FinetuneOutput.checkSRAM(lora.adapter(name: "trained"), chip: chip, model: base.config, maxSeqLen: opts.maxSeqLen)
+                                 servedFormat: opts.servedFormat, seed: opts.seed)
+        let fit = try FinetuneOutput.checkSRAM(lora.adapter(name: "trained"), chip: chip, model: base.config,
+                                               maxSeqLen: min(opts.maxSeqLen, base.config.contextLength))
         let trainer = try LoRATrainer(model: model, lora: lora, options: opts, train: train.samples, valid: validSet?.samples ?? [])
         if let resume { try trainer.restore(from: resume, baseSHA256: base.sha256) }
         if let exportReference { try FinetuneReference.export(trainer, to: exportReference, baseName: base.name) }
@@ -133,6 +144,9 @@ struct FinetuneCommand: ParsableCommand {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue {
             trainPath = (data as NSString).appendingPathComponent("train.jsonl")
+            guard FileManager.default.fileExists(atPath: trainPath) else {
+                throw TrainingDataError(.notFound, "'\(data)' is a directory without train.jsonl (expected mlx-lm's layout: train.jsonl and, optionally, valid.jsonl)")
+            }
             let v = (data as NSString).appendingPathComponent("valid.jsonl")
             if validPath == nil && FileManager.default.fileExists(atPath: v) { validPath = v }
         }
@@ -148,7 +162,7 @@ extension FinetuneCommand: HintingCommand {
         switch code {
         case .overBudget: return "use a smaller --rank, fewer --targets or a shorter --max-seq-len (see `roma sram`)"
         case .diverged: return "try a smaller --learning-rate or --grad-clip"
-        case .contextOverflow: return "raise --max-seq-len or shorten the sample"
+        case .contextOverflow: return "raise --max-seq-len (up to the model's context length) or shorten the sample"
         default: return nil
         }
     }

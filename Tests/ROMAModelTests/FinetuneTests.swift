@@ -226,11 +226,12 @@ final class FinetuneTests: XCTestCase {
         }
     }
 
-    func trainer(_ rom: String, iters: Int, seed: UInt64 = 7) throws -> LoRATrainer {
+    func trainer(_ rom: String, iters: Int, seed: UInt64 = 7, served: NumberFormat? = .fp8e4m3) throws -> LoRATrainer {
         let m = try TrainableLlama(image: ROMImage(path: rom))
         var o = quickOptions(iters: iters)
         o.seed = seed
-        let lora = TrainableLoRA(model: m.config, targets: o.loraTargets(m.config), rank: o.rank, alpha: o.resolvedAlpha, servedFormat: .fp8e4m3, seed: o.seed)
+        o.servedFormat = served
+        let lora = TrainableLoRA(model: m.config, targets: o.loraTargets(m.config), rank: o.rank, alpha: o.resolvedAlpha, servedFormat: served, seed: o.seed)
         return try LoRATrainer(model: m, lora: lora, options: o, train: samples(m.config, count: 12, seed: 3), valid: samples(m.config, count: 4, seed: 9))
     }
 
@@ -296,6 +297,10 @@ final class FinetuneTests: XCTestCase {
         }
         XCTAssertThrowsError(try trainer(rom, iters: 4, seed: 8).restore(from: dir, baseSHA256: "base-a")) {
             XCTAssertTrue("\($0)".contains("seed 7 -> 8"), "\($0)")
+        }
+        let fp32 = try trainer(rom, iters: 4, served: nil)
+        XCTAssertThrowsError(try fp32.restore(from: dir, baseSHA256: "base-a")) {
+            XCTAssertTrue("\($0)".contains("servedFormat"), "\($0)")
         }
         XCTAssertThrowsError(try trainer(rom, iters: 4).restore(from: dir + "-missing", baseSHA256: "base-a")) {
             XCTAssertTrue("\($0)".contains("is not a checkpoint"), "\($0)")

@@ -44,7 +44,7 @@ final class TrainingDataTests: XCTestCase {
     }
 
     func testTextFormAndPlainTextChunks() throws {
-        let d = try load("{\"text\": \"in the water\"}\n\n{\"text\": \"on the shore\"}\n")
+        let d = try load("{\"text\": \"in the water\"}\r\n\r\n{\"text\": \"on the shore\"}\r\n")   // Windows line ends too
         XCTAssertEqual(d.form, .text)
         XCTAssertEqual(d.samples.count, 2, "blank lines are skipped")
         XCTAssertEqual(d.samples[1].origin.split(separator: ":").last, "3")

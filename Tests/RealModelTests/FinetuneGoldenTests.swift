@@ -26,6 +26,7 @@ final class FinetuneGoldenTests: XCTestCase {
         var o = FinetuneOptions()
         o.rank = f.settings.rank; o.alpha = f.settings.alpha; o.learningRate = f.settings.learning_rate
         o.warmup = f.settings.warmup; o.iters = f.settings.steps; o.gradClip = f.settings.grad_clip; o.seed = f.seed
+        o.servedFormat = nil   // PEFT has no FP8 rounding
         let lora = TrainableLoRA(model: base.config, targets: o.loraTargets(base.config), rank: o.rank, alpha: o.resolvedAlpha,
                                  servedFormat: nil, seed: o.seed)
         let steps = f.steps.map { st in

@@ -44,7 +44,7 @@ public enum ExactMatch {
         }
         let reader = TrainingData.Reader(name: name, tokenizer: tokenizer, maxSeqLen: Int.max, maskPrompt: true)
         var items: [Item] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             let at = "\(name):\(i + 1)"

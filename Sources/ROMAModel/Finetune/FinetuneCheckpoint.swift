@@ -68,8 +68,12 @@ extension LoRATrainer {
             w.add(name + ".exp_avg_sq_b", shape: [f.outDim, f.rank], f32: m.vB)
         }
         try w.write(to: (tmp as NSString).appendingPathComponent(FinetuneCheckpoint.tensorsName))
-        try? fm.removeItem(atPath: dir)
+        // the old checkpoint stays whole until the new one is in place
+        let old = dir + ".old"
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
         try fm.moveItem(atPath: tmp, toPath: dir)
+        try? fm.removeItem(atPath: old)
     }
 
     /// Reads a checkpoint's state, or says why it is not one.

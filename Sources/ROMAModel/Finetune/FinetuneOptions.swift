@@ -1,4 +1,5 @@
 import Foundation
+import ROMAChip
 import ROMALlama
 import ROMANumerics
 
@@ -38,6 +39,9 @@ public struct FinetuneOptions: Sendable, Codable, Equatable {
     public var evalEvery = 0
     /// Learn only completions and assistant turns.
     public var maskPrompt = true
+    /// The format the H-Units store the adapter in, which the forward pass rounds to (straight-through);
+    /// nil trains plain FP32 LoRA.
+    public var servedFormat: NumberFormat? = .fp8e4m3
 
     public init() {}
 
@@ -69,10 +73,12 @@ public struct FinetuneOptions: Sendable, Codable, Equatable {
         guard gradClip >= 0 && gradClip.isFinite else { throw bad("the gradient clip must be >= 0, got \(gradClip)") }
         guard weightDecay >= 0 && weightDecay < 1 else { throw bad("weight decay must be in [0, 1), got \(weightDecay)") }
         guard (0..<1).contains(beta1), (0..<1).contains(beta2), eps > 0 else { throw bad("Adam needs betas in [0, 1) and eps > 0") }
-        guard batchSize >= 1, gradAccumulation >= 1 else { throw bad("batch size and gradient accumulation must be at least 1") }
-        guard maxSeqLen >= 2 else { throw bad("the maximum sequence length must be at least 2, got \(maxSeqLen)") }
-        if let iters, iters < 1 { throw bad("iterations must be at least 1, got \(iters)") }
-        if let epochs, epochs < 1 { throw bad("epochs must be at least 1, got \(epochs)") }
+        guard (1...65536).contains(batchSize), (1...65536).contains(gradAccumulation) else {
+            throw bad("batch size and gradient accumulation must be in 1...65536, got \(batchSize) and \(gradAccumulation)")
+        }
+        guard (2...1_048_576).contains(maxSeqLen) else { throw bad("the maximum sequence length must be in 2...1048576, got \(maxSeqLen)") }
+        if let iters, !(1...100_000_000).contains(iters) { throw bad("iterations must be in 1...100000000, got \(iters)") }
+        if let epochs, !(1...100_000).contains(epochs) { throw bad("epochs must be in 1...100000, got \(epochs)") }
         guard saveEvery >= 0, evalEvery >= 0 else { throw bad("save and eval intervals must be >= 0") }
     }
 }

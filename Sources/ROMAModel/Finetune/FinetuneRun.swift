@@ -5,7 +5,7 @@ import ROMANumerics
 ///
 ///     DIR/adapter_config.json, DIR/adapter_model.safetensors   the adapter (PEFT), at every save
 ///     DIR/checkpoint/                                          the resumable state of the last save
-///     DIR/train_log.jsonl                                      one JSON object per step (and per evaluation)
+///     DIR/train_log.jsonl                                      one JSON object per step (with its validation loss when measured)
 extension LoRATrainer {
     public static let logName = "train_log.jsonl"
     public static let checkpointName = "checkpoint"
@@ -23,7 +23,9 @@ extension LoRATrainer {
             var record = try runStep()
             let last = step == end
             if !valid.isEmpty && (isFinished || (options.evalEvery > 0 && step % options.evalEvery == 0)) {
-                recordValidation(loss())
+                let v = loss()
+                guard v.isFinite else { throw FinetuneError.diverged("training diverged: validation loss \(v) after step \(step)") }
+                recordValidation(v)
                 record = history[history.count - 1]
             }
             try log.append(record)
@@ -59,7 +61,7 @@ final class TrainingLog {
     func append(_ r: LoRATrainer.StepRecord) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        handle.write(try enc.encode(r) + Data("\n".utf8))
+        try handle.write(contentsOf: try enc.encode(r) + Data("\n".utf8))
     }
 }
 
@@ -67,5 +69,9 @@ final class TrainingLog {
 public func peakResidentBytes() -> Int {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
-    return Int(u.ru_maxrss) * 1024
+    #if os(Linux)
+    return Int(u.ru_maxrss) * 1024   // kilobytes on Linux
+    #else
+    return Int(u.ru_maxrss)
+    #endif
 }

@@ -108,6 +108,7 @@ public final class LoRATrainer: @unchecked Sendable {
         guard loss.isFinite else { throw FinetuneError.diverged("training diverged at step \(step + 1) (loss \(loss))") }
         let lr = FinetuneSchedule.learningRate(step: step, steps: steps, options)
         let norm = clipGradients()
+        guard norm.isFinite else { throw FinetuneError.diverged("training diverged at step \(step + 1) (gradient norm \(norm))") }
         applyAdamW(lr: Float(lr))
         lora.refreshServed()
         step += 1

@@ -73,7 +73,7 @@ public struct TrainingData: Sendable {
 
         func jsonLines(_ text: String) throws -> (Form, [TrainingSample]) {
             var form: Form?, samples: [TrainingSample] = []
-            for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
                 let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 if line.isEmpty { continue }
                 let at = "\(name):\(i + 1)"
