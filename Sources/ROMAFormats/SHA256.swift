@@ -55,6 +55,12 @@ public struct SHA256 {
         var s = SHA256(); s.update(data); return s.finalize()
     }
 
+    /// The hex digest of a whole file, read through a read-only mapping held for the whole hash.
+    public static func hex(ofFile path: String) throws -> String {
+        let f = try MappedFile(path: path)
+        return withExtendedLifetime(f) { hex(hash(f.bytes)) }
+    }
+
     public static func hex(_ digest: [UInt8]) -> String {
         digest.map { String(format0x: $0) }.joined()
     }

@@ -18,12 +18,7 @@ final class FinetuneReport {
 
     init(trainer: LoRATrainer, base: FinetuneBase, fit: FinetuneOutput.SRAMFit, data: TrainingData, valid: TrainingData?, quiet: Bool) throws {
         self.trainer = trainer; self.base = base; self.fit = fit; self.data = data; self.valid = valid; self.quiet = quiet
-        fileSHA256Before = try base.image.map { try FinetuneReport.fileSHA256($0.path) }
-    }
-
-    static func fileSHA256(_ path: String) throws -> String {
-        let f = try MappedFile(path: path)
-        return withExtendedLifetime(f) { SHA256.hex(SHA256.hash(f.bytes)) }
+        fileSHA256Before = try base.image.map { try SHA256.hex(ofFile: $0.path) }
     }
 
     func say(_ s: String) { if !quiet { writeStderr(s + "\n") } }
@@ -82,7 +77,7 @@ final class FinetuneReport {
                 chipTrained = try FinetuneOutput.loss(engine: engine, adapters: [AdapterRequest(name)], samples: t.valid)
             }
         }
-        let after = try base.image.map { try FinetuneReport.fileSHA256($0.path) }
+        let after = try base.image.map { try SHA256.hex(ofFile: $0.path) }
         let unchanged = after == fileSHA256Before
         let tokens = t.history.reduce(0) { $0 + $1.tokens }, sup = t.history.reduce(0) { $0 + $1.supervisedTokens }
         let trainSeconds = t.history.reduce(0) { $0 + $1.seconds }

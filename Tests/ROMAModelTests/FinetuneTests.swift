@@ -349,10 +349,7 @@ final class FinetuneTests: XCTestCase {
 
 /// Hashes for "never changes" checks.
 enum ROMImageTestHash {
-    static func file(_ path: String) throws -> String {
-        let f = try MappedFile(path: path)
-        return withExtendedLifetime(f) { SHA256.hex(SHA256.hash(f.bytes)) }
-    }
+    static func file(_ path: String) throws -> String { try SHA256.hex(ofFile: path) }
     static func weights(_ m: TrainableLlama) throws -> String {
         var bytes: [UInt8] = []
         for layer in m.weights { for k in LinearKind.allCases { let w = layer[k]!; bytes += UnsafeRawBufferPointer(start: w.data, count: w.rows * w.cols * 4) } }

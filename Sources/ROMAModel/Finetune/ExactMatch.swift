@@ -44,11 +44,7 @@ public enum ExactMatch {
         }
         let reader = TrainingData.Reader(name: name, tokenizer: tokenizer, maxSeqLen: Int.max, maskPrompt: true)
         var items: [Item] = []
-        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty { continue }
-            let at = "\(name):\(i + 1)"
-            let r = try reader.parse(line, at: at)
+        for (at, r) in try reader.records(text) {
             switch try reader.form(of: r, at: at) {
             case .completion:
                 items.append(Item(conversation: [ChatMessage(role: "user", content: try reader.string(r, "prompt", at: at))],

@@ -28,8 +28,7 @@ public struct FinetuneBase: Sendable {
                 throw EngineError.invalid("model file '\(path)' not found (run scripts/fetch-model.sh, or pass --model)")
             }
             engine = try Engine.reference(path: path)
-            let file = try MappedFile(path: path)
-            sha256 = withExtendedLifetime(file) { SHA256.hex(SHA256.hash(file.bytes)) }
+            sha256 = try SHA256.hex(ofFile: path)
             name = "gguf-sha256:" + sha256
             image = nil
         }

@@ -48,7 +48,7 @@ extension LoRATrainer {
         let tmp = dir + ".partial"
         try? fm.removeItem(atPath: tmp)
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let perEpoch = FinetuneSchedule.stepsPerEpoch(samples: train.count, perStep: min(options.samplesPerStep, train.count))
+        let perEpoch = FinetuneSchedule.stepsPerEpoch(samples: train.count, perStep: options.samplesPerStep)
         let state = FinetuneCheckpoint(step: step, steps: steps, epoch: step / perEpoch, stepInEpoch: step % perEpoch,
                                        nextLearningRate: step < steps ? FinetuneSchedule.learningRate(step: step, steps: steps, options) : 0,
                                        options: options, baseSHA256: baseSHA256, trainDataSHA256: FinetuneCheckpoint.digest(train),

@@ -98,7 +98,8 @@ public enum FinetuneSchedule {
         }
     }
 
-    public static func stepsPerEpoch(samples: Int, perStep: Int) -> Int { max(1, samples / perStep) }
+    /// Whole steps in one pass over `samples` (one step of all of them when they fill no step).
+    public static func stepsPerEpoch(samples: Int, perStep: Int) -> Int { max(1, samples / max(1, min(perStep, samples))) }
 
     /// Samples of each step of an epoch: shuffled with (seed, epoch); then, in windows of 16 steps,
     /// sorted by length so a step's samples are alike (bucketing), and the window's steps shuffled.
@@ -108,7 +109,7 @@ public enum FinetuneSchedule {
         var order = Array(lengths.indices)
         shuffle(&order, &rng)
         let per = min(perStep, lengths.count)
-        let steps = stepsPerEpoch(samples: lengths.count, perStep: per)
+        let steps = stepsPerEpoch(samples: lengths.count, perStep: perStep)
         var out: [[Int]] = []
         let window = 16 * per
         for w in stride(from: 0, to: steps * per, by: window) {

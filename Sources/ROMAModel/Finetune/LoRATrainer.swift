@@ -75,12 +75,16 @@ public final class LoRATrainer: @unchecked Sendable {
 
     /// The samples of step `s` (0-based), in order.
     public func samples(ofStep s: Int) -> [TrainingSample] {
-        let perEpoch = FinetuneSchedule.stepsPerEpoch(samples: train.count, perStep: min(options.samplesPerStep, train.count))
+        let perEpoch = FinetuneSchedule.stepsPerEpoch(samples: train.count, perStep: options.samplesPerStep)
         let epoch = s / perEpoch
-        let order = FinetuneSchedule.epochOrder(lengths: train.map(\.tokens.count), perStep: options.samplesPerStep,
-                                                seed: options.seed, epoch: epoch)
-        return order[s % perEpoch].map { train[$0] }
+        if epochOrder?.epoch != epoch {
+            epochOrder = (epoch, FinetuneSchedule.epochOrder(lengths: train.map(\.tokens.count), perStep: options.samplesPerStep,
+                                                             seed: options.seed, epoch: epoch))
+        }
+        return epochOrder!.steps[s % perEpoch].map { train[$0] }
     }
+    /// The current epoch's steps (a function of the seed and the epoch, kept while the epoch lasts).
+    var epochOrder: (epoch: Int, steps: [[Int]])?
 
     /// Runs the next optimizer step.
     @discardableResult

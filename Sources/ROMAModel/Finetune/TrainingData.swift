@@ -71,13 +71,19 @@ public struct TrainingData: Sendable {
         let maxSeqLen: Int
         let maskPrompt: Bool
 
+        /// Every non-blank line parsed to an object, with where it stands ("name:line"; any line ending).
+        func records(_ text: String) throws -> [(at: String, record: [String: Any])] {
+            try text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated().compactMap { i, raw in
+                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+                if line.isEmpty { return nil }
+                let at = "\(name):\(i + 1)"
+                return (at, try parse(line, at: at))
+            }
+        }
+
         func jsonLines(_ text: String) throws -> (Form, [TrainingSample]) {
             var form: Form?, samples: [TrainingSample] = []
-            for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-                if line.isEmpty { continue }
-                let at = "\(name):\(i + 1)"
-                let record = try parse(line, at: at)
+            for (at, record) in try records(text) {
                 let f = try self.form(of: record, at: at)
                 if let form, f != form {
                     throw TrainingDataError(.corruptInput, "\(at): a \"\(f.rawValue)\" record, but the file's first record is \"\(form.rawValue)\" (one form per file)")
