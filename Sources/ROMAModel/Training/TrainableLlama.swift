@@ -34,8 +34,6 @@ public final class TrainableLlama: @unchecked Sendable {
     }
     /// Wᵀ of stacked weights, kept while the base is frozen (keyed by the first weight's identity).
     var transposes: [ObjectIdentifier: Transposed] = [:]
-    /// The last unkept transpose (alive until the next).
-    var scratch: Transposed?
 
     final class Transposed: @unchecked Sendable {
         let data: UnsafeMutablePointer<Float>
@@ -171,7 +169,7 @@ public final class TrainableLlama: @unchecked Sendable {
         precondition(frozenBase || grads != nil, "a trainable base needs its gradients")
         // output head: logits = hFinal · Wᵀ
         let dH = Matrix(rows: R, cols: d)
-        F32Kernels.gemmNT(a: dLogits.data, m: R, b: transposed([output]), n: d, k: V, c: dH.data)
+        withTransposed([output]) { F32Kernels.gemmNT(a: dLogits.data, m: R, b: $0, n: d, k: V, c: dH.data) }
         if let grads, !frozenBase {
             productGradient(dY: dLogits, x: tape.hFinal, into: grads.output.data)
             if !c.tiedEmbeddings { grads.embedding.data.initialize(repeating: 0, count: V * d) }
@@ -255,15 +253,15 @@ public final class TrainableLlama: @unchecked Sendable {
         let n = ws[0].cols, outs = ws.reduce(0) { $0 + $1.rows }
         precondition(dY.cols == outs)
         let dX = Matrix(rows: dY.rows, cols: n)
-        F32Kernels.gemmNT(a: dY.data, m: dY.rows, b: transposed(ws), n: n, k: outs, c: dX.data)
+        withTransposed(ws) { F32Kernels.gemmNT(a: dY.data, m: dY.rows, b: $0, n: n, k: outs, c: dX.data) }
         return dX
     }
 
-    /// [W₁ | W₂ | ...]ᵀ = [in, Σ out] of weights reading the same input; built once while the base is
-    /// frozen, else on every call (the weights change between steps). Valid until the next call.
-    func transposed(_ ws: [DenseWeight]) -> UnsafeMutablePointer<Float> {
+    /// Runs `body` on [W₁ | W₂ | ...]ᵀ = [in, Σ out] of weights reading the same input: built once and
+    /// kept while the base is frozen, else built for this call only (the weights change between steps).
+    func withTransposed(_ ws: [DenseWeight], _ body: (UnsafePointer<Float>) -> Void) {
         let key = ObjectIdentifier(ws[0])
-        if let t = transposes[key] { return t.data }
+        if let t = transposes[key] { return body(t.data) }
         let n = ws[0].cols, outs = ws.reduce(0) { $0 + $1.rows }
         let t = Transposed(count: n * outs)
         var col = 0
@@ -271,8 +269,8 @@ public final class TrainableLlama: @unchecked Sendable {
             F32Kernels.transpose(w.data, rows: w.rows, cols: n, into: t.data + col, dstStride: outs)
             col += w.rows
         }
-        if frozenBase { transposes[key] = t } else { scratch = t }
-        return t.data
+        if frozenBase { transposes[key] = t }
+        withExtendedLifetime(t) { body(t.data) }
     }
 
     /// dW = dYᵀ · X [out, in] into `out`.
