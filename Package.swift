@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL"]),
         .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMAChip", "ROMAModel", "ROMATestSupport"]),
         .testTarget(name: "RealModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -28,7 +28,7 @@ while True:
     print(json.dumps(clean(o), sort_keys=True))
 ' | sed "s#$W#W#g"; }
 
-"$BIN" compile --bits 4 --output "$W/clip.rom" --format json | strip > "$OUT/compile-clip.json"
+"$BIN" compile --bits 4 --fast --output "$W/clip.rom" --format json | strip > "$OUT/compile-clip.json"
 "$BIN" compile --bits 4 --calibration-text $CAL --calibration-tokens 1024 --output "$W/gptq.rom" --format json | strip > "$OUT/compile-gptq.json"
 "$BIN" tune --image "$W/gptq.rom" --calibration-text $CAL --calibration-tokens 1024 --epochs 1 --output "$W/tuned.rom" --format json | strip > "$OUT/tune.json"
 sha256sum "$W"/*.rom | sed "s#$W/##" > "$OUT/images.sha256"

@@ -270,6 +270,20 @@ public final class ROMImage: @unchecked Sendable {
     public func romBytes(_ t: Tensor) -> Int {
         t.kind == .norm ? t.codesBytes : t.codesBytes + t.rows * t.groupsPerRow * 2 + (t.rows * t.groupsPerRow * t.bits + 7) / 8
     }
+
+    /// Bits per base weight the chip's ROM holds for the quantized tensors: codes, FP16 group scales and
+    /// b-bit zero points (`romBytes`), over their weights.
+    public var bitsPerWeight: Double {
+        let q = header.tensors.filter { $0.kind != .norm }
+        return 8 * Double(q.reduce(0) { $0 + romBytes($1) }) / Double(max(1, q.reduce(0) { $0 + $1.rows * $1.cols }))
+    }
+
+    /// The same in this file, where each zero point takes a whole byte.
+    public var fileBitsPerWeight: Double {
+        let q = header.tensors.filter { $0.kind != .norm }
+        let bytes = q.reduce(0) { $0 + $1.codesBytes + 3 * $1.rows * $1.groupsPerRow }
+        return 8 * Double(bytes) / Double(max(1, q.reduce(0) { $0 + $1.rows * $1.cols }))
+    }
 }
 
 public enum ROMImageError: Error, CustomStringConvertible, Equatable {

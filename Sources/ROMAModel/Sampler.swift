@@ -23,6 +23,9 @@ public struct SamplerConfig: Sendable, Equatable {
     }
 
     public static let greedy = SamplerConfig(temperature: 0)
+    /// `roma chat`'s defaults: the model card's temperature 0.2 and top-p 0.9 (SmolLM2-Instruct), with
+    /// llama.cpp's top-k 40 and min-p 0.05 (README, "Sampling defaults"). Greedy decoding loops on this model.
+    public static let chat = SamplerConfig(temperature: 0.2, topK: 40, topP: 0.9, minP: 0.05)
 
     public func validate() throws {
         func bad(_ m: String) -> Error { EngineError.sampler(m) }

@@ -152,7 +152,7 @@ struct AdapterRecover: ParsableCommand {
         }
         var hessians: [String: Hessian]?
         if let calibrationText {
-            hessians = try calibrationHessians(engine: engine, textFile: calibrationText, count: calibrationTokens)
+            hessians = try calibrationHessians(engine: engine, textFiles: [calibrationText], count: calibrationTokens)
         }
         var bar: ProgressBar?
         let name = PEFTAdapter.defaultName(output)

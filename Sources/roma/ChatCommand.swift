@@ -20,13 +20,14 @@ struct ChatCommand: ParsableCommand {
         guard let template = engine.tokenizer.chatTemplate else {
             throw EngineError.invalid("the model has no supported chat template (ChatML expected)")
         }
+        let sampler = sampling.config(defaults: .chat, randomSeed: true)
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
         func answer(_ user: String) throws -> GenerationResult {
             messages.append(ChatMessage(role: "user", content: user))
             let ids = engine.tokenizer.encode(chat: messages, template: template)
             let stream = !printing.json
-            let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
+            let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampler,
                                        adapters: modelOptions.adapterRequests) { p in
                 if stream { writeStdout(p) }
             }
@@ -38,7 +39,7 @@ struct ChatCommand: ParsableCommand {
             let r = try answer(prompt)
             if printing.json {
                 try printJSON(["text": r.text, "ids": r.ids, "prompt_ids": r.promptIDs, "finish_reason": r.finishReason,
-                               "timings": timingsJSON(r.timings)])
+                               "timings": timingsJSON(r.timings), "sampler": samplerJSON(sampler)])
             } else { writeStderr(timingLine(r.timings, backend: engine.backend.name)) }
             return
         }
@@ -53,4 +54,10 @@ struct ChatCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// The sampling settings a reply was drawn with.
+func samplerJSON(_ s: SamplerConfig) -> [String: Any] {
+    ["temperature": Double(s.temperature), "top_k": s.topK, "top_p": Double(s.topP), "min_p": Double(s.minP),
+     "repeat_penalty": Double(s.repeatPenalty), "seed": s.seed]
 }

@@ -16,7 +16,7 @@ struct GenerateCommand: ParsableCommand {
         let engine = try modelOptions.loadEngine()
         let ids = engine.tokenizer.encode(prompt)
         let stream = !printing.json
-        let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config,
+        let r = try engine.generate(promptIDs: ids, maxTokens: sampling.maxTokens, sampler: sampling.config(defaults: .greedy),
                                        adapters: modelOptions.adapterRequests) { piece in
             if stream { writeStdout(piece) }
         }

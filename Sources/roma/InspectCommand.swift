@@ -93,6 +93,8 @@ struct InspectCommand: ParsableCommand {
             }
             try printJSON(["path": path, "sha256": img.checksumHex, "bytes": img.file.count, "model": h.model.name,
                            "bits": h.quantization.bits, "group": h.quantization.groupSize, "method": h.quantization.method, "tuning": tuning,
+                           "bits_per_weight": img.bitsPerWeight, "file_bits_per_weight": img.fileBitsPerWeight,
+                           "weights": h.tensors.reduce(0) { $0 + $1.rows * $1.cols },
                            "source": ["file": h.source.file, "sha256": h.source.sha256],
                            "units": h.units.count, "unit_bytes": summary.unitBytes(),
                            "tensors": h.tensors.map { ["name": $0.name, "kind": $0.kind.rawValue, "rows": $0.rows, "cols": $0.cols,
@@ -103,7 +105,8 @@ struct InspectCommand: ParsableCommand {
         print("ROMA ROM image v\(ROMImage.version)  \(path)")
         print("sha256 \(img.checksumHex) (verified), \(img.file.count) bytes, mapped read-only")
         print("model \(h.model.name): \(h.model.numLayers) layers, hidden \(h.model.hiddenSize), ffn \(h.model.intermediateSize), heads \(h.model.numHeads)/\(h.model.numKVHeads), vocab \(h.model.vocabSize)")
-        print("base weights INT\(h.quantization.bits), group \(h.quantization.groupSize), FP16 scale + UInt\(h.quantization.bits) zero point; quantizer \(h.quantization.method)")
+        print("base weights INT\(h.quantization.bits), group \(h.quantization.groupSize), FP16 scale + UInt\(h.quantization.bits) zero point; quantizer \(h.quantization.method)"
+              + String(format: "; %.4f bits/weight in ROM (%.4f in this file, zero points byte-wide)", img.bitsPerWeight, img.fileBitsPerWeight))
         if let t = h.tuning {
             print(String(format: "tuned %@ from %@... on %d calibration tokens: %d steps, KL(float || image) %.4f -> %.4f per token",
                          t.method, String(t.parentSHA256.prefix(16)), t.calibrationTokens, t.steps, t.klFirstEpoch, t.klLastEpoch))

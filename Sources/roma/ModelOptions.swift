@@ -64,62 +64,98 @@ struct ModelOptions: ParsableArguments {
             engine = try Engine.reference(path: path)
         }
         for a in adapters { try engine.adapters.register(path: a.path, name: a.name) }
+        writeStderr(Self.describe(engine, modelPath: modelPath) + "\n")
         return engine
+    }
+
+    /// The first stderr line of every command that runs a model: which backend, on which image or model.
+    static func describe(_ engine: Engine, modelPath: String) -> String {
+        if let chip = engine.backend as? ChipBackend {
+            let img = chip.image, q = img.header.quantization
+            let tuning = img.header.tuning.map { " + " + $0.method } ?? ""
+            return "roma: chip backend (ROMA datapath, chip '\(chip.chip.name)') on ROM image \(img.path): INT\(q.bits) G\(q.groupSize) \(q.method)\(tuning), sha256 \(img.checksumHex.prefix(12))..."
+        }
+        return "roma: reference backend (FP32, the float path) on model \(modelPath)"
     }
 }
 
-/// The tokens of a calibration text file (special tokens parsed: a calibration text may hold chat
-/// transcripts in the model's template); at least `count` of them (`roma compile`, `roma adapter
-/// recover`, `roma tune`).
-func readCalibrationTokens(engine: Engine, textFile: String, count: Int) throws -> [Int] {
-    guard let data = FileManager.default.contents(atPath: textFile) else {
-        throw EngineError.invalid("cannot read calibration text file '\(textFile)'")
+/// The tokens of calibration text files, one after the other (special tokens parsed: a calibration
+/// text may hold chat transcripts in the model's template); at least `count` of them (`roma compile`,
+/// `roma adapter recover`, `roma tune`).
+func readCalibrationTokens(engine: Engine, textFiles: [String], count: Int) throws -> [Int] {
+    var tokens: [Int] = []
+    for file in textFiles {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw EngineError.invalid("cannot read calibration text file '\(file)'")
+        }
+        tokens += engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: true)
     }
-    let tokens = engine.tokenizer.encode(String(decoding: data, as: UTF8.self), parseSpecial: true)
     guard tokens.count >= count else {
-        throw EngineError.invalid("calibration text '\(textFile)' has \(tokens.count) tokens; --calibration-tokens \(count) needs at least that many")
+        throw EngineError.invalid("calibration text \(textFiles.map { "'\($0)'" }.joined(separator: " + ")) has \(tokens.count) tokens; --calibration-tokens \(count) needs at least that many")
     }
     return tokens
 }
 
-/// The per-weight input Hessians of `engine` (the FP32 reference) over the first `count` tokens of a
-/// calibration text file, with a progress bar (`roma compile` and `roma adapter recover`).
-func calibrationHessians(engine: Engine, textFile: String, count: Int) throws -> [String: Hessian] {
-    let tokens = try readCalibrationTokens(engine: engine, textFile: textFile, count: count)
+/// The per-weight input Hessians of `engine` (the FP32 reference) over the first `count` tokens of
+/// calibration text files (all of them when nil), with a progress bar (`roma compile` and `roma adapter recover`).
+func calibrationHessians(engine: Engine, textFiles: [String], count: Int?) throws -> [String: Hessian] {
+    let tokens = try readCalibrationTokens(engine: engine, textFiles: textFiles, count: count ?? 16)
+    let n = min(count ?? tokens.count, tokens.count)
     var bar: ProgressBar?
-    return try engine.calibrationHessians(tokens: tokens, count: count) { done, total in
+    return try engine.calibrationHessians(tokens: tokens, count: n) { done, total in
         if bar == nil { bar = ProgressBar(label: "calibrate", total: total) }
         bar!.update(done, "\(done) tokens")
     }
 }
 
-/// Sampling options shared by generate and chat.
+/// `--calibration-text` (repeatable) with the repository's shipped text as the default.
+struct CalibrationTextOptions: ParsableArguments {
+    @Option(name: .customLong("calibration-text"), help: ArgumentHelp(
+        "Calibration text file (repeatable; special tokens such as <|im_start|> parsed, so chat transcripts work). Default: the text shipped in data/calibration/ (the model's chat transcripts and five licences, see its README). Never the text you evaluate on.",
+        valueName: "file"))
+    var files: [String] = []
+
+    /// The files given, or the shipped default.
+    func resolved() throws -> [String] {
+        if !files.isEmpty { return files }
+        guard let paths = CalibrationLocator.defaultPaths else {
+            throw EngineError.invalid("the default calibration text (data/calibration/\(CalibrationLocator.defaultFiles.joined(separator: ", "))) was not found from here; pass --calibration-text FILE")
+        }
+        return paths
+    }
+}
+
+/// Sampling options shared by generate and chat. Unset options take the command's defaults
+/// (`SamplerConfig.chat` for chat, greedy for generate).
 struct SamplingOptions: ParsableArguments {
     @Option(help: "Tokens to generate at most.")
     var maxTokens: Int = 128
-    @Option(help: "Sampling temperature; 0 = greedy.")
-    var temperature: Float = 0
-    @Option(help: "Top-k (0 = off).")
-    var topK: Int = 40
-    @Option(help: "Top-p nucleus (1 = off).")
-    var topP: Float = 0.95
-    @Option(help: "Min-p (0 = off).")
-    var minP: Float = 0.05
+    @Option(help: "Sampling temperature; 0 = greedy (default: 0.2 for chat, as the model card; 0 for generate).")
+    var temperature: Float?
+    @Option(help: "Top-k (0 = off; default 40).")
+    var topK: Int?
+    @Option(help: "Top-p nucleus (1 = off; default: 0.9 for chat, as the model card; 0.95 for generate).")
+    var topP: Float?
+    @Option(help: "Min-p (0 = off; default 0.05).")
+    var minP: Float?
     @Option(help: "Repetition penalty (1 = off).")
     var repeatPenalty: Float = 1.0
     @Option(help: "Tokens the repetition penalty looks back over.")
     var repeatLastN: Int = 64
-    @Option(help: "Random seed.")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed (default: 0 for generate; a fresh one per chat, printed with --format json).")
+    var seed: UInt64?
 
-    var config: SamplerConfig {
-        SamplerConfig(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                      repeatPenalty: repeatPenalty, repeatLastN: repeatLastN, seed: seed)
+    /// The settings with `defaults` where an option was not given; a chat without --seed gets a
+    /// random seed.
+    func config(defaults: SamplerConfig, randomSeed: Bool = false) -> SamplerConfig {
+        SamplerConfig(temperature: temperature ?? defaults.temperature, topK: topK ?? defaults.topK, topP: topP ?? defaults.topP,
+                      minP: minP ?? defaults.minP, repeatPenalty: repeatPenalty, repeatLastN: repeatLastN,
+                      seed: seed ?? (randomSeed ? UInt64.random(in: 0...UInt64(UInt32.max)) : defaults.seed))
     }
 
     func validate() throws {
         if maxTokens < 0 || maxTokens > 1 << 24 { throw ValidationError("--max-tokens must be in 0...\(1 << 24), got \(maxTokens)") }
-        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        do { try config(defaults: .greedy).validate() } catch { throw ValidationError("\(error)") }
     }
 }
 

@@ -1,6 +1,8 @@
 import XCTest
 import Foundation
 import ROMAFormats
+import ROMAChip
+import ROMAModel
 import ROMATestSupport
 
 /// Runs the built `roma` executable.
@@ -105,6 +107,21 @@ final class CLITests: XCTestCase {
         let i = try roma(["chat", "--model", tinyPath, "--max-tokens", "2", "--format", "json"], stdin: "hello\nagain\n")
         XCTAssertEqual(i.code, 0, i.err)
         XCTAssertEqual(i.out.split(separator: "\n").count, 2, "one JSON answer per input line")
+        // chat samples by default (the model card's temperature and top-p, a fresh seed each run); --temperature 0 is greedy
+        let sampled = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])["sampler"] as? [String: Any]
+        XCTAssertEqual(sampled?["temperature"] as? Double ?? 0, 0.2, accuracy: 1e-6)
+        XCTAssertEqual(sampled?["top_p"] as? Double ?? 0, 0.9, accuracy: 1e-6)
+        let seeds = try (0..<3).map { _ in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try roma(["chat", "--model", tinyPath, "--max-tokens", "1", "--format", "json", "hi"]).out.utf8)) as? [String: Any])["sampler"] as? [String: Any]
+        }.compactMap { $0?["seed"] as? UInt64 }
+        XCTAssertEqual(seeds.count, 3)
+        XCTAssertGreaterThan(Set(seeds).count, 1, "a fresh seed per chat")
+        let greedy = try roma(["chat", "--model", tinyPath, "--max-tokens", "6", "--temperature", "0", "--format", "json", "hi"])
+        let greedyAgain = try roma(["chat", "--model", tinyPath, "--max-tokens", "6", "--temperature", "0", "--seed", "99", "--format", "json", "hi"])
+        let ids = { (s: String) in (try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any])?["ids"] as? [Int] }
+        XCTAssertEqual(try ids(greedy.out), try ids(greedyAgain.out), "greedy ignores the seed")
+        let gen = try roma(["generate", "--model", tinyPath, "--prompt", "hi", "--max-tokens", "6", "--format", "json"])
+        XCTAssertEqual(try ids(gen.out)?.count, 6)
     }
 
     func testEvalPerplexityJSON() throws {
@@ -189,7 +206,7 @@ final class CLITests: XCTestCase {
         try String(repeating: "the weather in the north is warm and the rain is on the sea. ", count: 20)
             .write(toFile: text, atomically: true, encoding: .utf8)
         let parent = TempFiles.path("tune-\(UUID().uuidString).rom")
-        XCTAssertEqual(try roma(["compile", "--model", tinyPath, "--bits", "4", "--group", "16", "--output", parent]).code, 0)
+        XCTAssertEqual(try roma(["compile", "--model", tinyPath, "--bits", "4", "--group", "16", "--output", parent, "--fast"]).code, 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: parent))
         let out = parent + ".tuned"
         let args = ["tune", "--model", tinyPath, "--image", parent, "--calibration-text", text, "--calibration-tokens", "64", "--ctx", "32"]
@@ -297,10 +314,42 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(unknown.code, 64)
     }
 
+    /// `roma compile` without a calibration flag calibrates on the shipped text (GPTQ act-order); --fast is
+    /// the clip search; --tune tunes the codes, scales and gains in the same command and leaves no
+    /// intermediate file; contradictory flags are refused.
+    func testCompileDefaultsToTheShippedCalibrationAndTunesOnRequest() throws {
+        let out = TempFiles.path("default-\(UUID().uuidString).rom")
+        let d = try roma(["compile", "--model", tinyPath, "--calibration-tokens", "1024", "--output", out, "--format", "json"])
+        XCTAssertEqual(d.code, 0, d.err)
+        let j = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(d.out.utf8)) as? [String: Any])
+        XCTAssertEqual(j["method"] as? String, "gptq-act-order")
+        XCTAssertEqual(j["bits"] as? Int, 4)
+        XCTAssertEqual((j["calibration"] as? [String])?.map { ($0 as NSString).lastPathComponent }, CalibrationLocator.defaultFiles)
+        let fast = try roma(["compile", "--model", tinyPath, "--fast", "--output", out + "f", "--format", "json"])
+        XCTAssertEqual(fast.code, 0, fast.err)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(fast.out.utf8)) as? [String: Any])?["method"] as? String, "clip-search-mse")
+        let tuned = try roma(["compile", "--model", tinyPath, "--calibration-tokens", "1024", "--tune", "--output", out + "t", "--format", "json"])
+        XCTAssertEqual(tuned.code, 0, tuned.err)
+        let tj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(tuned.out.utf8)) as? [String: Any])
+        let image = try ROMImage(path: out + "t")
+        XCTAssertEqual(image.header.tuning?.method, "kl-distillation-scales-norms")
+        XCTAssertEqual(tj["sha256"] as? String, image.checksumHex)
+        XCTAssertEqual(image.header.tuning?.parentSHA256, j["sha256"] as? String, "tuned from the same default compile")
+        XCTAssertEqual((tj["tuning"] as? [String: Any])?["changed_codes"] as? Int, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "t.untuned"), "the untuned intermediate is removed")
+        for (args, message) in [(["--fast", "--tune"], "--fast and --tune do not go together"),
+                                (["--fast", "--calibration-text", "x.txt"], "--fast compiles without calibration")] {
+            let r = try roma(["compile", "--model", tinyPath, "--output", out + "x"] + args)
+            XCTAssertEqual(r.code, 64, args.joined(separator: " "))
+            XCTAssertTrue(r.err.contains(message), r.err)
+        }
+    }
+
     func testContextOverflowIsRefused() throws {
         let r = try roma(["generate", "--model", tinyPath, "--prompt", "x", "--max-tokens", "500"])
         XCTAssertEqual(r.code, 1)
-        XCTAssertEqual(r.err, "error: prompt plus generated tokens (501) exceed the context length (128)\n")
+        XCTAssertEqual(r.err, "roma: reference backend (FP32, the float path) on model \(tinyPath)\n"
+                       + "error: prompt plus generated tokens (501) exceed the context length (128)\n", "the first line names the backend and model")
     }
 }
 
@@ -310,7 +359,7 @@ final class ChipCLITests: XCTestCase {
 
     func testCompileInspectAndGenerateOnTheChip() throws {
         let rom = TempFiles.path("cli-\(UUID().uuidString).rom")
-        let c = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom, "--format", "json"])
+        let c = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom, "--format", "json", "--fast"])
         XCTAssertEqual(c.code, 0, c.err)
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(c.out.utf8)) as? [String: Any])
         XCTAssertEqual(obj["group"] as? Int, 32)
@@ -329,7 +378,7 @@ final class ChipCLITests: XCTestCase {
         XCTAssertEqual(try RomaCLI.run(["generate", "--prompt", "x", "--backend", "chip"]).code, 64)
         let wrong = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "3", "--output", rom])
         XCTAssertTrue(wrong.err.contains("--bits must be 2 or 4, got 3"), wrong.err)
-        let group = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--group", "64", "--output", rom + "x"])
+        let group = try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--group", "64", "--output", rom + "x", "--fast"])
         XCTAssertEqual(group.err, "error: group size 64 does not divide the row length 96 of 'blk.0.ffn_down.weight'\n")
         let fit = try RomaCLI.run(["inspect", "--model-config", "llama3.2-3b", "--bits", "4", "--format", "json"])
         XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(fit.out.utf8)) as? [String: Any])?["fits"] as? Bool, true)
@@ -450,7 +499,7 @@ final class AdapterCLITests: XCTestCase {
 
     func testRecoverWritesAPEFTAdapterThatHelpsTheChip() throws {
         let rom = TempFiles.path("cli-rec-\(UUID().uuidString).rom")
-        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "2", "--output", rom]).code, 0)
+        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "2", "--output", rom, "--fast"]).code, 0)
         let dir = TempFiles.path("cli-rec-\(UUID().uuidString)")
         let r = try json(RomaCLI.run(["adapter", "recover", "--image", rom, "--model", tinyPath, "--rank", "8", "--output", dir, "--format", "json"]))
         XCTAssertEqual(r["layers"] as? Int, 14)
@@ -471,7 +520,7 @@ final class AdapterCLITests: XCTestCase {
     /// llama.cpp GGUF), the image unchanged, exact match before and after; bad flags and bad data.
     func testFinetuneTrainsAnAdapterTheChipServes() throws {
         let rom = TempFiles.path("cli-ft-\(UUID().uuidString).rom")
-        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom]).code, 0)
+        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom, "--fast"]).code, 0)
         let data = TempFiles.path("cli-ft-\(UUID().uuidString).jsonl")
         let words = ["the cat", "the dog", "a sun", "in the sea", "on the mat", "the wind"]
         try words.map { "{\"prompt\": \"\($0)\", \"completion\": \"the\"}" }.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)

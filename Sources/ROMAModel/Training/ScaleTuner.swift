@@ -27,6 +27,11 @@ public struct ScaleTuner: Sendable {
     public var chunksPerStep = 1
     /// Also tune the RMSNorm gains (they are FP16 in the image).
     public var tuneNorms = true
+    /// Also learn each weight's rounding (`TunedCodes`): codes move by at most `codeRadius`.
+    public var tuneCodes = false
+    /// Adam step size for the codes' latent values (in code steps).
+    public var codeLearningRate = 0.02
+    public var codeRadius: Float = 1
     public var beta1 = 0.9
     public var beta2 = 0.999
 
@@ -41,6 +46,9 @@ public struct ScaleTuner: Sendable {
         /// Mean and largest |s/s₀ − 1| over all groups, after FP16 rounding.
         public var meanScaleChange: Double
         public var maxScaleChange: Double
+        /// Codes that differ from the parent's, of `codeCount` (0 of 0 unless codes were tuned).
+        public var changedCodes = 0
+        public var codeCount = 0
         public var seconds: Double
     }
 
@@ -55,18 +63,26 @@ public struct ScaleTuner: Sendable {
         let chunks = (0..<(count / ctx)).map { Array(tokens[($0 * ctx)..<(($0 + 1) * ctx)]) }
         try checkMemory(model: m, chunks: chunks.count, ctx: ctx)
         let targets = try teacherDistributions(teacher, chunks: chunks, ctx: ctx)
-        let student = try Student(image: image)
+        let student = try Student(image: image, codes: tuneCodes ? codeRadius : nil)
         let (klPerEpoch, steps, perStep) = try train(student, chunks: chunks, targets: targets, progress: progress)
         let tuned = try tunedData(image: image, student: student)
         defer { tuned.data.deallocate() }
         var header = image.header
-        header.tuning = ROMImage.Tuning(method: tuneNorms ? "kl-distillation-scales-norms" : "kl-distillation-scales",
+        header.tuning = ROMImage.Tuning(method: methodName,
                                         parentSHA256: image.checksumHex, calibrationTokens: chunks.count * ctx,
                                         epochs: epochs, steps: steps, chunksPerStep: perStep, learningRate: learningRate,
                                         klFirstEpoch: klPerEpoch.first!, klLastEpoch: klPerEpoch.last!)
         let (sum, bytes) = try ROMImage.write(header: header, data: UnsafeRawBufferPointer(tuned.data), to: output)
+        let codes = student.tensors.compactMap(\.codes)
         return Report(klPerEpoch: klPerEpoch, steps: steps, checksum: SHA256.hex(sum), bytes: bytes,
-                      meanScaleChange: tuned.meanChange, maxScaleChange: tuned.maxChange, seconds: Date().timeIntervalSince(t0))
+                      meanScaleChange: tuned.meanChange, maxScaleChange: tuned.maxChange,
+                      changedCodes: student.tensors.reduce(0) { $0 + $1.changedCodes }, codeCount: codes.reduce(0) { $0 + $1.count },
+                      seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The tuning method recorded in the image header.
+    public var methodName: String {
+        "kl-distillation" + (tuneCodes ? "-codes" : "") + "-scales" + (tuneNorms ? "-norms" : "")
     }
 
     /// Step 0: the settings, the teacher's shape, the tokens and the output path.
@@ -94,7 +110,7 @@ public struct ScaleTuner: Sendable {
 
     /// Step 0': refuses a job that would not fit in this machine's memory.
     func checkMemory(model m: ModelConfig, chunks: Int, ctx: Int) throws {
-        let needed = ScaleTuner.memoryEstimate(model: m, chunks: chunks, ctx: ctx)
+        let needed = ScaleTuner.memoryEstimate(model: m, chunks: chunks, ctx: ctx, codes: tuneCodes)
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard Double(needed) < 0.8 * available else {
             throw EngineError.overBudget(String(format: "tuning %d chunks of %d tokens needs about %.1f GB of memory (teacher distributions %.1f GB); this machine has %.1f GB",
@@ -122,7 +138,8 @@ public struct ScaleTuner: Sendable {
         let tensors: [TunedTensor]
         let norms: NormParams
 
-        init(image: ROMImage) throws {
+        /// `codes`: the radius within which codes may move, or nil to keep them.
+        init(image: ROMImage, codes: Float?) throws {
             let m = image.model
             let gains = try NormWeights(model: m) { (name: String) throws -> [Float] in image.normValues(try image.requireTensor(name)) }
             model = TrainableLlama(config: m, norms: gains)
@@ -136,7 +153,7 @@ public struct ScaleTuner: Sendable {
                 guard covered.insert(ObjectIdentifier(w)).inserted else {
                     throw EngineError.invalid("the image holds the weight of '\(t.name)' twice")
                 }
-                return TunedTensor(image: image, tensor: t, weight: w, gradient: g)
+                return TunedTensor(image: image, tensor: t, weight: w, gradient: g, codeRadius: codes)
             }
             let weightCount = m.numLayers * LinearKind.allCases.count + (m.tiedEmbeddings ? 1 : 2)
             guard covered.count == weightCount else {
@@ -163,7 +180,8 @@ public struct ScaleTuner: Sendable {
                 let kl = gradients(st, chunks: chunks, targets: targets, batch: batch)
                 adam.t += 1
                 let lr = learningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
-                for t in st.tensors { t.update(adam, lr: Float(lr)) }
+                let codeLR = codeLearningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
+                for t in st.tensors { t.update(adam, lr: Float(lr), codeLR: Float(codeLR)) }
                 if tuneNorms { st.norms.update(adam, lr: Float(lr)) }
                 guard kl.isFinite else {
                     throw EngineError.diverged("tuning diverged at step \(step + 1) (KL \(kl))")
@@ -201,6 +219,7 @@ public struct ScaleTuner: Sendable {
         buf.copyMemory(from: UnsafeRawBufferPointer(start: image.data, count: dataBytes))
         do {
             let (mean, mx) = try writeScales(st.tensors, into: buf)
+            writeCodes(st.tensors, into: buf)
             if tuneNorms { try writeGains(st.norms, image: image, into: buf) }
             return (UnsafeMutableRawBufferPointer(rebasing: buf[0..<dataBytes]), mean, mx)
         } catch {
@@ -231,6 +250,19 @@ public struct ScaleTuner: Sendable {
         return (changeSum / Double(max(1, groups)), changeMax)
     }
 
+    /// The learned codes into their places (tensors whose codes were tuned).
+    func writeCodes(_ tensors: [TunedTensor], into buf: UnsafeMutableRawBufferPointer) {
+        for t in tensors {
+            guard let codes = t.codes else { continue }
+            let quant = GroupQuantizer(bits: t.tensor.bits, groupSize: t.tensor.groupSize)
+            let base = Unchecked((buf.baseAddress! + t.tensor.codesOffset).assumingMemoryBound(to: UInt8.self))
+            let (rowBytes, gpr) = (t.tensor.rowCodeBytes, t.tensor.groupsPerRow)
+            Parallel.forEach(t.tensor.rows, minChunk: 64) { r in
+                codes.pack(row: r, groupsPerRow: gpr, quantizer: quant, into: base.value + r * rowBytes)
+            }
+        }
+    }
+
     /// The final FP16 norm gains into their places.
     func writeGains(_ norms: NormParams, image: ROMImage, into buf: UnsafeMutableRawBufferPointer) throws {
         for (name, values) in norms.finalValues(layers: image.model.numLayers) {
@@ -248,12 +280,12 @@ public struct ScaleTuner: Sendable {
 
     /// Bytes the tuning holds at its peak: teacher distributions, student and teacher weights, the
     /// gradients, and one forward pass's tape (activations and attention probabilities).
-    public static func memoryEstimate(model m: ModelConfig, chunks: Int, ctx: Int) -> Int {
+    public static func memoryEstimate(model m: ModelConfig, chunks: Int, ctx: Int, codes: Bool = false) -> Int {
         let weights = LinearKind.allCases.reduce(0) { let s = $1.shape(in: m); return $0 + s.out * s.in } * m.numLayers
             + m.vocabSize * m.hiddenSize * (m.tiedEmbeddings ? 1 : 2)
         let perToken = m.numLayers * (6 * m.hiddenSize + 2 * m.kvDim + 3 * m.intermediateSize) + 2 * m.vocabSize
         let tape = m.numLayers * m.numHeads * ctx * ctx + ctx * perToken
-        return 4 * (chunks * ctx * m.vocabSize + 3 * weights + tape)
+        return 4 * (chunks * ctx * m.vocabSize + 3 * weights + tape) + (codes ? 17 * weights : 0)
     }
 
     /// Rows of `x` := softmax(rows), in place (FP64 sums).
@@ -329,8 +361,11 @@ final class TunedTensor: @unchecked Sendable {
     /// log-scale offsets, their Adam moments, and the gradient summed since the last step.
     let theta: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
     let acc: UnsafeMutablePointer<Float>
+    /// The learned rounding, when codes are tuned; how many codes differ from the parent's.
+    let codes: TunedCodes?
+    private(set) var changedCodes = 0
 
-    init(image: ROMImage, tensor t: ROMImage.Tensor, weight: DenseWeight, gradient: DenseWeight) {
+    init(image: ROMImage, tensor t: ROMImage.Tensor, weight: DenseWeight, gradient: DenseWeight, codeRadius: Float? = nil) {
         precondition(weight.rows == t.rows && weight.cols == t.cols)
         tensor = t; self.weight = weight; self.gradient = gradient
         groups = t.rows * t.groupsPerRow
@@ -354,6 +389,10 @@ final class TunedTensor: @unchecked Sendable {
         m = .allocate(capacity: groups); m.initialize(repeating: 0, count: groups)
         v = .allocate(capacity: groups); v.initialize(repeating: 0, count: groups)
         acc = .allocate(capacity: groups); acc.initialize(repeating: 0, count: groups)
+        if let codeRadius {
+            self.codes = TunedCodes(q: qp.value, count: t.rows * t.cols, groupSize: G, zeros: Array(UnsafeBufferPointer(start: zp, count: groups)),
+                                    bits: t.bits, radius: codeRadius)
+        } else { self.codes = nil }
     }
     deinit { q.deallocate(); theta.deallocate(); m.deallocate(); v.deallocate(); acc.deallocate() }
 
@@ -371,20 +410,25 @@ final class TunedTensor: @unchecked Sendable {
         }
     }
 
-    /// Adds dL/dθ = s · Σ_group dL/dW ⊙ (c − z) from the current weight gradient.
+    /// Adds dL/dθ = s · Σ_group dL/dW ⊙ (c − z) from the current weight gradient (and dL/du = s · dL/dW
+    /// when codes are tuned).
     func accumulate() {
         let (qp, gp, tp, ap, G) = (Unchecked(q), Unchecked(gradient.data), Unchecked(theta), Unchecked(acc), tensor.groupSize)
-        let s0 = self.s0
+        let s0 = self.s0, codes = self.codes
         Parallel.forEach(groups, minChunk: 256) { i in
             let base = i * G
             var ds: Float = 0
             for k in 0..<G { ds += gp.value[base + k] * Float(qp.value[base + k]) }
-            ap.value[i] += ds * s0[i] * expf(tp.value[i])
+            let s = s0[i] * expf(tp.value[i])
+            ap.value[i] += ds * s
+            codes?.accumulate(group: i, groupSize: G, scale: s, gradient: gp.value)
         }
     }
 
-    /// One Adam step on θ from the accumulated gradient, which it clears.
-    func update(_ adam: AdamState, lr: Float) {
+    /// One Adam step on θ (and on the codes' latents, at `codeLR`) from the accumulated gradients,
+    /// which it clears.
+    func update(_ adam: AdamState, lr: Float, codeLR: Float = 0) {
+        if let codes { changedCodes = codes.update(adam, lr: codeLR, groupSize: tensor.groupSize, q: q) }
         let (tp, mp, vp, ap) = (Unchecked(theta), Unchecked(m), Unchecked(v), Unchecked(acc))
         let c = adam.corrections
         Parallel.forEach(groups, minChunk: 4096) { i in
