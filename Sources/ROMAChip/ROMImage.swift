@@ -273,16 +273,15 @@ public final class ROMImage: @unchecked Sendable {
 
     /// Bits per base weight the chip's ROM holds for the quantized tensors: codes, FP16 group scales and
     /// b-bit zero points (`romBytes`), over their weights.
-    public var bitsPerWeight: Double {
-        let q = header.tensors.filter { $0.kind != .norm }
-        return 8 * Double(q.reduce(0) { $0 + romBytes($1) }) / Double(max(1, q.reduce(0) { $0 + $1.rows * $1.cols }))
-    }
+    public var bitsPerWeight: Double { quantizedBitsPerWeight(romBytes) }
 
     /// The same in this file, where each zero point takes a whole byte.
-    public var fileBitsPerWeight: Double {
+    public var fileBitsPerWeight: Double { quantizedBitsPerWeight { $0.codesBytes + 3 * $0.rows * $0.groupsPerRow } }
+
+    /// 8 · Σ bytes(t) / Σ weights over the quantized (non-norm) tensors.
+    private func quantizedBitsPerWeight(_ bytes: (Tensor) -> Int) -> Double {
         let q = header.tensors.filter { $0.kind != .norm }
-        let bytes = q.reduce(0) { $0 + $1.codesBytes + 3 * $1.rows * $1.groupsPerRow }
-        return 8 * Double(bytes) / Double(max(1, q.reduce(0) { $0 + $1.rows * $1.cols }))
+        return 8 * Double(q.reduce(0) { $0 + bytes($1) }) / Double(max(1, q.reduce(0) { $0 + $1.rows * $1.cols }))
     }
 }
 

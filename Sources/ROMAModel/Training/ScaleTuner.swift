@@ -179,9 +179,9 @@ public struct ScaleTuner: Sendable {
                 let batch = (s * perStep)..<min(chunks.count, (s + 1) * perStep)
                 let kl = gradients(st, chunks: chunks, targets: targets, batch: batch)
                 adam.t += 1
-                let lr = learningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
-                let codeLR = codeLearningRate * 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))
-                for t in st.tensors { t.update(adam, lr: Float(lr), codeLR: Float(codeLR)) }
+                let decay = 0.5 * (1 + cos(Double.pi * Double(step) / Double(steps)))   // cosine, shared by both step sizes
+                let lr = learningRate * decay
+                for t in st.tensors { t.update(adam, lr: Float(lr), codeLR: Float(codeLearningRate * decay)) }
                 if tuneNorms { st.norms.update(adam, lr: Float(lr)) }
                 guard kl.isFinite else {
                     throw EngineError.diverged("tuning diverged at step \(step + 1) (KL \(kl))")

@@ -2,7 +2,7 @@ import Foundation
 import ROMAChip
 import ROMANumerics
 
-/// Learned rounding of one tensor's codes (`roma tune --codes`): every weight gets a latent value u,
+/// Learned rounding of one tensor's codes (`roma tune --learn-rounding`): every weight gets a latent value u,
 /// starting at its code c₀; the student uses the code c = clamp(round(u), 0, 2ᵇ − 1), and the loss's
 /// gradient reaches u straight through the rounding, dL/du = s · dL/dW (W = (c − z)·s). u moves by Adam
 /// and is held within `radius` of c₀, so a code changes by at most ±radius: the compiler's choice is
