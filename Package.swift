@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
+import class Foundation.ProcessInfo
 
 // Floors (lower never imports higher):
 //   1  ROMANumerics (FP16/FP8, kernels, worker pool), ROMAFormats (GGUF, safetensors)
@@ -11,7 +12,7 @@ import PackageDescription
 //      ROMASim (perf/area/power), ROMARTL (B-ROM Verilog)
 //   5  ROMAServe (the scheduler: continuous batching across adapters, SRAM admission)
 //   6  ROMAServer (the OpenAI-compatible HTTP layer over the scheduler)
-//   7  roma (CLI)
+//   7  roma (CLI); ROMAFuzz (one fuzz target per reader, beside the CLI)
 let package = Package(
     name: "ROMA",
     platforms: [.macOS(.v15)],
@@ -53,6 +54,7 @@ let package = Package(
             "ROMALlama", "ROMAChip", "ROMAModel", "ROMASim", "ROMARTL", "ROMAServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "ROMAFuzz", dependencies: ["ROMAFormats", "ROMALlama", "ROMAChip", "ROMAModel", "ROMATokenizer", "ROMAServer", "ROMATestSupport"]),
         .target(name: "ROMATestSupport", dependencies: ["ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"], path: "Tests/ROMATestSupport"),
         .testTarget(name: "ROMAFormatsTests", dependencies: ["ROMAFormats", "ROMATestSupport"]),
         .testTarget(name: "ROMATokenizerTests", dependencies: ["ROMATokenizer", "ROMATestSupport"],
@@ -68,8 +70,16 @@ let package = Package(
         .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL"]),
         .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["ROMAFuzz", "ROMAFormats", "ROMAChip", "ROMAModel", "ROMATestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ROMAFormats", "ROMAChip", "ROMAModel", "ROMATestSupport"]),
         .testTarget(name: "RealModelTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
     ]
 )
+
+// The libFuzzer driver exists only in fuzz builds (scripts/fuzz.sh sets ROMA_FUZZ_BUILD=1 and builds with
+// -sanitize=fuzzer,address -parse-as-library): libFuzzer supplies its main.
+if ProcessInfo.processInfo.environment["ROMA_FUZZ_BUILD"] == "1" {
+    package.targets.append(.executableTarget(name: "roma-fuzz", dependencies: ["ROMAFuzz"]))
+}

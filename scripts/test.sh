@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests on tiny generated models (debug build), then the real-model
+# The whole test suite: unit tests on tiny generated models (debug build), a short libFuzzer run of
+# every reader (scripts/fuzz.sh, AddressSanitizer), then the real-model
 # tests against llama.cpp's golden outputs (release build, host-CPU kernels). The last line is the
-# total over both runs: "N passed, N failed, N skipped".
+# total over all of them (each fuzz target's short run counts as one test): "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-model.sh
@@ -34,6 +35,14 @@ finish() { echo "$passed passed, $failed failed, $skipped skipped"; exit "$1"; }
 echo "== debug build and unit tests" >&2
 swift build || { failed=1; finish 1; }
 run_suite debug swift test || finish 1
+echo "== fuzzing: seeds and regression inputs through every reader, then 15 s of libFuzzer per target" >&2
+set +e
+bash scripts/fuzz.sh all "${ROMA_CI_FUZZ_SECONDS:-15}" 2>&1 | tee "$LOGS/fuzz.log"
+rc=${PIPESTATUS[0]}
+set -e
+p=$(grep -cE ' crashes 0$' "$LOGS/fuzz.log" || true)
+passed=$((passed + p)); failed=$((failed + 8 - p))
+[ "$rc" -eq 0 ] && [ "$p" -eq 8 ] || finish 1
 echo "== release build: host-CPU kernels against the golden L-Unit, and the real-model tests ($CPU_FLAGS)" >&2
 export ROMA_REAL_MODEL_TESTS=1
 # shellcheck disable=SC2086

@@ -217,10 +217,13 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// Validation step: checks each tensor's block size, alignment, bounds and name, and places it in the file.
+    /// Like llama.cpp's loader, tensors must lie in table order, each at the previous one's end rounded up to
+    /// the alignment: no overlaps, no gaps, nothing outside the file.
     private static func placeTensors(_ raws: [RawTensorInfo], alignment align: Int, dataStart: Int,
                                      fileSize: Int) throws -> ([GGUFTensorInfo], [String: Int]) {
         var infos: [GGUFTensorInfo] = []
         var index: [String: Int] = [:]
+        var expected = 0   // where the next tensor must start, relative to the data section
         for raw in raws {
             guard raw.shape[0] % raw.type.blockSize == 0 else {
                 throw FormatError.invalid("tensor '\(raw.name)': first dimension \(raw.shape[0]) is not a multiple of the \(raw.type) block size \(raw.type.blockSize)")
@@ -230,6 +233,7 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let n = raw.shape.reduce(1, *)
             let bytes = n / raw.type.blockSize * raw.type.blockBytes
+            try checkPlacement(raw, bytes: bytes, expected: expected, previous: infos.last, dataStart: dataStart)
             guard raw.rel <= UInt64(fileSize), dataStart + Int(raw.rel) + bytes <= fileSize else {
                 throw FormatError.truncated(what: "data of tensor '\(raw.name)'", offset: dataStart + Int(min(raw.rel, UInt64(fileSize))),
                                             needed: bytes, fileSize: fileSize)
@@ -237,8 +241,22 @@ public final class GGUFFile: @unchecked Sendable {
             if index[raw.name] != nil { throw FormatError.invalid("duplicate tensor name '\(raw.name)'") }
             index[raw.name] = infos.count
             infos.append(GGUFTensorInfo(name: raw.name, shape: raw.shape, type: raw.type, fileOffset: dataStart + Int(raw.rel), byteCount: bytes))
+            expected = Int(raw.rel) + (bytes + align - 1) / align * align
         }
         return (infos, index)
+    }
+
+    /// One tensor's data offset against where the table says it must start (overlap or gap: refused).
+    private static func checkPlacement(_ raw: RawTensorInfo, bytes: Int, expected: Int, previous: GGUFTensorInfo?,
+                                       dataStart: Int) throws {
+        guard raw.rel != UInt64(expected) else { return }
+        let prev = previous.map { p in
+            "tensor '\(p.name)' (data offsets \(p.fileOffset - dataStart)..<\(p.fileOffset - dataStart + p.byteCount))"
+        } ?? "the start of the data section"
+        if raw.rel < UInt64(expected) {
+            throw FormatError.invalid("tensor '\(raw.name)' at data offset \(raw.rel) (\(bytes) bytes) overlaps \(prev); it must start at \(expected)")
+        }
+        throw FormatError.invalid("tensor '\(raw.name)' at data offset \(raw.rel) leaves a gap after \(prev); tensors must be contiguous, so it must start at \(expected)")
     }
 
     // MARK: metadata access

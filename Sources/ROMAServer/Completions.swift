@@ -13,77 +13,27 @@ extension OpenAIServer {
 
     func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let ready = try require()
-        let b = try await body(request)
-        var p = try parameters(b, ready, defaultMaxTokens: nil)
-        let wantLogprobs = try b.bool("logprobs") ?? false
-        let top = try b.int("top_logprobs", 0...20)
-        if top != nil && !wantLogprobs { throw APIError.invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs") }
-        p.topLogprobs = wantLogprobs ? (top ?? 0) : nil
-        guard let template = ready.engine.tokenizer.chatTemplate else {
-            throw APIError(.badRequest, "the model has no chat template; use /v1/completions", code: "no_chat_template")
-        }
-        let messages = try ChatMessages.parse(b)
-        let prompt = ready.engine.tokenizer.encode(chat: messages, template: template)
-        if b.has("max_completion_tokens") == false && b.has("max_tokens") == false {
+        var d = try decoder(ready).chat(try await body(request))
+        if !d.maxTokensGiven {
             // the rest of the context, or as much as the SRAM could ever hold beside the prompt
             var fit = ready.engine.config.contextLength
             if let m = ready.engine.backend.memory, case let perToken = ready.engine.backend.kvCacheBytes(capacity: 1), perToken > 0 {
                 fit = min(fit, m.capacity / perToken)
             }
-            p.maxTokens = max(0, fit - prompt.count)
+            d.parameters.maxTokens = max(0, fit - d.prompts[0].count)
         }
-        return try await run(p, prompts: [prompt], route: .chat, ready)
+        return try await run(d.parameters, prompts: d.prompts, route: .chat, ready)
     }
 
     func completions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let ready = try require()
-        let b = try await body(request)
-        var p = try parameters(b, ready, defaultMaxTokens: 16)
-        p.topLogprobs = try b.int("logprobs", 0...5)
-        if try b.bool("echo") == true { throw APIError.invalid("'echo' is not supported", param: "echo", code: "unsupported_parameter") }
-        if b.has("suffix") { throw APIError.invalid("'suffix' is not supported", param: "suffix", code: "unsupported_parameter") }
-        let prompts = try CompletionPrompts.parse(b, tokenizer: ready.engine.tokenizer)
-        return try await run(p, prompts: prompts, route: .completion, ready)
+        let d = try decoder(ready).completion(try await body(request))
+        return try await run(d.parameters, prompts: d.prompts, route: .completion, ready)
     }
 
-    func parameters(_ b: JSONBody, _ ready: Ready, defaultMaxTokens: Int?) throws -> GenerationParameters {
-        try GenerationParameters(b, defaultMaxTokens: defaultMaxTokens ?? 0, contextLength: ready.engine.config.contextLength,
-                                 resolve: { try self.adapters(forModel: $0, ready) }, extraAdapters: { try self.extraAdapters($0, ready) })
-    }
-
-    /// `model` = the base id, or an adapter's name (vLLM / LoRAX); anything else is 404 model_not_found.
-    func adapters(forModel model: String, _ ready: Ready) throws -> [AdapterRequest] {
-        if model == options.modelID { return [] }
-        if ready.engine.adapters.adapter(named: model) != nil { return [AdapterRequest(model)] }
-        throw APIError(.notFound, "the model '\(model)' does not exist (models: \(([options.modelID] + ready.engine.adapters.names).joined(separator: ", ")))",
-                       param: "model", code: "model_not_found")
-    }
-
-    /// `adapters: [{"name", "scale"}]` (ours) and llama.cpp's `lora: [{"id", "scale"}]` (id = position in /v1/adapters).
-    func extraAdapters(_ b: JSONBody, _ ready: Ready) throws -> [AdapterRequest] {
-        var out: [AdapterRequest] = []
-        let names = ready.engine.adapters.names
-        for key in ["adapters", "lora"] where b.has(key) {
-            guard let list = b.object[key] as? [Any] else { throw APIError.invalid("'\(key)' must be an array", param: key, code: "invalid_type") }
-            for (i, item) in list.enumerated() {
-                guard let o = item as? [String: Any] else { throw APIError.invalid("'\(key)[\(i)]' must be an object", param: "\(key)[\(i)]", code: "invalid_type") }
-                let e = JSONBody(object: o)
-                let scale = Float(try e.number("scale", -100...100) ?? 1)
-                let name: String
-                if key == "lora" {
-                    guard let id = try e.int("id", 0...Int(Int32.max)) else { throw APIError.invalid("'lora[\(i)].id' is required", param: "lora[\(i)].id", code: "missing_required_parameter") }
-                    guard id < names.count else { throw APIError(.notFound, "no adapter with id \(id) (there are \(names.count))", param: "lora[\(i)].id", code: "model_not_found") }
-                    name = names[id]
-                } else {
-                    name = try e.requireString("name")
-                    guard ready.engine.adapters.adapter(named: name) != nil else {
-                        throw APIError(.notFound, "no adapter named '\(name)' is registered", param: "adapters[\(i)].name", code: "model_not_found")
-                    }
-                }
-                if scale != 0 { out.append(AdapterRequest(name, scale: scale)) }
-            }
-        }
-        return out
+    func decoder(_ ready: Ready) -> RequestDecoder {
+        RequestDecoder(modelID: options.modelID, adapterNames: ready.engine.adapters.names, tokenizer: ready.engine.tokenizer,
+                       contextLength: ready.engine.config.contextLength)
     }
 
     /// Submits every (prompt, choice), waits for each one's first event, then answers. If the handler's

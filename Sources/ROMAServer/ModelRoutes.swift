@@ -73,7 +73,7 @@ extension OpenAIServer {
     /// (relative to it, or absolute inside it); anything outside is refused (403).
     func loadAdapter(_ request: Request) async throws -> Response {
         let ready = try require()
-        let b = try await body(request)
+        let b = try JSONBody(try await body(request))
         guard let dir = options.adapterDirectory else {
             throw APIError(.forbidden, "loading adapters at run time is off (start the server with --adapter-dir DIR)", code: "adapter_loading_disabled")
         }

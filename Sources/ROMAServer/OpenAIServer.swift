@@ -92,7 +92,7 @@ public final class OpenAIServer: Sendable {
         return Response(status: status, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    func body(_ request: Request) async throws -> JSONBody {
+    func body(_ request: Request) async throws -> Data {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
             if String(describing: type(of: error)).contains("TooManyBytes") {
@@ -100,7 +100,7 @@ public final class OpenAIServer: Sendable {
             }
             throw error
         }
-        return try JSONBody(Data(buffer: buffer))
+        return Data(buffer: buffer)
     }
 }
 

@@ -176,6 +176,10 @@ public final class BPETokenizer: @unchecked Sendable {
         return frags
     }
 
+    /// Whether the vocabulary has the byte-level symbol for byte `b`. A byte without one cannot be
+    /// encoded and is left out of the tokens, as llama.cpp's BPE does (SmolLM2 lacks a few control bytes).
+    public func hasSymbol(forByte b: UInt8) -> Bool { vocab[String(ByteLevel.byteToScalar[Int(b)])] != nil }
+
     /// Byte-level BPE of one pre-token: repeatedly merge the adjacent pair of lowest rank (leftmost first).
     func bpe(_ piece: String) -> [Int32] {
         cacheLock.lock()

@@ -203,6 +203,31 @@ final class GGUFTests: XCTestCase {
         XCTAssertThrowsError(try GGUFFile(path: writeBytes(huge)))
     }
 
+    /// llama.cpp's rule: each tensor starts where the previous one ends, rounded up to the alignment.
+    func testOverlappingGappedAndReorderedTensorsAreRefusedByName() throws {
+        var t = GGUFWriter()
+        t.addTensor("a", shape: [32], values: [Float](repeating: 1, count: 32))
+        t.addTensor("b", shape: [32], values: [Float](repeating: 2, count: 32))
+        let b = t.serialize()
+        let offA = 24 + 8 + 1 + 4 + 8 + 4, offB = offA + 8 + 8 + 1 + 4 + 8 + 4
+        func patched(_ at: Int, _ v: UInt64, _ base: [UInt8]) -> [UInt8] {
+            var c = base
+            withUnsafeBytes(of: v.littleEndian) { for i in 0..<8 { c[at + i] = $0[i] } }
+            return c
+        }
+        let g = try GGUFFile(path: writeBytes(b))
+        XCTAssertEqual(g.tensors.map { $0.fileOffset - g.dataOffset }, [0, 128])
+        XCTAssertEqual(try g.dequantize(g.tensors[1]), [Float](repeating: 2, count: 32))
+        try expectError(patched(offB, 0, b),
+                        "tensor 'b' at data offset 0 (128 bytes) overlaps tensor 'a' (data offsets 0..<128); it must start at 128")
+        try expectError(patched(offB, 96, b),
+                        "tensor 'b' at data offset 96 (128 bytes) overlaps tensor 'a' (data offsets 0..<128); it must start at 128")
+        try expectError(patched(offB, 160, b),
+                        "tensor 'b' at data offset 160 leaves a gap after tensor 'a' (data offsets 0..<128); tensors must be contiguous, so it must start at 128")
+        try expectError(patched(offB, 0, patched(offA, 128, b)),
+                        "tensor 'a' at data offset 128 leaves a gap after the start of the data section; tensors must be contiguous, so it must start at 0")
+    }
+
     func testBlockSizeMismatch() throws {
         var t = GGUFWriter()
         t.addRawTensor("q", shape: [40], type: .q8_0, bytes: [UInt8](repeating: 0, count: 68))

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of ROMA's readers, one target per reader
+# (Sources/ROMAFuzz): gguf, safetensors, rom, peft, lora-gguf, tokenizer, training-data, request.
+#
+#   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]   fuzz one target for SECONDS
+#   scripts/fuzz.sh all SECONDS                           every target in turn, SECONDS each
+#   scripts/fuzz.sh --list                                the target names
+#
+# The corpus of TARGET grows in out/fuzz/TARGET/corpus; it starts from the generated seeds
+# (out/fuzz/TARGET/seeds) and the regression inputs in Tests/FuzzRegressionTests/Fixtures/TARGET.
+# A crash is written to out/fuzz/TARGET/crash-* (minimize it with -minimize_crash=1, then add it to
+# the Fixtures with the message it must be refused with) and the script exits 1.
+# Prints one line per target: executions, rate, coverage (edges), corpus size, crashes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=(gguf safetensors rom peft lora-gguf tokenizer training-data request)
+if [[ "${1:-}" == "--list" ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
+if [[ $# -lt 2 ]]; then echo "usage: scripts/fuzz.sh TARGET|all SECONDS [libFuzzer flags...]" >&2; exit 2; fi
+target=$1 seconds=$2; shift 2
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
+if [[ "$target" != all && ! " ${targets[*]} " =~ " $target " ]]; then
+  echo "fuzz.sh: unknown target '$target' (targets: ${targets[*]})" >&2; exit 2
+fi
+bash scripts/fetch-model.sh >/dev/null   # the tokenizer, training-data and request targets use SmolLM2's tokenizer
+
+bin=.build-fuzz/release/roma-fuzz
+echo "fuzz.sh: building roma-fuzz (-sanitize=fuzzer,address) in .build-fuzz" >&2
+ROMA_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --product roma-fuzz \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -E "error:|Compiling roma-fuzz|Build complete" >&2 || true
+[[ -x "$bin" ]] || { echo "fuzz.sh: the fuzz build failed (run the swift build line above by hand)" >&2; exit 1; }
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
+export SWIFT_BACKTRACE=enable=no   # libFuzzer and ASan report crashes; the Swift backtracer trips ASan
+status=0
+fuzz_one() {
+  local t=$1 dir=out/fuzz/$1; shift
+  mkdir -p "$dir/corpus"
+  rm -rf "$dir/seeds" "$dir/seeds.dict"
+  ROMA_FUZZ_TARGET=$t ROMA_FUZZ_SEEDS="$dir/seeds" "$bin" >/dev/null 2>&1 || { echo "fuzz.sh: $t: cannot write seeds" >&2; return 1; }
+  local log=$dir/last.log
+  set +e
+  ROMA_FUZZ_TARGET=$t "$bin" -max_total_time="$seconds" -dict="$dir/seeds.dict" -artifact_prefix="$dir/" \
+    -timeout=20 -rss_limit_mb=6144 -max_len=262144 -print_final_stats=1 "$@" \
+    "$dir/corpus" "$dir/seeds" "Tests/FuzzRegressionTests/Fixtures/$t" >"$log" 2>&1
+  local rc=$?
+  set -e
+  local execs cov corpus rate
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+  corpus=$(ls "$dir/corpus" | wc -l)
+  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+  local crashes
+  crashes=$(ls "$dir" | grep -cE '^(crash|timeout|oom|leak)-' || true)
+  printf '%-14s %10s execs in %5s s (%s/s), %6s edges, corpus %5s, crashes %s\n' "$t" "$execs" "$seconds" "$rate" "$cov" "$corpus" "$crashes"
+  if [[ $rc -ne 0 || $crashes -gt 0 ]]; then
+    echo "fuzz.sh: $t: libFuzzer exited $rc; see $log" >&2
+    grep -m3 -E 'ERROR|Fatal error|SUMMARY|deadly signal' "$log" >&2 || true
+    return 1
+  fi
+}
+if [[ "$target" == all ]]; then
+  for t in "${targets[@]}"; do fuzz_one "$t" "$@" || status=1; done
+else
+  fuzz_one "$target" "$@" || status=1
+fi
+exit $status
