@@ -11,6 +11,7 @@
 # A crash is written to out/fuzz/TARGET/crash-* (minimize it with -minimize_crash=1, then add it to
 # the Fixtures with the message it must be refused with) and the script exits 1.
 # Prints one line per target: executions, rate, coverage (edges), corpus size, crashes.
+# ROMA_FUZZ_CONFIG=debug builds the driver in debug (quicker to build, slower to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=(gguf safetensors rom peft lora-gguf tokenizer training-data request)
@@ -23,9 +24,11 @@ if [[ "$target" != all && ! " ${targets[*]} " =~ " $target " ]]; then
 fi
 bash scripts/fetch-model.sh >/dev/null   # the tokenizer, training-data and request targets use SmolLM2's tokenizer
 
-bin=.build-fuzz/release/roma-fuzz
-echo "fuzz.sh: building roma-fuzz (-sanitize=fuzzer,address) in .build-fuzz" >&2
-ROMA_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --product roma-fuzz \
+config=${ROMA_FUZZ_CONFIG:-release}   # scripts/test.sh uses debug: a shorter build for its short runs
+[[ $config == release || $config == debug ]] || { echo "fuzz.sh: ROMA_FUZZ_CONFIG must be release or debug, got '$config'" >&2; exit 2; }
+bin=.build-fuzz/$config/roma-fuzz
+echo "fuzz.sh: building roma-fuzz ($config, -sanitize=fuzzer,address) in .build-fuzz" >&2
+ROMA_FUZZ_BUILD=1 swift build -c "$config" --scratch-path .build-fuzz --product roma-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -E "error:|Compiling roma-fuzz|Build complete" >&2 || true
 [[ -x "$bin" ]] || { echo "fuzz.sh: the fuzz build failed (run the swift build line above by hand)" >&2; exit 1; }
 
@@ -38,20 +41,22 @@ fuzz_one() {
   rm -rf "$dir/seeds" "$dir/seeds.dict"
   ROMA_FUZZ_TARGET=$t ROMA_FUZZ_SEEDS="$dir/seeds" "$bin" >/dev/null 2>&1 || { echo "fuzz.sh: $t: cannot write seeds" >&2; return 1; }
   local log=$dir/last.log
+  local t0=$SECONDS
   set +e
   ROMA_FUZZ_TARGET=$t "$bin" -max_total_time="$seconds" -dict="$dir/seeds.dict" -artifact_prefix="$dir/" \
     -timeout=20 -rss_limit_mb=6144 -max_len=262144 -print_final_stats=1 "$@" \
     "$dir/corpus" "$dir/seeds" "Tests/FuzzRegressionTests/Fixtures/$t" >"$log" 2>&1
   local rc=$?
   set -e
+  local took=$((SECONDS - t0))
   local execs cov corpus rate
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
   corpus=$(ls "$dir/corpus" | wc -l)
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   local crashes
   crashes=$(ls "$dir" | grep -cE '^(crash|timeout|oom|leak)-' || true)
-  printf '%-14s %10s execs in %5s s (%s/s), %6s edges, corpus %5s, crashes %s\n' "$t" "$execs" "$seconds" "$rate" "$cov" "$corpus" "$crashes"
+  printf '%-14s %10s execs in %5s s (%5s/s), %5s edges, corpus %5s, crashes %s\n' "$t" "${execs:-0}" "$took" "${rate:-0}" "$cov" "$corpus" "$crashes"
   if [[ $rc -ne 0 || $crashes -gt 0 ]]; then
     echo "fuzz.sh: $t: libFuzzer exited $rc; see $log" >&2
     grep -m3 -E 'ERROR|Fatal error|SUMMARY|deadly signal' "$log" >&2 || true

@@ -37,7 +37,7 @@ swift build || { failed=1; finish 1; }
 run_suite debug swift test || finish 1
 echo "== fuzzing: seeds and regression inputs through every reader, then 15 s of libFuzzer per target" >&2
 set +e
-bash scripts/fuzz.sh all "${ROMA_CI_FUZZ_SECONDS:-15}" 2>&1 | tee "$LOGS/fuzz.log"
+ROMA_FUZZ_CONFIG=debug bash scripts/fuzz.sh all "${ROMA_CI_FUZZ_SECONDS:-15}" 2>&1 | tee "$LOGS/fuzz.log"
 rc=${PIPESTATUS[0]}
 set -e
 p=$(grep -cE ' crashes 0$' "$LOGS/fuzz.log" || true)

@@ -174,6 +174,10 @@ public final class ROMImage: @unchecked Sendable {
     private func validate(dataBytes: Int) throws {
         let q = header.quantization
         guard q.bits == 2 || q.bits == 4 else { throw ROMImageError.corrupt("quantization bits \(q.bits) is not 2 or 4") }
+        guard q.groupSize > 0, q.groupSize % 8 == 0 else { throw ROMImageError.corrupt("quantization group size \(q.groupSize) is not a positive multiple of 8") }
+        guard header.units.count > 0, header.units.count <= 1 << 20 else {
+            throw ROMImageError.corrupt("the image spreads its rows over \(header.units.count) L-Units (1 to \(1 << 20) allowed)")
+        }
         try header.model.validate()
         let limit = 1 << 40   // no dimension or offset can exceed the file
         var names = Set<String>()
@@ -184,7 +188,8 @@ public final class ROMImage: @unchecked Sendable {
             offset >= 0 && length >= 0 && offset <= dataBytes && length <= dataBytes - offset
         }
         for t in header.tensors {
-            guard t.rows > 0, t.cols > 0, t.rows < limit, t.cols < limit else {
+            guard t.rows > 0, t.cols > 0, t.rows < limit, t.cols < limit, t.rows.multipliedReportingOverflow(by: t.cols).partialValue < 1 << 48,
+                  !t.rows.multipliedReportingOverflow(by: t.cols).overflow else {
                 throw ROMImageError.corrupt("tensor '\(t.name)' has an invalid shape \(t.rows) x \(t.cols)")
             }
             guard t.codesOffset % 64 == 0, t.scalesOffset % 64 == 0, t.zerosOffset % 64 == 0 else {

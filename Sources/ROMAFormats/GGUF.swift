@@ -323,6 +323,10 @@ public final class GGUFFile: @unchecked Sendable {
 struct ByteReader {
     let buf: UnsafeRawBufferPointer
     var offset = 0
+    /// Array items read so far, over every metadata value: each becomes a `GGUFValue`, many times its
+    /// bytes in the file, so the total is capped (real vocabularies hold well under a million tokens).
+    var arrayItems = 0
+    static let maxArrayItems = 1 << 24
     init(_ buf: UnsafeRawBufferPointer) { self.buf = buf }
 
     mutating func need(_ n: Int, _ what: String) throws {
@@ -372,6 +376,10 @@ struct ByteReader {
             guard n <= UInt64(buf.count - offset) / minSize else {
                 throw FormatError.truncated(what: "array '\(key)' of \(n) items", offset: offset, needed: Int(clamping: n &* minSize), fileSize: buf.count)
             }
+            guard Int(n) <= ByteReader.maxArrayItems - arrayItems else {
+                throw FormatError.invalid("metadata key '\(key)': arrays hold more than \(ByteReader.maxArrayItems) items in all (this one \(n))")
+            }
+            arrayItems += Int(n)
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(n))
             for _ in 0..<Int(n) { items.append(try value(type: et, key: key, depth: depth + 1)) }

@@ -175,6 +175,18 @@ final class GGUFTests: XCTestCase {
         try expectError(b, "file is truncated: array 'k' of 1125899906842624 items needs \(Int(clamping: UInt64(1 << 50) * 8)) bytes at offset 49, but the file has \(b.count) bytes")
     }
 
+    /// Metadata arrays become one value per item, so their items are capped in all (not only by the file size).
+    func testMetadataArrayItemsAreCappedInAll() throws {
+        var w = GGUFWriter()
+        w.set("k", .array(elementType: 0, []))
+        var b = w.serialize()
+        let countOffset = 24 + 8 + 1 + 4 + 4
+        let n = UInt64((1 << 24) + 1)
+        withUnsafeBytes(of: n.littleEndian) { for i in 0..<8 { b[countOffset + i] = $0[i] } }
+        b += [UInt8](repeating: 7, count: Int(n))
+        try expectError(b, "metadata key 'k': arrays hold more than 16777216 items in all (this one 16777217)")
+    }
+
     func testUnknownValueAndTensorTypes() throws {
         var w = GGUFWriter()
         w.set("x", .uint32(1))
