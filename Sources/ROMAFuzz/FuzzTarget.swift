@@ -55,8 +55,18 @@ public final class FuzzScratch: @unchecked Sendable {
 
     public init() {
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        FuzzScratch.removeStale(in: base)
         directory = base + "/roma-fuzz-\(getpid())-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// Folders left by processes that have ended (a process-wide scratch is never deinitialized).
+    static func removeStale(in base: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("roma-fuzz-") {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 3, let pid = pid_t(parts[2]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
