@@ -28,9 +28,16 @@ config=${ROMA_FUZZ_CONFIG:-release}   # scripts/test.sh uses debug: a shorter bu
 [[ $config == release || $config == debug ]] || { echo "fuzz.sh: ROMA_FUZZ_CONFIG must be release or debug, got '$config'" >&2; exit 2; }
 bin=.build-fuzz/$config/roma-fuzz
 echo "fuzz.sh: building roma-fuzz ($config, -sanitize=fuzzer,address) in .build-fuzz" >&2
+mkdir -p out/fuzz
+set +e
 ROMA_FUZZ_BUILD=1 swift build -c "$config" --scratch-path .build-fuzz --product roma-fuzz \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -E "error:|Compiling roma-fuzz|Build complete" >&2 || true
-[[ -x "$bin" ]] || { echo "fuzz.sh: the fuzz build failed (run the swift build line above by hand)" >&2; exit 1; }
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >out/fuzz/build.log 2>&1
+build_rc=$?
+set -e
+if [[ $build_rc -ne 0 || ! -x "$bin" ]]; then
+  grep -E "error:" out/fuzz/build.log | head -5 >&2 || true
+  echo "fuzz.sh: the fuzz build failed (out/fuzz/build.log)" >&2; exit 1
+fi
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
 export SWIFT_BACKTRACE=enable=no   # libFuzzer and ASan report crashes; the Swift backtracer trips ASan
@@ -42,6 +49,7 @@ fuzz_one() {
   ROMA_FUZZ_TARGET=$t ROMA_FUZZ_SEEDS="$dir/seeds" "$bin" >/dev/null 2>&1 || { echo "fuzz.sh: $t: cannot write seeds" >&2; return 1; }
   local log=$dir/last.log
   local t0=$SECONDS
+  touch "$dir/.started"   # crashes of this run are the artifacts newer than this
   set +e
   ROMA_FUZZ_TARGET=$t "$bin" -max_total_time="$seconds" -dict="$dir/seeds.dict" -artifact_prefix="$dir/" \
     -timeout=20 -rss_limit_mb=6144 -max_len=262144 -print_final_stats=1 "$@" \
@@ -55,7 +63,7 @@ fuzz_one() {
   corpus=$(ls "$dir/corpus" | wc -l)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   local crashes
-  crashes=$(ls "$dir" | grep -cE '^(crash|timeout|oom|leak)-' || true)
+  crashes=$(find "$dir" -maxdepth 1 -newer "$dir/.started" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | wc -l)
   printf '%-14s %10s execs in %5s s (%5s/s), %5s edges, corpus %5s, crashes %s\n' "$t" "${execs:-0}" "$took" "${rate:-0}" "$cov" "$corpus" "$crashes"
   if [[ $rc -ne 0 || $crashes -gt 0 ]]; then
     echo "fuzz.sh: $t: libFuzzer exited $rc; see $log" >&2
