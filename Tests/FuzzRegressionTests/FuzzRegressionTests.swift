@@ -61,6 +61,10 @@ final class FuzzRegressionTests: XCTestCase {
         let n = Int(seed[0]) | Int(seed[1]) << 8
         let config = try JSONSerialization.jsonObject(with: Data(seed[4..<(4 + n)])) as? [String: Any]
         XCTAssertEqual(config?["peft_type"] as? String, "LORA")
-        XCTAssertEqual(Array(seed[(4 + n)..<(4 + n + 8)]).count, 8)
+        let weights = Array(seed[(4 + n)...])   // a safetensors file: u64 header length, then the JSON header
+        let headerLength = weights[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        XCTAssertEqual(weights[8], UInt8(ascii: "{"))
+        let header = String(decoding: weights[8..<(8 + headerLength)], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        XCTAssertTrue(header.hasSuffix("}") && header.contains("lora_A"), header)
     }
 }
