@@ -2,8 +2,30 @@
 import PackageDescription
 import class Foundation.ProcessInfo
 
+let environment = ProcessInfo.processInfo.environment
+
+// CPU targets (x86-64). Every Swift module is compiled for Haswell, i.e. x86-64-v3 (AVX2, FMA, F16C: the default
+// x86-64 target makes the kernels 3-10x slower), unless ROMA_BASELINE=x86-64 asks for the plain
+// baseline; the compute-cell modules are compiled for their instruction sets and run only where
+// `KernelPath` finds them at run time (CPUID), so one binary serves AVX2 and AVX-512 machines.
+#if arch(x86_64)
+let baselineV3 = environment["ROMA_BASELINE"] != "x86-64"
+let baseline: [SwiftSetting] = baselineV3 ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
+let avx2Cells: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+// The machine combiner would split vpdpwssd into vpmaddwd + vpaddd to shorten each accumulator's
+// latency chain; the kernels keep eight chains in flight and are bound by throughput, where the split
+// halves it.
+let avx512Cells: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "icelake-server", "-Xllvm", "-x86-machine-combiner=false"])]
+let cpuProbe: [CSetting] = baselineV3 ? [.define("ROMA_BASELINE_V3")] : []
+#else
+let baseline: [SwiftSetting] = [], avx2Cells: [SwiftSetting] = [], avx512Cells: [SwiftSetting] = []
+let cpuProbe: [CSetting] = []
+#endif
+
 // Floors (lower never imports higher):
-//   1  ROMANumerics (FP16/FP8, kernels, worker pool), ROMAFormats (GGUF, safetensors)
+//   0  CROMACPU (CPUID: which kernel paths this host runs)
+//   1  ROMANumerics (FP16/FP8, kernels, kernel paths, worker pool), ROMAFormats (GGUF, safetensors)
+//   1½ ROMAKernelsAVX2, ROMAKernelsAVX512 (the compute cells per instruction set, each compiled for it)
 //   2  ROMALlama (the software model: model config, tensor names, the one Llama forward pass over a
 //      Backend, KV cache, batches, LoRA adapters, the FP32 reference backend), ROMATokenizer
 //   3  ROMAChip (the hardware model and its execution: chip config, ROM image and compiler, L/H/vector
@@ -33,11 +55,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "ROMANumerics"),
+        .target(name: "CROMACPU", cSettings: cpuProbe),
+        .target(name: "ROMANumerics", dependencies: ["CROMACPU"]),
+        .target(name: "ROMAKernelsAVX2", dependencies: ["ROMANumerics"], swiftSettings: avx2Cells),
+        .target(name: "ROMAKernelsAVX512", dependencies: ["ROMANumerics"], swiftSettings: avx512Cells),
         .target(name: "ROMAFormats", dependencies: ["ROMANumerics"]),
         .target(name: "ROMATokenizer", dependencies: ["ROMAFormats"]),
         .target(name: "ROMALlama", dependencies: ["ROMAFormats", "ROMANumerics"]),
-        .target(name: "ROMAChip", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics"]),
+        .target(name: "ROMAChip", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics", "ROMAKernelsAVX2", "ROMAKernelsAVX512"]),
         .target(name: "ROMAModel", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics", "ROMATokenizer", "ROMAChip"]),
         .target(name: "ROMAServe", dependencies: ["ROMALlama", "ROMAModel", "ROMANumerics", "ROMATokenizer"]),
         .target(name: "ROMAServer", dependencies: [
@@ -80,6 +105,10 @@ let package = Package(
 
 // The libFuzzer driver exists only in fuzz builds (scripts/fuzz.sh sets ROMA_FUZZ_BUILD=1 and builds with
 // -sanitize=fuzzer,address -parse-as-library): libFuzzer supplies its main.
-if ProcessInfo.processInfo.environment["ROMA_FUZZ_BUILD"] == "1" {
+if environment["ROMA_FUZZ_BUILD"] == "1" {
     package.targets.append(.executableTarget(name: "roma-fuzz", dependencies: ["ROMAFuzz"]))
+}
+
+for target in package.targets where !["CROMACPU", "ROMAKernelsAVX2", "ROMAKernelsAVX512"].contains(target.name) {
+    target.swiftSettings = (target.swiftSettings ?? []) + baseline
 }

@@ -14,7 +14,7 @@ MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 bash scripts/fetch-model.sh
 SERVER=$(bash scripts/build-llamacpp.sh llama-server)
 # shellcheck disable=SC2046
-swift build -c release $(bash scripts/cpu-flags.sh) --product roma >/dev/null
+swift build -c release --product roma >/dev/null
 ROMA=.build/release/roma
 W=$(mktemp -d)
 PIDS=()

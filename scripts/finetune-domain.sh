@@ -12,7 +12,7 @@ W=${1:-out/finetune-domain}
 ROMA=${2:-}
 if [ -z "$ROMA" ] || [ ! -x "$ROMA" ]; then
   # shellcheck disable=SC2046
-  swift build -c release $(bash scripts/cpu-flags.sh) --product roma >&2
+  swift build -c release --product roma >&2
   ROMA=.build/release/roma
 fi
 bash scripts/fetch-model.sh

@@ -10,7 +10,7 @@ ITERS=${1:-40}
 ROMA=${2:-}
 if [ -z "$ROMA" ] || [ ! -x "$ROMA" ]; then
   # shellcheck disable=SC2046
-  swift build -c release $(bash scripts/cpu-flags.sh) --product roma >&2
+  swift build -c release --product roma >&2
   ROMA=.build/release/roma
 fi
 bash scripts/fetch-model.sh

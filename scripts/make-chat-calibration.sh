@@ -20,7 +20,7 @@ done
 mkdir -p "$(dirname "$OUT")"
 bash scripts/fetch-model.sh
 # shellcheck disable=SC2046
-swift build -c release $(bash scripts/cpu-flags.sh) --product roma >/dev/null
+swift build -c release --product roma >/dev/null
 : > "$OUT.tmp"
 n=0
 SYS="You are a helpful AI assistant named SmolLM, trained by Hugging Face"

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: fetch the model, build roma in release mode for this CPU, compile the
+# The main job on a fresh machine: fetch the model, build roma in release mode (one binary; the kernels are chosen at run time), compile the
 # default ROM image once (INT4, GPTQ act-order on the shipped calibration text; cached under models/,
 # keyed by the model's checksum and the compiler settings) and chat with it on the chip backend.
 # Extra arguments go to `roma chat` (e.g. `--temperature 0 "a question"`; flags alone start an interactive chat).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-model.sh
-CPU_FLAGS=$(bash scripts/cpu-flags.sh)
-# shellcheck disable=SC2086
-swift build -c release $CPU_FLAGS --product roma >&2
+swift build -c release --product roma >&2
 ROMA=.build/release/roma
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 # The compiler settings of the default image; the cache key covers them, the model's checksum, the

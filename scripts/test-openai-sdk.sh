@@ -14,7 +14,7 @@ if ! "$VENV/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '
 fi
 if [ -z "$ROMA" ] || [ ! -x "$ROMA" ]; then
   # shellcheck disable=SC2046
-  swift build -c release $(bash scripts/cpu-flags.sh) --product roma >&2
+  swift build -c release --product roma >&2
   ROMA=.build/release/roma
 fi
 bash scripts/fetch-model.sh

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests on tiny generated models (debug build), a short libFuzzer run of
 # every reader (scripts/fuzz.sh, AddressSanitizer), then the real-model
-# tests against llama.cpp's golden outputs (release build, host-CPU kernels). The last line is the
+# tests against llama.cpp's golden outputs (release build, every kernel path the CPU runs). The last line is the
 # total over all of them (each fuzz target's short run counts as one test): "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-model.sh
 if [ -f scripts/install-eda.sh ]; then bash scripts/install-eda.sh; fi
-CPU_FLAGS=$(bash scripts/cpu-flags.sh)
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
 passed=0; failed=0; skipped=0
@@ -43,11 +42,12 @@ set -e
 p=$(grep -cE ' crashes 0$' "$LOGS/fuzz.log" || true)
 passed=$((passed + p)); failed=$((failed + 8 - p))
 [ "$rc" -eq 0 ] && [ "$p" -eq 8 ] || finish 1
-echo "== release build: host-CPU kernels against the golden L-Unit, and the real-model tests ($CPU_FLAGS)" >&2
+echo "== release build: every kernel path this CPU runs against the golden L-Unit, and the real-model tests" >&2
 export ROMA_REAL_MODEL_TESTS=1
-# shellcheck disable=SC2086
-run_suite release swift test -c release $CPU_FLAGS \
-  --filter "RealModelTests|ChipBackendTests|ArchitectureTests|LUnitTests|HUnitTests|AdapterRuntimeTests" || finish 1
+run_suite release swift test -c release \
+  --filter "RealModelTests|ChipBackendTests|ArchitectureTests|LUnitTests|HUnitTests|KernelPathTests|AdapterRuntimeTests" || finish 1
+echo "== the AVX-512 / AVX2 kernel modules share no weak code symbols with baseline modules (one test)" >&2
+if bash scripts/check-kernel-symbols.sh .build/release; then passed=$((passed + 1)); else failed=$((failed + 1)); finish 1; fi
 echo "== the official openai Python SDK against roma serve (chip, INT4 image, an adapter)" >&2
 set +e
 bash scripts/test-openai-sdk.sh .build/release/roma 2>&1 | tee "$LOGS/sdk.log"   # the binary the release tests built

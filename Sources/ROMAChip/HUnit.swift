@@ -1,8 +1,7 @@
 import Foundation
 import ROMANumerics
-#if ROMA_AVX2
-import _Builtin_intrinsics.intel
-#endif
+import ROMAKernelsAVX2
+import ROMAKernelsAVX512
 
 /// The SRAM-based H-Unit (Sec. III-A): holds the KV cache (FP16) and LoRA weights (FP8 E4M3) and
 /// computes attention and the LoRA products.
@@ -20,6 +19,9 @@ public enum HUnit {
             for j in 0..<n { scores[j] = F32Kernels.dot(q, keys + j &* stride, headDim) * scale }
         }
         VectorUnit.softmax(scores, n)
+        if headDim == 64 && KernelPath.selected == .avx512vnni {
+            return HUnitAVX512.weightedSum64(values: values, stride: stride, n: n, p: scores, out: out)
+        }
         if headDim == 64 {
             // the same sums (each output lane in position order), held in eight 8-lane registers
             typealias V = SIMD8<Float>
@@ -45,8 +47,8 @@ public enum HUnit {
 
     /// scores[j] = F32Kernels.dot(q, k_j, 64) · scale, bit for bit, with q held in registers: per
     /// position s_c = (0 + q_c·k_c) + q_(c+4)·k_(c+4) over 8-lane chunks c < 4, S = (s0 + s1) + (s2 + s3),
-    /// score = S's lanes added in order. On AVX2 builds eight positions are transposed so that their
-    /// in-order lane sums run in the lanes.
+    /// score = S's lanes added in order. On the AVX2 path eight positions are transposed so that their
+    /// in-order lane sums run in the lanes (`HUnitAVX2.scores64`).
     @inline(__always)
     static func scores64(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                          scores: UnsafeMutablePointer<Float>) {
@@ -58,44 +60,11 @@ public enum HUnit {
             let s2 = (V() + q2 * ld(k + 16)) + q6 * ld(k + 48), s3 = (V() + q3 * ld(k + 24)) + q7 * ld(k + 56)
             return (s0 + s1) + (s2 + s3)
         }
-        var j = 0
-        #if ROMA_AVX2
-        let sv = V(repeating: scale)
-        while j &+ 8 <= n {
-            let k = keys + j &* stride
-            let r0 = lanes(k), r1 = lanes(k + stride), r2 = lanes(k + 2 &* stride), r3 = lanes(k + 3 &* stride)
-            let r4 = lanes(k + 4 &* stride), r5 = lanes(k + 5 &* stride), r6 = lanes(k + 6 &* stride), r7 = lanes(k + 7 &* stride)
-            let c = transpose8(r0, r1, r2, r3, r4, r5, r6, r7)
-            let sum = ((((((c.0 + c.1) + c.2) + c.3) + c.4) + c.5) + c.6) + c.7
-            UnsafeMutableRawPointer(scores + j).storeBytes(of: sum * sv, as: V.self)
-            j &+= 8
-        }
-        #endif
+        // the AVX2 path: eight positions at a time, then the rest here
+        var j = KernelPath.selected >= .avx2 ? HUnitAVX2.scores64(q: q, keys: keys, stride: stride, n: n, scale: scale, scores: scores) : 0
         while j < n { scores[j] = lanes(keys + j &* stride).sum() * scale; j &+= 1 }
     }
 
-    #if ROMA_AVX2
-    /// Columns of the 8x8 matrix with rows r0..r7: result.k = (r0[k], ..., r7[k]).
-    @inline(__always)
-    static func transpose8(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
-                           _ r4: SIMD8<Float>, _ r5: SIMD8<Float>, _ r6: SIMD8<Float>, _ r7: SIMD8<Float>)
-        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        typealias V = SIMD8<Float>
-        @inline(__always) func pd(_ x: V) -> SIMD4<Double> { unsafeBitCast(x, to: SIMD4<Double>.self) }
-        @inline(__always) func ps(_ x: SIMD4<Double>) -> V { unsafeBitCast(x, to: V.self) }
-        // within 128-bit halves: u_k = (r0[k], r1[k], r2[k], r3[k] | r0[k+4], ..., r3[k+4]) for k < 4
-        let t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3)
-        let t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5), t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7)
-        let u0 = ps(_mm256_unpacklo_pd(pd(t0), pd(t2))), u1 = ps(_mm256_unpackhi_pd(pd(t0), pd(t2)))
-        let u2 = ps(_mm256_unpacklo_pd(pd(t1), pd(t3))), u3 = ps(_mm256_unpackhi_pd(pd(t1), pd(t3)))
-        let w0 = ps(_mm256_unpacklo_pd(pd(t4), pd(t6))), w1 = ps(_mm256_unpackhi_pd(pd(t4), pd(t6)))
-        let w2 = ps(_mm256_unpacklo_pd(pd(t5), pd(t7))), w3 = ps(_mm256_unpackhi_pd(pd(t5), pd(t7)))
-        return (V(lowHalf: u0.lowHalf, highHalf: w0.lowHalf), V(lowHalf: u1.lowHalf, highHalf: w1.lowHalf),
-                V(lowHalf: u2.lowHalf, highHalf: w2.lowHalf), V(lowHalf: u3.lowHalf, highHalf: w3.lowHalf),
-                V(lowHalf: u0.highHalf, highHalf: w0.highHalf), V(lowHalf: u1.highHalf, highHalf: w1.highHalf),
-                V(lowHalf: u2.highHalf, highHalf: w2.highHalf), V(lowHalf: u3.highHalf, highHalf: w3.highHalf))
-    }
-    #endif
 
     /// LoRA on the H-Unit for `tokens` rows of x [tokens, inDim]: A [rank, inDim] and Bᵀ [rank, outDim]
     /// hold the stored weight values (FP8 E4M3 values by default) without their per-tensor scales.

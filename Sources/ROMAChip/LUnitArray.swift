@@ -1,4 +1,6 @@
 import ROMANumerics
+import ROMAKernelsAVX2
+import ROMAKernelsAVX512
 
 /// The 256 L-Units computing one base-model matrix product straight from ROM (Sec. III-A/B).
 /// Each L-Unit holds a contiguous slice of the tensor's output rows (`unitRowStart`); the activations
@@ -6,41 +8,40 @@ import ROMANumerics
 /// cell), and every row's group results are summed in FP32 in group order.
 public enum LUnitArray {
     /// Aligned activations of T tokens: Int16 values [T, cols], and per (token, group) vsum and the
-    /// Eq. 1 power of two 2^(max_exp - Bias) (NaN when the group held inf/NaN).
+    /// Eq. 1 power of two 2^(max_exp - Bias) (NaN when the group held inf/NaN), plus the copies the
+    /// SIMD paths read (`ActivationLayout`), made for `path` (the kernels that will consume them).
     /// `@unchecked Sendable`: filled once by the alignment unit, then only read by the L-Unit workers.
     public final class AlignedActivations: @unchecked Sendable {
         public let tokens: Int, cols: Int, groupSize: Int
+        public let path: KernelPath
         public let values: UnsafeMutablePointer<Int16>
         public let vsum: UnsafeMutablePointer<Int32>
         public let pow2: UnsafeMutablePointer<Float>
         public let maxExp: UnsafeMutablePointer<Int32>
-        public var groups: Int { cols / groupSize }
-        #if ROMA_AVX2
-        /// The byte split of `values` for `LUnitAVX2.row64` (`LUnitAVX2.split`), [T, cols] each; made for
-        /// the tokens after the whole blocks of eight (all of them in decode).
-        let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
-        /// Whole blocks of eight tokens for `LUnitAVX2.row8Tokens`: the values as [block, group, 8 tokens, G],
-        /// vsum and pow2 as [block, group, 8 tokens], so that one group of the eight tokens is adjacent.
+        /// The prefill kernels' blocks of `blockTokens` tokens (`ActivationLayout.blocked`), SIMD paths only.
         let blocked: UnsafeMutablePointer<Int16>, vsumB: UnsafeMutablePointer<Int32>, pow2B: UnsafeMutablePointer<Float>
-        var blocks: Int { tokens / 8 }
-        #endif
+        /// The byte split of the tokens after the blocks (`ActivationLayout.hi8`/`lo8`), SIMD paths only.
+        let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
+        let blocks: Int, blockTokens: Int, blockedTokens: Int
+        public var groups: Int { cols / groupSize }
 
-        public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics) {
-            self.tokens = tokens; self.cols = cols; self.groupSize = groupSize
+        public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics,
+                    path: KernelPath = .selected) {
+            self.tokens = tokens; self.cols = cols; self.groupSize = groupSize; self.path = path
             values = .allocate(capacity: tokens * cols)
             let ng = cols / groupSize
             vsum = .allocate(capacity: tokens * ng); pow2 = .allocate(capacity: tokens * ng); maxExp = .allocate(capacity: tokens * ng)
+            (blocks, blockTokens, blockedTokens) = Self.blocking(tokens: tokens, path: path)
+            let padded = blocks * blockTokens
+            blocked = .allocate(capacity: padded * cols); vsumB = .allocate(capacity: padded * ng); pow2B = .allocate(capacity: padded * ng)
+            if padded > tokens {   // the last block's padding tokens: zero activations
+                blocked.initialize(repeating: 0, count: padded * cols)
+                vsumB.initialize(repeating: 0, count: padded * ng); pow2B.initialize(repeating: 0, count: padded * ng)
+            }
+            let split = path == .avx2 ? tokens - blockedTokens : 0
+            hi8 = .allocate(capacity: split * cols); lo8 = .allocate(capacity: split * cols)
+            let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
-            #if ROMA_AVX2
-            hi8 = .allocate(capacity: tokens * cols); lo8 = .allocate(capacity: tokens * cols)
-            let (hp, lp) = (Unchecked(hi8), Unchecked(lo8))
-            #endif
-            #if ROMA_AVX2
-            let nb = tokens / 8
-            blocked = .allocate(capacity: nb * 8 * cols); vsumB = .allocate(capacity: nb * 8 * ng); pow2B = .allocate(capacity: nb * 8 * ng)
-            let (bp, vb, pb) = (Unchecked(blocked), Unchecked(vsumB), Unchecked(pow2B))
-            let vectorAlign = numerics.shiftRounding == .truncate && groupSize % 16 == 0
-            #endif
             let xs = Unchecked(x)
             Parallel.forEach(tokens, minChunk: 8) { t in
                 let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
@@ -49,55 +50,70 @@ public enum LUnitArray {
                     let base = t * cols + g * groupSize
                     for k in 0..<groupSize { bits[k] = FP16.fromFloat(xs.value[base + k]) }
                     let maxE: Int, sum: Int32
-                    #if ROMA_AVX2
                     if vectorAlign {
-                        (maxE, sum) = LUnitAVX2.alignTruncate(bits, count: groupSize, values: v.value + base)
+                        (maxE, sum) = LUnitAVX2Cells.alignTruncate(bits, count: groupSize, values: v.value + base)
                     } else {
                         let a = LUnit.align(bits, count: groupSize, values: v.value + base, rounding: numerics.shiftRounding)
                         (maxE, sum) = (a.maxExp, a.vsum)
                     }
-                    #else
-                    let a = LUnit.align(bits, count: groupSize, values: v.value + base, rounding: numerics.shiftRounding)
-                    (maxE, sum) = (a.maxExp, a.vsum)
-                    #endif
                     vs.value[t * ng + g] = sum
                     me.value[t * ng + g] = Int32(maxE)
                     p2.value[t * ng + g] = maxE == 31 ? .nan : LUnit.pow2(maxE - numerics.bias)   // inf/NaN in the group: NaN
                 }
-                #if ROMA_AVX2
-                AlignedActivations.layOutAVX2(token: t, blocks: nb, cols: cols, groupSize: groupSize,
-                                              values: v.value, vsum: vs.value, pow2: p2.value, hi: hp.value, lo: lp.value,
-                                              blocked: bp.value, vsumB: vb.value, pow2B: pb.value)
-                #endif
+                self.layOut(token: t)
             }
         }
 
-        #if ROMA_AVX2
-        /// AVX2 layout step: token `t`'s byte split (after the whole blocks of eight) or its blocked copy.
-        @inline(__always)
-        static func layOutAVX2(token t: Int, blocks nb: Int, cols: Int, groupSize: Int, values v: UnsafeMutablePointer<Int16>,
-                               vsum vs: UnsafeMutablePointer<Int32>, pow2 p2: UnsafeMutablePointer<Float>,
-                               hi hp: UnsafeMutablePointer<Int8>, lo lp: UnsafeMutablePointer<Int8>, blocked bp: UnsafeMutablePointer<Int16>,
-                               vsumB vb: UnsafeMutablePointer<Int32>, pow2B pb: UnsafeMutablePointer<Float>) {
-            let ng = cols / groupSize
-            if t >= nb * 8 {
-                LUnitAVX2.split(v + t * cols, count: cols, hi: hp + t * cols, lo: lp + t * cols)
-            } else {
-                let b = t / 8, i = t % 8
-                for g in 0..<ng {
-                    let dst = (b * ng + g) * 8 + i
-                    (bp + dst * groupSize).update(from: v + t * cols + g * groupSize, count: groupSize)
-                    vb[dst] = vs[t * ng + g]; pb[dst] = p2[t * ng + g]
+        /// How `path`'s prefill kernels block T tokens: (blocks, tokens per block, real tokens in them).
+        static func blocking(tokens: Int, path: KernelPath) -> (Int, Int, Int) {
+            switch path {
+            case .portable: return (0, 1, 0)
+            case .avx2:
+                let n = LUnitAVX2Cells.blockTokens
+                return (tokens / n, n, tokens / n * n)
+            case .avx512vnni:
+                let n = LUnitAVX512Cells.blockTokens
+                guard tokens >= LUnitAVX512Cells.minBlockedTokens else { return (0, n, 0) }
+                return ((tokens + n - 1) / n, n, tokens)
+            }
+        }
+
+        /// The SIMD layout step for token `t`: its copy in the blocked layout of `path`, or its byte split.
+        private func layOut(token t: Int) {
+            let ng = groups, G = groupSize, n = blockTokens
+            if t >= blockedTokens {
+                guard path == .avx2 else { return }
+                let i = t - blockedTokens
+                LUnitAVX2Cells.split(values + t * cols, count: cols, hi: hi8 + i * cols, lo: lo8 + i * cols)
+                return
+            }
+            let b = t / n, i = t % n
+            for g in 0..<ng {
+                let dst = (b * ng + g) * n + i
+                vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
+                let src = values + t * cols + g * G
+                if path == .avx512vnni {
+                    // column pair k of token i at [(b, g), k, i]: one UInt32 per pair
+                    let s32 = UnsafeRawPointer(src), d32 = UnsafeMutableRawPointer(blocked + (b * ng + g) * n * G)
+                    for k in 0..<(G / 2) {
+                        d32.storeBytes(of: s32.load(fromByteOffset: k * 4, as: UInt32.self), toByteOffset: (k * n + i) * 4, as: UInt32.self)
+                    }
+                } else {
+                    (blocked + dst * G).update(from: src, count: G)
                 }
             }
         }
-        #endif
+
+        /// What the SIMD kernels read.
+        var layout: ActivationLayout {
+            ActivationLayout(tokens: tokens, blocks: blocks, blockTokens: blockTokens, blockedTokens: blockedTokens,
+                             values: values, vsum: vsum, pow2: pow2,
+                             blocked: blocked, vsumB: vsumB, pow2B: pow2B, hi8: hi8, lo8: lo8)
+        }
 
         deinit {
             values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate()
-            #if ROMA_AVX2
             hi8.deallocate(); lo8.deallocate(); blocked.deallocate(); vsumB.deallocate(); pow2B.deallocate()
-            #endif
         }
     }
 
@@ -154,24 +170,27 @@ public enum LUnitArray {
         let table: UnsafePointer<Float>   // FP16 bit pattern -> FP32
         let rows: Int, cols: Int, groupSize: Int, bits: Int
         let out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool
+
+        /// Rows `rows` of this product against `x`, for the SIMD kernels.
+        func cells(rows: Range<Int>, x: AlignedActivations) -> LUnitCells {
+            LUnitCells(codes: codes, scales: scales, zeros: zeros, table: table, rowStart: rows.lowerBound, rowEnd: rows.upperBound,
+                       cols: cols, groupSize: groupSize, bits: bits, out: out, outStride: outStride, roundToFP16: roundToFP16, x: x.layout)
+        }
     }
 
-    /// Rows `rows` of one product, every token. Each row's codes are unpacked once and reused for
-    /// every token (eight tokens at a time on AVX2, four for group 64 otherwise); a single token
-    /// streams the packed codes.
+    /// Rows `rows` of one product, every token, on the activations' kernel path: the SIMD cells
+    /// (`ROMAKernelsAVX512`, `ROMAKernelsAVX2`) where they handle the code shape, else the portable
+    /// ones: each row's codes unpacked once and reused for every token (four at a time for group 64);
+    /// a single 4-bit token streams the packed codes.
     static func computeRows(_ p: Cells, rows: Range<Int>, x: AlignedActivations) {
         let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
-        #if ROMA_AVX2
-        switch (bits, G) {
-        case (4, 64): return computeRowsAVX2(p, rows: rows, x: x, Int4G64.self)
-        case (2, 64): return computeRowsAVX2(p, rows: rows, x: x, Int2G64.self)
-        case (4, 128): return computeRowsAVX2(p, rows: rows, x: x, Int4G128.self)
-        case (2, 128): return computeRowsAVX2(p, rows: rows, x: x, Int2G128.self)
-        case (4, 256): return computeRowsAVX2(p, rows: rows, x: x, Int4G256.self)
-        case (2, 256): return computeRowsAVX2(p, rows: rows, x: x, Int2G256.self)
+        switch x.path {
+        case .avx512vnni where LUnitAVX512Cells.handles(bits: bits, group: G):
+            return LUnitAVX512Cells.computeRows(p.cells(rows: rows, x: x))
+        case .avx2 where LUnitAVX2Cells.handles(bits: bits, group: G):
+            return LUnitAVX2Cells.computeRows(p.cells(rows: rows, x: x))
         default: break
         }
-        #endif
         if T == 1 && bits == 4 && (G == 64 || G == 128) {
             return computeRowsPacked4(p, rows: rows, x: x)
         }
@@ -290,38 +309,6 @@ public enum LUnitArray {
         }
     }
 
-    #if ROMA_AVX2
-    /// The AVX2 compute cells for one code shape: blocks of eight tokens one per lane (their activations
-    /// stay in L1 across the rows), then the remaining tokens (all of them in decode) one at a time, row by
-    /// row (4-bit group 64 on the 8-bit multipliers, `LUnitAVX2.row64`; the others on vpmaddwd).
-    static func computeRowsAVX2<S: CodeShape>(_ p: Cells, rows: Range<Int>, x: AlignedActivations, _ shape: S.Type) {
-        let T = x.tokens, cols = p.cols, gpr = cols / S.group, rowBytes = cols * S.bits / 8
-        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
-        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
-        for b in 0..<x.blocks {
-            let blk = x.blocked + b * 8 * cols, vs = x.vsumB + b * 8 * gpr, p2 = x.pow2B + b * 8 * gpr
-            for r in rows {
-                let a = LUnitAVX2.row8Tokens(S.self, codes: codes + r * rowBytes, gpr: gpr, blk: blk, vsum: vs, pow2: p2,
-                                             scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                for i in 0..<8 { o[(b * 8 + i) * outStride + r] = roundToFP16 ? FP16.round(a[i]) : a[i] }
-            }
-        }
-        for tok in (x.blocks * 8)..<T {
-            let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
-            for r in rows {
-                let a: Float
-                if S.bits == 4 && S.group == 64 {
-                    a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: x.hi8 + tok * cols, lo: x.lo8 + tok * cols, gpr: gpr, vsum: vs, pow2: p2,
-                                        scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                } else {
-                    a = LUnitAVX2.row1Token(S.self, codes: codes + r * rowBytes, gpr: gpr, v: x.values + tok * cols, vsum: vs, pow2: p2,
-                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                }
-                o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
-            }
-        }
-    }
-    #endif
 
     // Eq. 1 per group, (dot - vsum*z) * s * 2^(max_exp - Bias), summed over the row's groups in FP32
     // in group order. One copy per group size so the dot product loop has a constant trip count.

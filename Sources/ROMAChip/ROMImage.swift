@@ -419,3 +419,16 @@ extension ROMImageError: ROMAError {
         }
     }
 }
+
+extension ROMImage {
+    /// The bytes the L-Units read from ROM for one decoded token: every linear's codes, FP16 scales
+    /// and zero points, and the embedding's when it is also the output head (no `output.weight`);
+    /// otherwise the embedding lookup reads one row, which is left out.
+    public var bytesReadPerToken: Int {
+        let tiedHead = !header.tensors.contains { $0.name == "output.weight" }
+        return header.tensors.reduce(0) { sum, t in
+            guard t.kind == .linear || (t.kind == .embedding && tiedHead) else { return sum }
+            return sum + t.codesBytes + t.rows * t.groupsPerRow * 3
+        }
+    }
+}

@@ -1,5 +1,6 @@
-#if ROMA_AVX2
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
+import ROMANumerics
 
 /// A packed-code shape the AVX2 kernels are specialized for (constant bits and group size).
 protocol CodeShape { static var bits: Int { get }; static var group: Int { get } }
@@ -10,9 +11,9 @@ enum Int2G128: CodeShape { static var bits: Int { 2 }; static var group: Int { 1
 enum Int4G256: CodeShape { static var bits: Int { 4 }; static var group: Int { 256 } }
 enum Int2G256: CodeShape { static var bits: Int { 2 }; static var group: Int { 256 } }
 
-/// The L-Unit compute cells on AVX2, exact like the portable kernels. Built only when the scripts
-/// compile for an AVX2 host (scripts/cpu-flags.sh adds `-DROMA_AVX2` beside `-target-cpu`); the
-/// portable `LUnitKernels` run otherwise, and the tests check both bit for bit against the golden L-Unit.
+/// The L-Unit compute cells on AVX2, exact like the portable kernels. This module is compiled for
+/// x86-64-v3 (Package.swift) and runs only when `KernelPath.selected` is `.avx2`; the tests check every
+/// path bit for bit against the golden L-Unit.
 ///
 /// An aligned activation is an integer with |a| <= 2047 (an 11-bit significand shifted right).
 /// - Blocks of eight tokens and the shapes other than 4-bit group 64: codes widened to Int16 and

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import ROMAChip
 import ROMALlama
 import ROMAModel
+import ROMANumerics
 
 /// `roma bench ...`: the model's own speed, or a server's under load.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure speed: the model (default) or a server under load.",
-                                                    subcommands: [BenchModelCommand.self, BenchServeCommand.self],
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure speed: the model (default), a server under load, or the L-Unit kernels alone.",
+                                                    subcommands: [BenchModelCommand.self, BenchServeCommand.self, BenchLUnitCommand.self],
                                                     defaultSubcommand: BenchModelCommand.self)
 }
 
@@ -26,11 +28,16 @@ struct BenchModelCommand: ParsableCommand {
     var profile = false
     @Option(help: "Also decode this many sequences together, one forward pass per step (what roma serve batches): aggregate t/s.")
     var batch: Int?
+    @Flag(help: "Also measure the read bandwidth (a streaming read of the mapped ROM image on the bench's threads) and print decode as a fraction of it (chip backend).")
+    var bandwidth = false
 
     func validate() throws {
         if promptTokens < 1 || genTokens < 1 { throw ValidationError("--prompt-tokens and --gen-tokens must be >= 1") }
         if promptTokens > 1 << 24 || genTokens > 1 << 24 { throw ValidationError("--prompt-tokens and --gen-tokens must be at most \(1 << 24)") }
         if repetitions < 1 { throw ValidationError("--repetitions must be >= 1") }
+        if bandwidth && modelOptions.image == nil {
+            throw ValidationError("--bandwidth compares decode with a read of the ROM image: it needs the chip backend (--image X.rom)")
+        }
         if let batch, !(1...256).contains(batch) { throw ValidationError("--batch must be in 1...256") }
     }
 
@@ -90,19 +97,47 @@ struct BenchModelCommand: ParsableCommand {
             }
         }
         let threads = modelOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let memory = try bandwidth ? measureBandwidth(engine, decodeTPS: median(tg)) : nil
+        let kernels = chipBackend(engine) != nil ? KernelPath.selected.rawValue : "fp32"
         if printing.json {
             try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens,
                            "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
                            "pp_runs": pp, "tg_runs": tg, "batch": batch as Any? ?? NSNull(),
-                           "batch_tg_tps": bt.isEmpty ? NSNull() : median(bt) as Any])
+                           "batch_tg_tps": bt.isEmpty ? NSNull() : median(bt) as Any,
+                           "kernels": kernels, "cpu_features": KernelPath.CPUFeatures.host.names,
+                           "bandwidth_gbps": memory.map { $0.gbps as Any } ?? NSNull(),
+                           "decode_bytes_per_token": memory.map { $0.bytesPerToken as Any } ?? NSNull(),
+                           "decode_fraction_of_bandwidth": memory.map { $0.fraction as Any } ?? NSNull()])
         } else {
             let name = engine.backend.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+            print("kernels \(kernels) (CPU: \(KernelPath.CPUFeatures.host.names.joined(separator: ", ")))")
             print("backend    threads  test     t/s (median of \(repetitions))")
             print(name + String(format: " %7d  pp%-5d  %8.2f", threads, promptTokens, median(pp)))
             print(name + String(format: " %7d  tg%-5d  %8.2f", threads, genTokens, median(tg)))
             if let batch {
                 print(name + String(format: " %7d  %dxtg%-3d %8.2f  (aggregate; %.2fx one sequence)", threads, batch, genTokens, median(bt), median(bt) / median(tg)))
             }
+            if let memory {
+                print(String(format: "read bandwidth %.1f GB/s (streaming read of the ROM image, %d threads); decode reads %.1f MB/token: %.1f GB/s = %.0f%% of it",
+                             memory.gbps, threads, Double(memory.bytesPerToken) / 1e6, memory.fraction * memory.gbps, memory.fraction * 100))
+            }
         }
+    }
+
+    /// The chip backend under any decorators (`--profile`), or nil for the reference engine.
+    func chipBackend(_ engine: Engine) -> ChipBackend? {
+        var b: Backend = engine.backend
+        while let d = b as? BackendDecorator { b = d.inner }
+        return b as? ChipBackend
+    }
+
+    /// The streaming read rate of the chip's mapped ROM image and decode's share of it.
+    func measureBandwidth(_ engine: Engine, decodeTPS: Double) throws -> (gbps: Double, bytesPerToken: Int, fraction: Double) {
+        guard let chip = chipBackend(engine) else {
+            throw ValidationError("--bandwidth compares decode with a read of the ROM image: it needs the chip backend (--image X.rom)")
+        }
+        let bps = MemoryBandwidth.streamingRead(chip.image.file.bytes)
+        let perToken = chip.image.bytesReadPerToken
+        return (bps / 1e9, perToken, decodeTPS * Double(perToken) / bps)
     }
 }

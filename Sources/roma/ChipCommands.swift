@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ROMAChip
 import ROMALlama
+import ROMANumerics
 
 /// `roma chip ...` — the declarative chip configuration (ChipConfig).
 struct ChipCommand: ParsableCommand {
@@ -34,6 +35,7 @@ struct ChipShow: ParsableCommand {
         print(String(format: "  vector unit      %.0f FP16 lanes, %.0f cycles per op", c.vectorUnit.lanes, c.vectorUnit.opLatencyCycles))
         print(String(format: "  router           %.0f B/cycle links, %.4f cycles/hop", c.router.linkBytesPerCycle, c.router.hopLatencyCycles))
         print("  technology       \(c.technology.processName): SRAM cell \(c.technology.sramBitCellUm2) um^2, ROM/SRAM cell \(String(format: "%.3f", c.technology.romCellToSRAMCellRatio)), B-ROM/ROM area \(c.technology.bromAreaToROMRatio)")
+        print("  this host        runs the chip model on the \(KernelPath.selected) kernels (CPU: \(KernelPath.CPUFeatures.host.names.joined(separator: ", ")); ROMA_KERNELS=\(KernelPath.supported.map(\.rawValue).joined(separator: "|")) forces a path)")
         print("(every number and its source: docs/sim-parameters.md)")
     }
 }

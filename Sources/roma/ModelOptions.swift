@@ -73,7 +73,7 @@ struct ModelOptions: ParsableArguments {
         if let chip = engine.backend as? ChipBackend {
             let img = chip.image, q = img.header.quantization
             let tuning = img.header.tuning.map { " + " + $0.method } ?? ""
-            return "roma: chip backend (ROMA datapath, chip '\(chip.chip.name)') on ROM image \(img.path): INT\(q.bits) G\(q.groupSize) \(q.method)\(tuning), sha256 \(img.checksumHex.prefix(12))..."
+            return "roma: chip backend (ROMA datapath, chip '\(chip.chip.name)', \(KernelPath.selected) kernels) on ROM image \(img.path): INT\(q.bits) G\(q.groupSize) \(q.method)\(tuning), sha256 \(img.checksumHex.prefix(12))..."
         }
         return "roma: reference backend (FP32, the float path) on model \(modelPath)"
     }

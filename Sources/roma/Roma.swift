@@ -15,6 +15,10 @@ struct Roma: AsyncParsableCommand {
     static func main() async {
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { _ = try KernelPath.fromEnvironment() } catch {   // a forced kernel path this CPU cannot run, or no path at all
+            writeStderr("error: \(error)\n")
+            Foundation.exit(1)
+        }
         do {
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let e as ValidationError {

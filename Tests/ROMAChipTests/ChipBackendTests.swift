@@ -21,9 +21,18 @@ final class ChipBackendTests: XCTestCase {
         return (gguf, rom)
     }
 
-    /// LUnitArray.matmul (every kernel: eight tokens per lane group, eight rows per lane group, single
-    /// rows, and the portable ones) is bit-identical to summing the golden `LUnit.group` results of every
-    /// group in order and rounding to FP16.
+    /// The kernel paths this CPU can run; the others are named as skipped in the test log.
+    static let paths: [KernelPath] = {
+        let skipped = KernelPath.allCases.filter { !$0.isSupported() }
+        print("kernel paths under test: \(KernelPath.supported.map(\.rawValue).joined(separator: ", "))"
+              + (skipped.isEmpty ? "" : "; skipped (this CPU lacks them): \(skipped.map(\.rawValue).joined(separator: ", "))"))
+        return KernelPath.supported
+    }()
+
+    /// LUnitArray.matmul on every kernel path the CPU runs (AVX-512: sixteen tokens per block, padded
+    /// blocks, four rows at a time, single tokens; AVX2: eight tokens per block, single rows; the
+    /// portable ones) is bit-identical to summing the golden `LUnit.group` results of every group in
+    /// order and rounding to FP16.
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {
         // rows of 64 and 128 (group 64), 128 and 256 (group 128), 256 and 512 (group 256): every code shape
         // of the AVX2 kernels; the head's 269 rows end in a row block of fewer than eight rows
@@ -38,17 +47,19 @@ final class ChipBackendTests: XCTestCase {
                 let t = try img.requireTensor(name)
                 XCTAssertEqual(t.groupSize, group)
                 var rng = SplitMix(UInt64(bits))
-                for T in [1, 5, 9, 13, 16] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
+                for T in [1, 3, 5, 9, 13, 16, 20] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
             }
         }
     }
 
-    /// The array's alignment (the vectorized alignment unit on AVX2 builds, the scalar one otherwise)
+    /// The array's alignment on every kernel path (the vectorized alignment unit on the SIMD paths, the
+    /// scalar one on the portable path)
     /// gives LUnit.align's integers, vsum and max_exp for every group: normals with wide exponent
     /// spreads, denormals, signed zeros, the largest FP16, inf and NaN, under every shift rounding.
     func testAlignedActivationsEqualAlignmentUnitOnSpecialValues() {
         var rng = SplitMix(77)
         let specials: [Float] = [0, -0.0, 65504, -65504, 6.1e-5, -6.0e-8, 3.0e-7, 1e-3, -1, .infinity, -.infinity, .nan]
+        for path in Self.paths {
         for numerics in DatapathNumerics.ShiftRounding.allCases.map({ DatapathNumerics(shiftRounding: $0) }) {
             for G in [32, 64, 128] {
                 let T = 11, cols = 2 * G
@@ -63,7 +74,9 @@ final class ChipBackendTests: XCTestCase {
                         }
                     }
                 }
-                let act = x.withUnsafeBufferPointer { LUnitArray.AlignedActivations(x: $0.baseAddress!, tokens: T, cols: cols, groupSize: G, numerics: numerics) }
+                let act = x.withUnsafeBufferPointer {
+                    LUnitArray.AlignedActivations(x: $0.baseAddress!, tokens: T, cols: cols, groupSize: G, numerics: numerics, path: path)
+                }
                 var ref = [Int16](repeating: 0, count: G)
                 for t in 0..<T {
                     for g in 0..<2 {
@@ -71,7 +84,7 @@ final class ChipBackendTests: XCTestCase {
                         let al = bits.withUnsafeBufferPointer { b in
                             ref.withUnsafeMutableBufferPointer { LUnit.align(b.baseAddress!, count: G, values: $0.baseAddress!, rounding: numerics.shiftRounding) }
                         }
-                        let what = "\(numerics.shiftRounding) G \(G) token \(t) group \(g)"
+                        let what = "\(path) \(numerics.shiftRounding) G \(G) token \(t) group \(g)"
                         XCTAssertEqual(Array(UnsafeBufferPointer(start: act.values + t * cols + g * G, count: G)), ref, what)
                         XCTAssertEqual(act.vsum[t * 2 + g], al.vsum, what)
                         XCTAssertEqual(Int(act.maxExp[t * 2 + g]), al.maxExp, what)
@@ -81,18 +94,15 @@ final class ChipBackendTests: XCTestCase {
                 }
             }
         }
+        }
     }
 
+    /// One product of T random tokens on every kernel path against the golden L-Unit's sums.
     private func checkMatmulAgainstGolden(_ img: ROMImage, _ t: ROMImage.Tensor, bits: Int, tokens T: Int, rng: inout SplitMix) {
         let x = (0..<(T * t.cols)).map { _ in FP16.round(rng.normal() * Float(1 << (rng.next() % 6))) }
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)
-        defer { out.deallocate() }
-        x.withUnsafeBufferPointer { xp in
-            let act = LUnitArray.AlignedActivations(x: xp.baseAddress!, tokens: T, cols: t.cols, groupSize: t.groupSize, numerics: .paper)
-            LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: t.rows, roundToFP16: true)
-        }
         let q = GroupQuantizer(bits: bits, groupSize: t.groupSize)
         var codes = [UInt8](repeating: 0, count: t.groupSize)
+        var golden = [UInt32](repeating: 0, count: T * t.rows)
         for tok in 0..<T {
             for r in 0..<t.rows {
                 var acc: Float = 0
@@ -103,9 +113,26 @@ final class ChipBackendTests: XCTestCase {
                                           scaleBits: UInt16(littleEndian: img.scales(t)[r * t.groupsPerRow + g]))
                     acc += res.res
                 }
-                XCTAssertEqual(out[tok * t.rows + r].bitPattern, FP16.round(acc).bitPattern,
-                               "\(t.name) bits \(bits) G \(t.groupSize) T \(T) token \(tok) row \(r)")
+                golden[tok * t.rows + r] = FP16.round(acc).bitPattern
             }
+        }
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)
+        defer { out.deallocate() }
+        for path in Self.paths {
+            out.initialize(repeating: .nan, count: T * t.rows)
+            x.withUnsafeBufferPointer { xp in
+                let act = LUnitArray.AlignedActivations(x: xp.baseAddress!, tokens: T, cols: t.cols, groupSize: t.groupSize, numerics: .paper, path: path)
+                LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: t.rows, roundToFP16: true)
+            }
+            var bad = 0
+            for i in 0..<(T * t.rows) where out[i].bitPattern != golden[i] {
+                if bad < 3 {
+                    XCTFail("\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T) token \(i / t.rows) row \(i % t.rows): "
+                            + "\(out[i]) != golden \(Float(bitPattern: golden[i]))")
+                }
+                bad += 1
+            }
+            XCTAssertEqual(bad, 0, "\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T): mismatching outputs")
         }
     }
 

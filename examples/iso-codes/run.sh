@@ -10,7 +10,7 @@ W=${1:-out/iso-codes}
 ROMA=${2:-}
 if [ -z "$ROMA" ] || [ ! -x "$ROMA" ]; then
   # shellcheck disable=SC2046
-  swift build -c release $(bash scripts/cpu-flags.sh) --product roma >&2
+  swift build -c release --product roma >&2
   ROMA=.build/release/roma
 fi
 [ -f /usr/share/iso-codes/json/iso_3166-1.json ] || { echo "error: install Debian's iso-codes package (apt-get install iso-codes)" >&2; exit 1; }

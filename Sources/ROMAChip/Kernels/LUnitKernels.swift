@@ -2,8 +2,8 @@ import ROMANumerics
 
 /// Integer kernels of the L-Unit compute cells: aligned Int16 activations times unsigned ROM codes,
 /// summed exactly in Int32 per group. Written as plain fixed-length loops over unsafe pointers so the
-/// auto-vectorizer emits vpmovzxbw / vpmaddwd on ymm registers (check with -emit-assembly); the scripts
-/// build them for the host CPU (scripts/cpu-flags.sh). Indices use wrapping arithmetic: an overflow
+/// auto-vectorizer emits vpmovzxbw / vpmaddwd on ymm registers (check with -emit-assembly; every module
+/// is built for x86-64-v3, Package.swift). These are the `.portable` path (`KernelPath`). Indices use wrapping arithmetic: an overflow
 /// check in the loop body blocks vectorization.
 public enum LUnitKernels {
     /// Σ a[k] * b[k], k < 64.

@@ -1,5 +1,5 @@
-/// FP32 kernels of the reference engine. Built for the host CPU by the scripts (see
-/// scripts/cpu-flags.sh): with AVX2 the SIMD8 arithmetic below becomes ymm instructions.
+/// FP32 kernels of the reference engine. Built for x86-64-v3 (Package.swift): the SIMD8 arithmetic
+/// below becomes ymm instructions.
 public enum F32Kernels {
     public typealias V = SIMD8<Float>
 

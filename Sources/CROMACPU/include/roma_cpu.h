@@ -1,0 +1,16 @@
+#ifndef ROMA_CPU_H
+#define ROMA_CPU_H
+#include <stdint.h>
+
+/// Instruction-set features the kernels can use, as the CPU and the OS report them (CPUID + XGETBV).
+enum {
+    ROMA_CPU_AVX2 = 1 << 0,         ///< AVX2 + FMA + F16C, YMM state enabled by the OS
+    ROMA_CPU_AVX512 = 1 << 1,       ///< AVX-512 F/BW/DQ/VL, ZMM and opmask state enabled by the OS
+    ROMA_CPU_AVX512_VNNI = 1 << 2,  ///< AVX-512 VNNI (vpdpbusd / vpdpwssd on zmm)
+    ROMA_CPU_AVX_VNNI = 1 << 3,     ///< AVX-VNNI (the VEX-coded ymm forms)
+};
+
+/// The ROMA_CPU_* bits of this CPU (0 on other architectures).
+uint32_t roma_cpu_features(void);
+
+#endif

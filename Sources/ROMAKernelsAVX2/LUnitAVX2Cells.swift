@@ -1,0 +1,121 @@
+import ROMANumerics
+
+/// The AVX2 path's entry points (`KernelPath.avx2`): pointers and integers in, so the caller, compiled
+/// for any baseline, shares their calling convention.
+public enum LUnitAVX2Cells {
+    /// Code shapes with AVX2 compute cells; the others run the portable kernels.
+    public static func handles(bits: Int, group: Int) -> Bool {
+        #if arch(x86_64)
+        return (bits == 4 || bits == 2) && (group == 64 || group == 128 || group == 256)
+        #else
+        return false
+        #endif
+    }
+
+    /// Tokens per prefill block (one per Int32 lane of a ymm register).
+    public static let blockTokens = 8
+
+    /// Rows `p.rowStart..<p.rowEnd` of one product, every token: blocks of eight tokens one per lane
+    /// (their activations stay in L1 across the rows), then the remaining tokens (all of them in decode)
+    /// one at a time, row by row (4-bit group 64 on the 8-bit multipliers, the others on vpmaddwd).
+    public static func computeRows(_ p: LUnitCells) {
+        #if !arch(x86_64)
+        preconditionFailure("no AVX2 cells on this architecture")
+        #else
+        switch (p.bits, p.groupSize) {
+        case (4, 64): computeRows(p, Int4G64.self)
+        case (2, 64): computeRows(p, Int2G64.self)
+        case (4, 128): computeRows(p, Int4G128.self)
+        case (2, 128): computeRows(p, Int2G128.self)
+        case (4, 256): computeRows(p, Int4G256.self)
+        case (2, 256): computeRows(p, Int2G256.self)
+        default: preconditionFailure("no AVX2 cells for \(p.bits)-bit group \(p.groupSize)")
+        }
+        #endif
+    }
+
+    #if arch(x86_64)
+    static func computeRows<S: CodeShape>(_ p: LUnitCells, _: S.Type) {
+        let x = p.x, cols = p.cols, gpr = cols / S.group, rowBytes = cols * S.bits / 8
+        let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
+        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        let rows = p.rowStart..<p.rowEnd
+        for b in 0..<x.blocks {
+            let blk = x.blocked + b * 8 * cols, vs = x.vsumB + b * 8 * gpr, p2 = x.pow2B + b * 8 * gpr
+            for r in rows {
+                let a = LUnitAVX2.row8Tokens(S.self, codes: codes + r * rowBytes, gpr: gpr, blk: blk, vsum: vs, pow2: p2,
+                                             scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                for i in 0..<8 { o[(b * 8 + i) * outStride + r] = roundToFP16 ? FP16.round(a[i]) : a[i] }
+            }
+        }
+        for tok in x.blockedTokens..<x.tokens {
+            let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+            for r in rows {
+                let a: Float
+                if S.bits == 4 && S.group == 64 {
+                    a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: x.hi8 + (tok - x.blockedTokens) * cols, lo: x.lo8 + (tok - x.blockedTokens) * cols, gpr: gpr, vsum: vs, pow2: p2,
+                                        scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                } else {
+                    a = LUnitAVX2.row1Token(S.self, codes: codes + r * rowBytes, gpr: gpr, v: x.values + tok * cols, vsum: vs, pow2: p2,
+                                            scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
+                }
+                o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
+            }
+        }
+    }
+    #endif
+
+    /// The alignment unit with truncating shifts over one group (count a multiple of 16): `LUnit.align`'s
+    /// integers into `values`; returns (max_exp, vsum).
+    public static func alignTruncate(_ h: UnsafePointer<UInt16>, count: Int, values: UnsafeMutablePointer<Int16>) -> (maxExp: Int, vsum: Int32) {
+        #if arch(x86_64)
+        return LUnitAVX2.alignTruncate(h, count: count, values: values)
+        #else
+        preconditionFailure("no AVX2 alignment unit on this architecture")
+        #endif
+    }
+
+    /// The byte split a = 64·hi + lo of `count` aligned activations (the decode cells' input).
+    public static func split(_ v: UnsafePointer<Int16>, count: Int, hi: UnsafeMutablePointer<Int8>, lo: UnsafeMutablePointer<Int8>) {
+        #if arch(x86_64)
+        LUnitAVX2.split(v, count: count, hi: hi, lo: lo)
+        #else
+        preconditionFailure("no AVX2 cells on this architecture")
+        #endif
+    }
+}
+
+extension LUnitAVX2Cells {
+    /// The instructions' own peak, for `roma bench lunit`: `iterations` x 12 independent
+    /// vpmaddwd + vpaddd pairs on registers (each multiplying its own accumulator, so nothing is
+    /// loop-invariant), 16 MACs each. Returns the MAC count (and a value that keeps
+    /// the work observable).
+    public static func peakMACs(iterations: Int) -> (macs: Int, sink: Int32) {
+        #if arch(x86_64)
+        return LUnitAVX2.peak(iterations)
+        #else
+        return (0, 0)
+        #endif
+    }
+}
+
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+extension LUnitAVX2 {
+    @inline(never)
+    static func peak(_ n: Int) -> (macs: Int, sink: Int32) {
+        let b = _mm256_set1_epi16(5)
+        let o = _mm256_set1_epi32(1)
+        var d = (o, o, o, o, o, o, o, o, o, o, o, o)
+        @inline(__always) func mac(_ x: M) -> M { _mm256_add_epi32(x, _mm256_madd_epi16(x, b)) }
+        for _ in 0..<n {
+            d.0 = mac(d.0); d.1 = mac(d.1); d.2 = mac(d.2); d.3 = mac(d.3); d.4 = mac(d.4); d.5 = mac(d.5)
+            d.6 = mac(d.6); d.7 = mac(d.7); d.8 = mac(d.8); d.9 = mac(d.9); d.10 = mac(d.10); d.11 = mac(d.11)
+        }
+        let s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(d.0, d.1), _mm256_add_epi32(d.2, d.3)),
+                                                  _mm256_add_epi32(_mm256_add_epi32(d.4, d.5), _mm256_add_epi32(d.6, d.7))),
+                                 _mm256_add_epi32(_mm256_add_epi32(d.8, d.9), _mm256_add_epi32(d.10, d.11)))
+        return (n * 12 * 16, unsafeBitCast(s, to: SIMD8<Int32>.self).wrappedSum())
+    }
+}
+#endif

@@ -1,0 +1,310 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+/// A packed-code shape the AVX-512 kernels are specialized for (constant bits and group size).
+protocol CodeShape { static var bits: Int { get }; static var group: Int { get } }
+enum Int4G32: CodeShape { static var bits: Int { 4 }; static var group: Int { 32 } }
+enum Int2G32: CodeShape { static var bits: Int { 2 }; static var group: Int { 32 } }
+enum Int4G64: CodeShape { static var bits: Int { 4 }; static var group: Int { 64 } }
+enum Int2G64: CodeShape { static var bits: Int { 2 }; static var group: Int { 64 } }
+enum Int4G128: CodeShape { static var bits: Int { 4 }; static var group: Int { 128 } }
+enum Int2G128: CodeShape { static var bits: Int { 2 }; static var group: Int { 128 } }
+enum Int4G256: CodeShape { static var bits: Int { 4 }; static var group: Int { 256 } }
+enum Int2G256: CodeShape { static var bits: Int { 2 }; static var group: Int { 256 } }
+
+/// The L-Unit compute cells on AVX-512 VNNI, exact like the portable kernels. This module is compiled
+/// for Ice Lake server (AVX-512 F/BW/DQ/VL/VNNI, Package.swift) and runs only when
+/// `KernelPath.selected` is `.avx512vnni`.
+///
+/// Every product is vpdpwssd: Int16 code x Int16 aligned activation (|a| <= 2047), adjacent pairs
+/// summed into Int32 lanes (|pair| <= 2·15·2047: exact, no saturation).
+/// - Prefill: sixteen tokens in the lanes. The activations are interleaved as column pairs
+///   (`ActivationLayout.blocked`: [block, group, G/2 pairs, 16 tokens, 2]), a row's codes widened to
+///   Int16 once per group and each code pair broadcast from memory, so one instruction does 32 MACs for
+///   16 tokens of one row and the dot products land in the token lanes: no horizontal sums.
+/// - Decode (one token): a group's codes widened to Int16 in column order, 32 per zmm, against the
+///   token's Int16 activations; eight groups reduced together.
+enum LUnitAVX512 {
+    typealias Z = SIMD8<Int64>   // __m512i
+    typealias Y = SIMD4<Int64>   // __m256i
+    typealias X = SIMD2<Int64>   // __m128i
+
+    @inline(__always) static func loadZ(_ p: UnsafeRawPointer) -> Z { p.loadUnaligned(as: Z.self) }
+    @inline(__always) static func loadY(_ p: UnsafeRawPointer) -> Y { p.loadUnaligned(as: Y.self) }
+    @inline(__always) static func loadX(_ p: UnsafeRawPointer) -> X { p.loadUnaligned(as: X.self) }
+
+    /// Per-lane shift counts for vpsrlvw: eight Int16 lanes of each of the four 128-bit quarters.
+    @inline(__always)
+    static func shifts(_ a: Int16, _ b: Int16, _ c: Int16, _ d: Int16) -> Z {
+        let q = SIMD32<Int16>(lowHalf: SIMD16(lowHalf: .init(repeating: a), highHalf: .init(repeating: b)),
+                              highHalf: SIMD16(lowHalf: .init(repeating: c), highHalf: .init(repeating: d)))
+        return unsafeBitCast(q, to: Z.self)
+    }
+
+    /// 32 codes widened to Int16 for the 32 consecutive columns starting at `column` of the group,
+    /// for every slice of one packed group, in column order within each slice.
+    /// 4-bit groups store byte j = code j | code j+G/2 << 4; 2-bit groups byte j = codes j, j+G/4,
+    /// j+G/2, j+3G/4 in bits 0-1, 2-3, 4-5, 6-7.
+    @inline(__always)
+    static func forEachSlice<S: CodeShape>(_ g: UnsafePointer<UInt8>, _: S.Type, _ body: (Z, Int) -> Void) {
+        let G = S.group
+        if S.bits == 4 {
+            if G == 32 {
+                // 16 bytes: low nibbles are columns 0-15, high nibbles 16-31
+                let y = _mm256_cvtepu8_epi16(loadX(g))
+                let z = _mm512_srlv_epi16(Z(lowHalf: y, highHalf: y), shifts(0, 0, 4, 4))
+                body(_mm512_and_si512(z, _mm512_set1_epi16(0x0F)), 0)
+            } else {
+                var c = 0
+                while c < G / 2 {
+                    let z = _mm512_cvtepu8_epi16(loadY(g + c))
+                    body(_mm512_and_si512(z, _mm512_set1_epi16(0x0F)), c)
+                    body(_mm512_srli_epi16(z, 4), G / 2 + c)
+                    c += 32
+                }
+            }
+        } else {
+            let m = _mm512_set1_epi16(3)
+            if G == 32 {
+                // 8 bytes: bit pairs 0-3 are columns 0-7, 8-15, 16-23, 24-31
+                let x = _mm_cvtepu8_epi16(X(Int64(bitPattern: UnsafeRawPointer(g).loadUnaligned(as: UInt64.self)), 0))
+                let y = Y(lowHalf: x, highHalf: x)
+                body(_mm512_and_si512(_mm512_srlv_epi16(Z(lowHalf: y, highHalf: y), shifts(0, 2, 4, 6)), m), 0)
+            } else if G == 64 {
+                // 16 bytes: bit pairs are columns 0-15, 16-31, 32-47, 48-63
+                let y = _mm256_cvtepu8_epi16(loadX(g))
+                let z = Z(lowHalf: y, highHalf: y)
+                body(_mm512_and_si512(_mm512_srlv_epi16(z, shifts(0, 0, 2, 2)), m), 0)
+                body(_mm512_and_si512(_mm512_srlv_epi16(z, shifts(4, 4, 6, 6)), m), 32)
+            } else {
+                let q = G / 4
+                var c = 0
+                while c < q {
+                    let z = _mm512_cvtepu8_epi16(loadY(g + c))
+                    body(_mm512_and_si512(z, m), c)
+                    body(_mm512_and_si512(_mm512_srli_epi16(z, 2), m), q + c)
+                    body(_mm512_and_si512(_mm512_srli_epi16(z, 4), m), 2 * q + c)
+                    body(_mm512_srli_epi16(z, 6), 3 * q + c)
+                    c += 32
+                }
+            }
+        }
+    }
+
+    /// A group's codes minus its zero point, w − z, as Int16 in column order into `w` [G]: then
+    /// Σ a·(w − z) = dot − vsum·z exactly (|w − z| <= 15), Eq. 1's integer part in one product.
+    @inline(__always)
+    static func widen<S: CodeShape>(_ g: UnsafePointer<UInt8>, _ s: S.Type, zero: UInt8, into w: UnsafeMutablePointer<Int16>) {
+        let zv = _mm512_set1_epi16(Int16(zero))
+        forEachSlice(g, s) { z, c in UnsafeMutableRawPointer(w + c).storeBytes(of: _mm512_sub_epi16(z, zv), as: Z.self) }
+    }
+
+    /// `FP16.round` in the lanes (round to nearest even, back to FP32): the same bits.
+    @inline(__always)
+    static func roundFP16(_ v: SIMD16<Float>) -> SIMD16<Float> {
+        var u = v
+        for i in 0..<16 { u[i] = Float(Float16(v[i])) }
+        return u
+    }
+
+    @inline(__always)
+    static func roundFP16(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        var u = v
+        for i in 0..<8 { u[i] = Float(Float16(v[i])) }
+        return u
+    }
+
+    // MARK: prefill: sixteen tokens in the lanes, four rows at a time
+
+    /// Rows r0..r0+3 of 2- or 4-bit codes against one block of sixteen tokens (`blk`: the block's
+    /// interleaved activations, [group, G/2, 16, 2]; `pow2`: [group, 16]). Returns the four rows'
+    /// sums, lane i = token i: Eq. 1's FP32 epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias),
+    /// added in group order (the operations and order of the portable kernels); dot − vsum·z is one
+    /// product with the codes minus the zero point (`widen`). `rc`, `sc`, `zp` point at
+    /// the four rows' codes, scales and zero points; `w` is scratch for 4·G Int16 codes.
+    @inline(__always)
+    static func rows4x16<S: CodeShape>(_ s: S.Type, rc: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>),
+                                       sc: (UnsafePointer<UInt16>, UnsafePointer<UInt16>, UnsafePointer<UInt16>, UnsafePointer<UInt16>),
+                                       zp: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>),
+                                       gpr: Int, blk: UnsafePointer<Int16>, pow2: UnsafePointer<Float>,
+                                       table: UnsafePointer<Float>, w: UnsafeMutablePointer<Int16>)
+        -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let G = S.group, groupBytes = G * S.bits / 8
+        var o0 = SIMD16<Float>(), o1 = SIMD16<Float>(), o2 = SIMD16<Float>(), o3 = SIMD16<Float>()
+        let w0 = UnsafeRawPointer(w), w1 = UnsafeRawPointer(w + G), w2 = UnsafeRawPointer(w + 2 * G), w3 = UnsafeRawPointer(w + 3 * G)
+        for g in 0..<gpr {
+            widen(rc.0 + g &* groupBytes, s, zero: zp.0[g], into: w); widen(rc.1 + g &* groupBytes, s, zero: zp.1[g], into: w + G)
+            widen(rc.2 + g &* groupBytes, s, zero: zp.2[g], into: w + 2 * G); widen(rc.3 + g &* groupBytes, s, zero: zp.3[g], into: w + 3 * G)
+            // two accumulators per row (even and odd column pairs): eight independent vpdpwssd chains
+            // keep the multipliers busy through the instruction's latency; integer sums, exact
+            let zero = Z()
+            var d0 = zero, d1 = zero, d2 = zero, d3 = zero, e0 = zero, e1 = zero, e2 = zero, e3 = zero
+            let a = UnsafeRawPointer(blk + g &* 16 &* G)
+            @inline(__always) func pair(_ w: UnsafeRawPointer, _ off: Int) -> Z { _mm512_set1_epi32(w.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
+            var k = 0
+            while k < G / 2 {
+                let x = loadZ(a + k &* 64), y = loadZ(a + (k &* 64 &+ 64))
+                let off = k &* 4
+                d0 = _mm512_dpwssd_epi32(d0, x, pair(w0, off)); d1 = _mm512_dpwssd_epi32(d1, x, pair(w1, off))
+                d2 = _mm512_dpwssd_epi32(d2, x, pair(w2, off)); d3 = _mm512_dpwssd_epi32(d3, x, pair(w3, off))
+                e0 = _mm512_dpwssd_epi32(e0, y, pair(w0, off &+ 4)); e1 = _mm512_dpwssd_epi32(e1, y, pair(w1, off &+ 4))
+                e2 = _mm512_dpwssd_epi32(e2, y, pair(w2, off &+ 4)); e3 = _mm512_dpwssd_epi32(e3, y, pair(w3, off &+ 4))
+                k &+= 2
+            }
+            d0 = _mm512_add_epi32(d0, e0); d1 = _mm512_add_epi32(d1, e1); d2 = _mm512_add_epi32(d2, e2); d3 = _mm512_add_epi32(d3, e3)
+            let p2 = UnsafeRawPointer(pow2 + g &* 16).loadUnaligned(as: SIMD16<Float>.self)
+            @inline(__always) func eq1(_ n: Z, _ sp: UnsafePointer<UInt16>) -> SIMD16<Float> {   // n = dot − vsum·z
+                let f = _mm512_cvtepi32_ps(n) * SIMD16<Float>(repeating: table[Int(UInt16(littleEndian: sp[g]))])
+                return f * p2
+            }
+            o0 = o0 + eq1(d0, sc.0); o1 = o1 + eq1(d1, sc.1)
+            o2 = o2 + eq1(d2, sc.2); o3 = o3 + eq1(d3, sc.3)
+        }
+        return (o0, o1, o2, o3)
+    }
+
+    /// `rows4x16` for two consecutive blocks at once (`blk` and `pow2` at the first; the second
+    /// follows at + 16·cols, + 16·gpr): each code pair broadcast is used for 32 tokens, so a vpdpwssd
+    /// needs 0.75 loads instead of 1.25, and the eight accumulators are eight independent chains.
+    /// Returns row i's sums for block 0 in .i and for block 1 in .(4 + i).
+    @inline(__always)
+    static func rows4x32<S: CodeShape>(_ s: S.Type, rc: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>),
+                                       sc: (UnsafePointer<UInt16>, UnsafePointer<UInt16>, UnsafePointer<UInt16>, UnsafePointer<UInt16>),
+                                       zp: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>),
+                                       gpr: Int, cols: Int, blk: UnsafePointer<Int16>, pow2: UnsafePointer<Float>,
+                                       table: UnsafePointer<Float>, w: UnsafeMutablePointer<Int16>)
+        -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let G = S.group, groupBytes = G * S.bits / 8
+        typealias F = SIMD16<Float>
+        var o = (F(), F(), F(), F(), F(), F(), F(), F())
+        let w0 = UnsafeRawPointer(w), w1 = UnsafeRawPointer(w + G), w2 = UnsafeRawPointer(w + 2 * G), w3 = UnsafeRawPointer(w + 3 * G)
+        let blk1 = blk + 16 &* cols, pow21 = pow2 + 16 &* gpr
+        for g in 0..<gpr {
+            widen(rc.0 + g &* groupBytes, s, zero: zp.0[g], into: w); widen(rc.1 + g &* groupBytes, s, zero: zp.1[g], into: w + G)
+            widen(rc.2 + g &* groupBytes, s, zero: zp.2[g], into: w + 2 * G); widen(rc.3 + g &* groupBytes, s, zero: zp.3[g], into: w + 3 * G)
+            let zero = Z()
+            var d0 = zero, d1 = zero, d2 = zero, d3 = zero, e0 = zero, e1 = zero, e2 = zero, e3 = zero
+            let a = UnsafeRawPointer(blk + g &* 16 &* G), b = UnsafeRawPointer(blk1 + g &* 16 &* G)
+            @inline(__always) func pair(_ w: UnsafeRawPointer, _ off: Int) -> Z { _mm512_set1_epi32(w.loadUnaligned(fromByteOffset: off, as: Int32.self)) }
+            for k in 0..<(G / 2) {
+                let x = loadZ(a + k &* 64), y = loadZ(b + k &* 64)
+                let off = k &* 4
+                let c0 = pair(w0, off), c1 = pair(w1, off), c2 = pair(w2, off), c3 = pair(w3, off)
+                d0 = _mm512_dpwssd_epi32(d0, x, c0); d1 = _mm512_dpwssd_epi32(d1, x, c1)
+                d2 = _mm512_dpwssd_epi32(d2, x, c2); d3 = _mm512_dpwssd_epi32(d3, x, c3)
+                e0 = _mm512_dpwssd_epi32(e0, y, c0); e1 = _mm512_dpwssd_epi32(e1, y, c1)
+                e2 = _mm512_dpwssd_epi32(e2, y, c2); e3 = _mm512_dpwssd_epi32(e3, y, c3)
+            }
+            let p2A = UnsafeRawPointer(pow2 + g &* 16).loadUnaligned(as: F.self), p2B = UnsafeRawPointer(pow21 + g &* 16).loadUnaligned(as: F.self)
+            @inline(__always) func eq1(_ n: Z, _ p2: F, _ sp: UnsafePointer<UInt16>) -> F {   // n = dot − vsum·z
+                let f = _mm512_cvtepi32_ps(n) * F(repeating: table[Int(UInt16(littleEndian: sp[g]))])
+                return f * p2
+            }
+            o.0 = o.0 + eq1(d0, p2A, sc.0); o.1 = o.1 + eq1(d1, p2A, sc.1)
+            o.2 = o.2 + eq1(d2, p2A, sc.2); o.3 = o.3 + eq1(d3, p2A, sc.3)
+            o.4 = o.4 + eq1(e0, p2B, sc.0); o.5 = o.5 + eq1(e1, p2B, sc.1)
+            o.6 = o.6 + eq1(e2, p2B, sc.2); o.7 = o.7 + eq1(e3, p2B, sc.3)
+        }
+        return o
+    }
+
+    /// Stores four rows' results for sixteen tokens into [T, rows] (`out` at token 0, row 0 of the
+    /// four; `stride` floats per token): a 4 x 16 transpose, then one 4-float store per token.
+    @inline(__always)
+    static func store4x16(_ o: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), _ out: UnsafeMutablePointer<Float>, stride: Int) {
+        typealias F = SIMD16<Float>
+        @inline(__always) func ps(_ x: SIMD8<Double>) -> F { unsafeBitCast(x, to: F.self) }
+        // within each 128-bit lane q: t0 = (o0[4q], o1[4q], o0[4q+1], o1[4q+1]), ...
+        let t0 = _mm512_unpacklo_ps(o.0, o.1), t1 = _mm512_unpackhi_ps(o.0, o.1)
+        let t2 = _mm512_unpacklo_ps(o.2, o.3), t3 = _mm512_unpackhi_ps(o.2, o.3)
+        @inline(__always) func d(_ x: F) -> SIMD8<Double> { unsafeBitCast(x, to: SIMD8<Double>.self) }
+        // u_j's lane q holds token 4q + j: (o0, o1, o2, o3) at that token
+        let u0 = ps(_mm512_unpacklo_pd(d(t0), d(t2))), u1 = ps(_mm512_unpackhi_pd(d(t0), d(t2)))
+        let u2 = ps(_mm512_unpacklo_pd(d(t1), d(t3))), u3 = ps(_mm512_unpackhi_pd(d(t1), d(t3)))
+        @inline(__always) func put(_ u: F, _ j: Int) {
+            UnsafeMutableRawPointer(out + j &* stride).storeBytes(of: u.lowHalf.lowHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(out + (4 &+ j) &* stride).storeBytes(of: u.lowHalf.highHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(out + (8 &+ j) &* stride).storeBytes(of: u.highHalf.lowHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(out + (12 &+ j) &* stride).storeBytes(of: u.highHalf.highHalf, as: SIMD4<Float>.self)
+        }
+        put(u0, 0); put(u1, 1); put(u2, 2); put(u3, 3)
+    }
+
+    // MARK: decode: one token
+
+    /// Int32 lanes summing to Σ code·a over one group of one token (`v`: the group's first column).
+    @inline(__always)
+    static func groupDot<S: CodeShape>(_ g: UnsafePointer<UInt8>, _ s: S.Type, _ v: UnsafePointer<Int16>) -> Z {
+        var d = Z()
+        forEachSlice(g, s) { z, c in d = _mm512_dpwssd_epi32(d, z, loadZ(v + c)) }
+        return d
+    }
+
+    /// Lane i = the sum of the sixteen Int32 lanes of d_i (integer adds: exact in any order).
+    @inline(__always)
+    static func reduce8(_ d: (Z, Z, Z, Z, Z, Z, Z, Z)) -> Y {
+        @inline(__always) func half(_ z: Z) -> Y { _mm256_add_epi32(z.lowHalf, z.highHalf) }
+        let (d0, d1, d2, d3, d4, d5, d6, d7) = (half(d.0), half(d.1), half(d.2), half(d.3), half(d.4), half(d.5), half(d.6), half(d.7))
+        let x = _mm256_hadd_epi32(_mm256_hadd_epi32(d0, d1), _mm256_hadd_epi32(d2, d3))
+        let y = _mm256_hadd_epi32(_mm256_hadd_epi32(d4, d5), _mm256_hadd_epi32(d6, d7))
+        let pair = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
+        let s = _mm256_hadd_epi32(_mm256_permutevar8x32_epi32(x, pair), _mm256_permutevar8x32_epi32(y, pair))
+        return _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
+    }
+
+    /// Eight rows, one token, the rows in the lanes: group g's dot products of the eight rows are reduced
+    /// together (one lane per row) and Eq. 1's epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias),
+    /// runs on the eight rows at once; each lane adds its row's groups in group order. Eight independent
+    /// FP32 sums instead of one chain per row. `rc`: row r0's codes; rows are `rowBytes` apart, their
+    /// scales and zero points `gpr` apart.
+    @inline(__always)
+    static func rows8x1<S: CodeShape>(_ s: S.Type, codes rc: UnsafePointer<UInt8>, rowBytes: Int, gpr: Int, v: UnsafePointer<Int16>,
+                                      vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                                      zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
+        let G = S.group, groupBytes = G * S.bits / 8
+        var acc = SIMD8<Float>()
+        for g in 0..<gpr {
+            let c = rc + g &* groupBytes, a = v + g &* G
+            @inline(__always) func dot(_ i: Int) -> Z { groupDot(c + i &* rowBytes, s, a) }
+            let dots = reduce8((dot(0), dot(1), dot(2), dot(3), dot(4), dot(5), dot(6), dot(7)))
+            @inline(__always) func z(_ i: Int) -> Int32 { Int32(zeros[i &* gpr &+ g]) }
+            @inline(__always) func sc(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[i &* gpr &+ g]))] }
+            let zv = unsafeBitCast(SIMD8<Int32>(z(0), z(1), z(2), z(3), z(4), z(5), z(6), z(7)), to: Y.self)
+            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(_mm256_set1_epi32(vsum[g]), zv))
+            let f = (_mm256_cvtepi32_ps(n) * SIMD8<Float>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)))
+                * SIMD8<Float>(repeating: pow2[g])
+            acc = acc + f
+        }
+        return acc
+    }
+
+    /// One row, one token: Eq. 1 for every group, summed in FP32 in group order. Eight groups' dot
+    /// products are reduced together and their epilogues run in the lanes; the eight results are then
+    /// added to the row sum one by one.
+    @inline(__always)
+    static func row1<S: CodeShape>(_ s: S.Type, codes rc: UnsafePointer<UInt8>, gpr: Int, v: UnsafePointer<Int16>,
+                                   vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                                   zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
+        let G = S.group, groupBytes = G * S.bits / 8
+        @inline(__always) func dot(_ g: Int) -> Z { groupDot(rc + g &* groupBytes, s, v + g &* G) }
+        var acc: Float = 0
+        var g = 0
+        while g &+ 8 <= gpr {
+            @inline(__always) func sc(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
+            let dots = reduce8((dot(g), dot(g &+ 1), dot(g &+ 2), dot(g &+ 3), dot(g &+ 4), dot(g &+ 5), dot(g &+ 6), dot(g &+ 7)))
+            let z = _mm256_cvtepu8_epi32(X(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
+            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadY(vsum + g), z))
+            let f = (_mm256_cvtepi32_ps(n) * SIMD8<Float>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)))
+                * UnsafeRawPointer(pow2 + g).loadUnaligned(as: SIMD8<Float>.self)
+            acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
+            g &+= 8
+        }
+        while g < gpr {
+            let d = unsafeBitCast(dot(g), to: SIMD16<Int32>.self).wrappedSum()
+            acc += Float(d &- vsum[g] &* Int32(zeros[g])) * table[Int(UInt16(littleEndian: scales[g]))] * pow2[g]
+            g &+= 1
+        }
+        return acc
+    }
+}
+#endif
