@@ -60,8 +60,13 @@ public enum HUnit {
             let s2 = (V() + q2 * ld(k + 16)) + q6 * ld(k + 48), s3 = (V() + q3 * ld(k + 24)) + q7 * ld(k + 56)
             return (s0 + s1) + (s2 + s3)
         }
-        // the AVX2 path: eight positions at a time, then the rest here
-        var j = KernelPath.selected >= .avx2 ? HUnitAVX2.scores64(q: q, keys: keys, stride: stride, n: n, scale: scale, scores: scores) : 0
+        // the SIMD paths: eight positions at a time, then the rest here
+        var j: Int
+        switch KernelPath.selected {
+        case .avx512vnni: j = HUnitAVX512.scores64(q: q, keys: keys, stride: stride, n: n, scale: scale, scores: scores)
+        case .avx2: j = HUnitAVX2.scores64(q: q, keys: keys, stride: stride, n: n, scale: scale, scores: scores)
+        case .portable: j = 0
+        }
         while j < n { scores[j] = lanes(keys + j &* stride).sum() * scale; j &+= 1 }
     }
 

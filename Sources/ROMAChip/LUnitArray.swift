@@ -38,7 +38,7 @@ public enum LUnitArray {
                 blocked.initialize(repeating: 0, count: padded * cols)
                 vsumB.initialize(repeating: 0, count: padded * ng); pow2B.initialize(repeating: 0, count: padded * ng)
             }
-            let split = path == .avx2 ? tokens - blockedTokens : 0
+            let split = path != .portable ? tokens - blockedTokens : 0
             hi8 = .allocate(capacity: split * cols); lo8 = .allocate(capacity: split * cols)
             let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
@@ -82,7 +82,7 @@ public enum LUnitArray {
         private func layOut(token t: Int) {
             let ng = groups, G = groupSize, n = blockTokens
             if t >= blockedTokens {
-                guard path == .avx2 else { return }
+                guard path != .portable else { return }
                 let i = t - blockedTokens
                 LUnitAVX2Cells.split(values + t * cols, count: cols, hi: hi8 + i * cols, lo: lo8 + i * cols)
                 return
@@ -185,6 +185,10 @@ public enum LUnitArray {
     static func computeRows(_ p: Cells, rows: Range<Int>, x: AlignedActivations) {
         let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
         switch x.path {
+        case .avx512vnni where x.blocks == 0 && LUnitAVX2Cells.handles(bits: bits, group: G):
+            // decode: the AVX2 cells' row streams (4-bit group 64 on the byte split) measured faster
+            // than the zmm ones in a whole-model decode (docs/numerics.md)
+            return LUnitAVX2Cells.computeRows(p.cells(rows: rows, x: x))
         case .avx512vnni where LUnitAVX512Cells.handles(bits: bits, group: G):
             return LUnitAVX512Cells.computeRows(p.cells(rows: rows, x: x))
         case .avx2 where LUnitAVX2Cells.handles(bits: bits, group: G):

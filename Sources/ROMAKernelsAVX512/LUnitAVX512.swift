@@ -107,13 +107,6 @@ enum LUnitAVX512 {
         return u
     }
 
-    @inline(__always)
-    static func roundFP16(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        var u = v
-        for i in 0..<8 { u[i] = Float(Float16(v[i])) }
-        return u
-    }
-
     // MARK: prefill: sixteen tokens in the lanes, four rows at a time
 
     /// Rows r0..r0+3 of 2- or 4-bit codes against one block of sixteen tokens (`blk`: the block's
@@ -250,32 +243,6 @@ enum LUnitAVX512 {
         let pair = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
         let s = _mm256_hadd_epi32(_mm256_permutevar8x32_epi32(x, pair), _mm256_permutevar8x32_epi32(y, pair))
         return _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
-    }
-
-    /// Eight rows, one token, the rows in the lanes: group g's dot products of the eight rows are reduced
-    /// together (one lane per row) and Eq. 1's epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias),
-    /// runs on the eight rows at once; each lane adds its row's groups in group order. Eight independent
-    /// FP32 sums instead of one chain per row. `rc`: row r0's codes; rows are `rowBytes` apart, their
-    /// scales and zero points `gpr` apart.
-    @inline(__always)
-    static func rows8x1<S: CodeShape>(_ s: S.Type, codes rc: UnsafePointer<UInt8>, rowBytes: Int, gpr: Int, v: UnsafePointer<Int16>,
-                                      vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
-                                      zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
-        let G = S.group, groupBytes = G * S.bits / 8
-        var acc = SIMD8<Float>()
-        for g in 0..<gpr {
-            let c = rc + g &* groupBytes, a = v + g &* G
-            @inline(__always) func dot(_ i: Int) -> Z { groupDot(c + i &* rowBytes, s, a) }
-            let dots = reduce8((dot(0), dot(1), dot(2), dot(3), dot(4), dot(5), dot(6), dot(7)))
-            @inline(__always) func z(_ i: Int) -> Int32 { Int32(zeros[i &* gpr &+ g]) }
-            @inline(__always) func sc(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[i &* gpr &+ g]))] }
-            let zv = unsafeBitCast(SIMD8<Int32>(z(0), z(1), z(2), z(3), z(4), z(5), z(6), z(7)), to: Y.self)
-            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(_mm256_set1_epi32(vsum[g]), zv))
-            let f = (_mm256_cvtepi32_ps(n) * SIMD8<Float>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)))
-                * SIMD8<Float>(repeating: pow2[g])
-            acc = acc + f
-        }
-        return acc
     }
 
     /// One row, one token: Eq. 1 for every group, summed in FP32 in group order. Eight groups' dot

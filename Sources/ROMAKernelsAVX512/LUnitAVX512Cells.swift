@@ -84,15 +84,7 @@ public enum LUnitAVX512Cells {
         }
         for tok in x.blockedTokens..<x.tokens {
             let v = x.values + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
-            var r0 = p.rowStart
-            while r0 + 8 <= p.rowEnd {   // eight rows in the lanes
-                let a = LUnitAVX512.rows8x1(s, codes: codes + r0 * rowBytes, rowBytes: rowBytes, gpr: gpr, v: v, vsum: vs, pow2: p2,
-                                            scales: scales + r0 * gpr, zeros: zeros + r0 * gpr, table: table)
-                let u = roundToFP16 ? LUnitAVX512.roundFP16(a) : a
-                UnsafeMutableRawPointer(o + tok * outStride + r0).storeBytes(of: u, as: SIMD8<Float>.self)
-                r0 += 8
-            }
-            for r in r0..<p.rowEnd {
+            for r in p.rowStart..<p.rowEnd {
                 let a = LUnitAVX512.row1(s, codes: codes + r * rowBytes, gpr: gpr, v: v, vsum: vs, pow2: p2,
                                          scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
                 o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
