@@ -159,9 +159,10 @@ public final class ChipBackend: Backend, @unchecked Sendable {
             v.data[i] = kvRound(v.data[i])
         }
         let hd = config.headDim, scale = 1 / Float(hd).squareRoot()
-        return Attention.run(q: q, k: k, v: v, layer: layer, batch: batch, heads: config.numHeads, headDim: hd) {
-            _, _, qv, keys, values, stride, n, scores, o in
-            HUnit.attendHead(q: qv, keys: keys, values: values, stride: stride, n: n, headDim: hd, scale: scale, scores: scores, out: o)
+        // tiles of four rows: each key and value read once for the rows' query heads of its KV head
+        return Attention.runTiled(q: q, k: k, v: v, layer: layer, batch: batch, heads: config.numHeads, headDim: hd, tileRows: 4) {
+            tile, keys, values, stride in
+            HUnit.attendTile(tile, keys: keys, values: values, stride: stride, headDim: hd, scale: scale)
         }
     }
 

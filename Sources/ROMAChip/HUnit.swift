@@ -1,4 +1,5 @@
 import Foundation
+import ROMALlama
 import ROMANumerics
 import ROMAKernelsAVX2
 import ROMAKernelsAVX512
@@ -43,6 +44,68 @@ public enum HUnit {
             for d in 0..<headDim { out[d] += p * v[d] }
         }
         for d in 0..<headDim { out[d] = FP16.round(out[d]) }
+    }
+
+    /// `attendHead` for every query of a tile that shares one KV head, with each block of eight keys and
+    /// values read once for all of them (from L1) instead of once per query (from L2): the scores of a
+    /// block for each query that sees all eight, then each query's remaining positions and softmax, then
+    /// the outputs a block at a time. Every query's numbers are `attendHead`'s: the same operations on
+    /// the same operands, each output lane still summed in position order.
+    public static func attendTile(_ tile: Attention.Tile, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+                                  headDim: Int, scale: Float) {
+        let c = tile.count, N = tile.maxN
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: c * N)
+        defer { scores.deallocate() }
+        guard headDim == 64, KernelPath.selected != .portable else {
+            for i in 0..<c {
+                attendHead(q: tile.q[i], keys: keys, values: values, stride: stride, n: tile.n[i], headDim: headDim, scale: scale,
+                           scores: scores, out: tile.out[i])
+            }
+            return
+        }
+        var jb = 0
+        while jb + 8 <= N {
+            for i in 0..<c where jb + 8 <= tile.n[i] {
+                scores64(q: tile.q[i], keys: keys + jb * stride, stride: stride, n: 8, scale: scale, scores: scores + i * N + jb)
+            }
+            jb += 8
+        }
+        for i in 0..<c {
+            let n = tile.n[i], done = n / 8 * 8
+            scores64(q: tile.q[i], keys: keys + done * stride, stride: stride, n: n - done, scale: scale, scores: scores + i * N + done)
+            VectorUnit.softmax(scores + i * N, n)
+        }
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: c * 64)
+        defer { acc.deallocate() }
+        acc.initialize(repeating: 0, count: c * 64)
+        jb = 0
+        while jb < N {
+            for i in 0..<c where jb < tile.n[i] {
+                accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: scores + i * N + jb, acc: acc + i * 64)
+            }
+            jb += 8
+        }
+        for i in 0..<c {
+            for d in 0..<64 { tile.out[i][d] = FP16.round(acc[i * 64 + d]) }
+        }
+    }
+
+    /// acc[d] += p_j · v_jd for `count` positions in order (`attendHead`'s output sums, resumed).
+    @inline(__always)
+    static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>, acc: UnsafeMutablePointer<Float>) {
+        if KernelPath.selected == .avx512vnni {
+            return HUnitAVX512.accumulate64(values: values, stride: stride, count: count, p: p, acc: acc)
+        }
+        typealias V = SIMD8<Float>
+        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
+        var a0 = ld(acc), a1 = ld(acc + 8), a2 = ld(acc + 16), a3 = ld(acc + 24), a4 = ld(acc + 32), a5 = ld(acc + 40), a6 = ld(acc + 48), a7 = ld(acc + 56)
+        for j in 0..<count {
+            let v = values + j &* stride, w = V(repeating: p[j])
+            a0 += w * ld(v); a1 += w * ld(v + 8); a2 += w * ld(v + 16); a3 += w * ld(v + 24)
+            a4 += w * ld(v + 32); a5 += w * ld(v + 40); a6 += w * ld(v + 48); a7 += w * ld(v + 56)
+        }
+        let o = UnsafeMutableRawPointer(acc)
+        for (k, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() { o.storeBytes(of: a, toByteOffset: 32 * k, as: V.self) }
     }
 
     /// scores[j] = F32Kernels.dot(q, k_j, 64) · scale, bit for bit, with q held in registers: per

@@ -13,23 +13,27 @@ public enum HUnitAVX2 {
         #if !arch(x86_64)
         return 0
         #else
+        // intrinsics, not SIMD8 operators: those were split into 4-lane pieces here, with spills
         typealias V = SIMD8<Float>
-        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { _mm256_loadu_ps(p) }
+        @inline(__always) func mul(_ a: V, _ b: V) -> V { _mm256_mul_ps(a, b) }
+        @inline(__always) func add(_ a: V, _ b: V) -> V { _mm256_add_ps(a, b) }
         let q0 = ld(q), q1 = ld(q + 8), q2 = ld(q + 16), q3 = ld(q + 24), q4 = ld(q + 32), q5 = ld(q + 40), q6 = ld(q + 48), q7 = ld(q + 56)
+        let zero = _mm256_setzero_ps()
         @inline(__always) func lanes(_ k: UnsafePointer<Float>) -> V {
-            let s0 = (V() + q0 * ld(k)) + q4 * ld(k + 32), s1 = (V() + q1 * ld(k + 8)) + q5 * ld(k + 40)
-            let s2 = (V() + q2 * ld(k + 16)) + q6 * ld(k + 48), s3 = (V() + q3 * ld(k + 24)) + q7 * ld(k + 56)
-            return (s0 + s1) + (s2 + s3)
+            let s0 = add(add(zero, mul(q0, ld(k))), mul(q4, ld(k + 32))), s1 = add(add(zero, mul(q1, ld(k + 8))), mul(q5, ld(k + 40)))
+            let s2 = add(add(zero, mul(q2, ld(k + 16))), mul(q6, ld(k + 48))), s3 = add(add(zero, mul(q3, ld(k + 24))), mul(q7, ld(k + 56)))
+            return add(add(s0, s1), add(s2, s3))
         }
-        let sv = V(repeating: scale)
+        let sv = _mm256_set1_ps(scale)
         var j = 0
         while j &+ 8 <= n {
             let k = keys + j &* stride
             let r0 = lanes(k), r1 = lanes(k + stride), r2 = lanes(k + 2 &* stride), r3 = lanes(k + 3 &* stride)
             let r4 = lanes(k + 4 &* stride), r5 = lanes(k + 5 &* stride), r6 = lanes(k + 6 &* stride), r7 = lanes(k + 7 &* stride)
             let c = transpose8(r0, r1, r2, r3, r4, r5, r6, r7)
-            let sum = ((((((c.0 + c.1) + c.2) + c.3) + c.4) + c.5) + c.6) + c.7
-            UnsafeMutableRawPointer(scores + j).storeBytes(of: sum * sv, as: V.self)
+            let sum = add(add(add(add(add(add(add(c.0, c.1), c.2), c.3), c.4), c.5), c.6), c.7)
+            _mm256_storeu_ps(scores + j, mul(sum, sv))
             j &+= 8
         }
         return j
@@ -52,10 +56,14 @@ public enum HUnitAVX2 {
         let u2 = ps(_mm256_unpacklo_pd(pd(t1), pd(t3))), u3 = ps(_mm256_unpackhi_pd(pd(t1), pd(t3)))
         let w0 = ps(_mm256_unpacklo_pd(pd(t4), pd(t6))), w1 = ps(_mm256_unpackhi_pd(pd(t4), pd(t6)))
         let w2 = ps(_mm256_unpacklo_pd(pd(t5), pd(t7))), w3 = ps(_mm256_unpackhi_pd(pd(t5), pd(t7)))
-        return (V(lowHalf: u0.lowHalf, highHalf: w0.lowHalf), V(lowHalf: u1.lowHalf, highHalf: w1.lowHalf),
-                V(lowHalf: u2.lowHalf, highHalf: w2.lowHalf), V(lowHalf: u3.lowHalf, highHalf: w3.lowHalf),
-                V(lowHalf: u0.highHalf, highHalf: w0.highHalf), V(lowHalf: u1.highHalf, highHalf: w1.highHalf),
-                V(lowHalf: u2.highHalf, highHalf: w2.highHalf), V(lowHalf: u3.highHalf, highHalf: w3.highHalf))
+        // (u.low | w.low) and (u.high | w.high) by a lane permute and a blend: lowHalf/highHalf would be
+        // element copies
+        let dupLo = unsafeBitCast(SIMD8<Int32>(0, 1, 2, 3, 0, 1, 2, 3), to: SIMD4<Int64>.self)
+        let dupHi = unsafeBitCast(SIMD8<Int32>(4, 5, 6, 7, 4, 5, 6, 7), to: SIMD4<Int64>.self)
+        let upper = unsafeBitCast(SIMD8<Int32>(0, 0, 0, 0, -1, -1, -1, -1), to: V.self)
+        @inline(__always) func l(_ u: V, _ w: V) -> V { _mm256_blendv_ps(u, _mm256_permutevar8x32_ps(w, dupLo), upper) }
+        @inline(__always) func h(_ u: V, _ w: V) -> V { _mm256_blendv_ps(_mm256_permutevar8x32_ps(u, dupHi), w, upper) }
+        return (l(u0, w0), l(u1, w1), l(u2, w2), l(u3, w3), h(u0, w0), h(u1, w1), h(u2, w2), h(u3, w3))
     }
     #endif
 }

@@ -31,4 +31,58 @@ public enum Attention {
         }
         return out
     }
+
+    /// Queries that share one KV head: up to `tileRows` consecutive rows of one sequence times the
+    /// query heads of the group. `q[i]`, `n[i]` (visible positions, causal) and `out[i]` per query.
+    public struct Tile {
+        public let count: Int
+        public let q: UnsafePointer<UnsafePointer<Float>>, n: UnsafePointer<Int>, out: UnsafePointer<UnsafeMutablePointer<Float>>
+        /// The largest n.
+        public let maxN: Int
+        public init(count: Int, q: UnsafePointer<UnsafePointer<Float>>, n: UnsafePointer<Int>, out: UnsafePointer<UnsafeMutablePointer<Float>>,
+                    maxN: Int) {
+            self.count = count; self.q = q; self.n = n; self.out = out; self.maxN = maxN
+        }
+    }
+    /// One tile: its queries, their KV head's keys and values (row stride `stride`).
+    public typealias TileHead = (_ tile: Tile, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, _ stride: Int) -> Void
+
+    /// `run` with the jobs made of tiles instead of single heads, so that a backend can read each
+    /// key and value once for all of a tile's queries (the same per-query results, in any order).
+    public static func runTiled(q: Matrix, k: Matrix, v: Matrix, layer: Int, batch: Batch, heads H: Int, headDim hd: Int,
+                                tileRows: Int, tile: TileHead) -> Matrix {
+        let starts = batch.sequences.indices.map { batch.sequences[$0].cache.append(layer: layer, k: k, v: v, rows: batch.rows[$0]) }
+        let kvDim = k.cols, kvHeads = kvDim / hd, group = H / kvHeads
+        let out = Matrix(rows: q.rows, cols: H * hd)
+        let (qp, op) = (Unchecked(q.data), Unchecked(out.data))
+        let caches = batch.sequences.map { Unchecked(($0.cache.keys(layer: layer), $0.cache.values(layer: layer))) }
+        // jobs: (sequence, first row of the tile, KV head)
+        var jobs: [(s: Int, t0: Int, kvh: Int)] = []
+        for (s, rows) in batch.rows.enumerated() {
+            for t0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
+                for kvh in 0..<kvHeads { jobs.append((s, t0, kvh)) }
+            }
+        }
+        let maxCount = tileRows * group
+        Parallel.forEach(jobs.count) { j in
+            let (s, t0, kvh) = jobs[j]
+            let rows = batch.rows[s], t1 = min(rows.upperBound, t0 + tileRows)
+            let qs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: maxCount)
+            let ns = UnsafeMutablePointer<Int>.allocate(capacity: maxCount)
+            let outs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: maxCount)
+            defer { qs.deallocate(); ns.deallocate(); outs.deallocate() }
+            var c = 0
+            for t in t0..<t1 {
+                for h in (kvh * group)..<((kvh + 1) * group) {
+                    qs[c] = UnsafePointer(qp.value + t * H * hd + h * hd)
+                    ns[c] = starts[s] + (t - rows.lowerBound) + 1   // causal: positions 0...its own
+                    outs[c] = op.value + t * H * hd + h * hd
+                    c += 1
+                }
+            }
+            let (keys, values) = caches[s].value
+            tile(Tile(count: c, q: qs, n: ns, out: outs, maxN: ns[c - 1]), keys + kvh * hd, values + kvh * hd, kvDim)
+        }
+        return out
+    }
 }

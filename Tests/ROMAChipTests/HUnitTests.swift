@@ -28,6 +28,44 @@ final class HUnitTests: XCTestCase {
         }
     }
 
+    /// A tile of queries sharing a KV head (four causal rows x three heads, as in a prefill) gives every
+    /// query exactly `attendHead`'s probabilities-weighted outputs, for visible lengths around the
+    /// eight-position blocks.
+    func testAttendTileEqualsAttendHeadForEveryQuery() {
+        var rng = SplitMix(14)
+        for (hd, base, stride) in [(64, 0, 192), (64, 5, 192), (64, 13, 64), (64, 60, 192), (16, 9, 32)] {
+            let rows = 4, heads = 3, n = base + rows
+            let k = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
+            let v = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
+            let q = (0..<(rows * heads * hd)).map { _ in FP16.round(rng.normal()) }
+            let scale = 1 / Float(hd).squareRoot()
+            var tiled = [Float](repeating: .nan, count: rows * heads * hd), single = tiled
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        tiled.withUnsafeMutableBufferPointer { op in
+                            let c = rows * heads
+                            let qs = (0..<c).map { qp.baseAddress! + $0 * hd }, ns = (0..<c).map { base + $0 / heads + 1 }
+                            let outs = (0..<c).map { op.baseAddress! + $0 * hd }
+                            qs.withUnsafeBufferPointer { qb in ns.withUnsafeBufferPointer { nb in outs.withUnsafeBufferPointer { ob in
+                                HUnit.attendTile(Attention.Tile(count: c, q: qb.baseAddress!, n: nb.baseAddress!, out: ob.baseAddress!, maxN: n),
+                                                 keys: kp.baseAddress!, values: vp.baseAddress!, stride: stride, headDim: hd, scale: scale)
+                            } } }
+                        }
+                        var scores = [Float](repeating: 0, count: n)
+                        for i in 0..<(rows * heads) {
+                            single.withUnsafeMutableBufferPointer { op in
+                                HUnit.attendHead(q: qp.baseAddress! + i * hd, keys: kp.baseAddress!, values: vp.baseAddress!, stride: stride,
+                                                 n: base + i / heads + 1, headDim: hd, scale: scale, scores: &scores, out: op.baseAddress! + i * hd)
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(tiled.map(\.bitPattern), single.map(\.bitPattern), "hd \(hd) positions \(base + 1)...\(n)")
+        }
+    }
+
     func testLoRAAccumulateFollowsTheDocumentedOrder() {
         var rng = SplitMix(13)
         let (T, n, r, o) = (5, 40, 3, 19)
