@@ -6,20 +6,18 @@ import _Builtin_intrinsics.intel
 /// o_d = Σ_j p_j · v_jd in FP32, each output lane in position order (a multiply, then an add), rounded
 /// to FP16; the 64 lanes in four zmm registers instead of eight ymm.
 public enum HUnitAVX512 {
+    #if arch(x86_64)
     public static func weightedSum64(values: UnsafePointer<Float>, stride: Int, n: Int, p: UnsafePointer<Float>,
                                      out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
-        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { _mm512_loadu_ps(q) }
+        @inline(__always) func mac(_ a: V, _ w: V, _ v: UnsafePointer<Float>) -> V { _mm512_add_ps(a, _mm512_mul_ps(w, ld(v))) }
+        var a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0
         for j in 0..<n {
-            let v = values + j &* stride, w = V(repeating: p[j])
-            a0 += w * ld(v); a1 += w * ld(v + 16); a2 += w * ld(v + 32); a3 += w * ld(v + 48)
+            let v = values + j &* stride, w = _mm512_set1_ps(p[j])
+            a0 = mac(a0, w, v); a1 = mac(a1, w, v + 16); a2 = mac(a2, w, v + 32); a3 = mac(a3, w, v + 48)
         }
-        #if arch(x86_64)
         (a0, a1, a2, a3) = (LUnitAVX512.roundFP16(a0), LUnitAVX512.roundFP16(a1), LUnitAVX512.roundFP16(a2), LUnitAVX512.roundFP16(a3))
-        #else
-        for i in 0..<16 { a0[i] = Float(Float16(a0[i])); a1[i] = Float(Float16(a1[i])); a2[i] = Float(Float16(a2[i])); a3[i] = Float(Float16(a3[i])) }
-        #endif
         let o = UnsafeMutableRawPointer(out)
         o.storeBytes(of: a0, as: V.self); o.storeBytes(of: a1, toByteOffset: 64, as: V.self)
         o.storeBytes(of: a2, toByteOffset: 128, as: V.self); o.storeBytes(of: a3, toByteOffset: 192, as: V.self)
@@ -29,18 +27,18 @@ public enum HUnitAVX512 {
     public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>,
                                     acc: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
-        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
+        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { _mm512_loadu_ps(q) }
+        @inline(__always) func mac(_ a: V, _ w: V, _ v: UnsafePointer<Float>) -> V { _mm512_add_ps(a, _mm512_mul_ps(w, ld(v))) }
         var a0 = ld(acc), a1 = ld(acc + 16), a2 = ld(acc + 32), a3 = ld(acc + 48)
         for j in 0..<count {
-            let v = values + j &* stride, w = V(repeating: p[j])
-            a0 += w * ld(v); a1 += w * ld(v + 16); a2 += w * ld(v + 32); a3 += w * ld(v + 48)
+            let v = values + j &* stride, w = _mm512_set1_ps(p[j])
+            a0 = mac(a0, w, v); a1 = mac(a1, w, v + 16); a2 = mac(a2, w, v + 32); a3 = mac(a3, w, v + 48)
         }
         let o = UnsafeMutableRawPointer(acc)
         o.storeBytes(of: a0, as: V.self); o.storeBytes(of: a1, toByteOffset: 64, as: V.self)
         o.storeBytes(of: a2, toByteOffset: 128, as: V.self); o.storeBytes(of: a3, toByteOffset: 192, as: V.self)
     }
 
-    #if arch(x86_64)
     // The scores: `HUnitAVX2.scores64`'s code, compiled here for AVX-512, where 32 vector registers
     // hold q's eight lane vectors and eight positions' without the spills that sixteen force.
     /// scores[j] = (q·k_j) · scale for whole blocks of eight positions, with `HUnit.scores64`'s
@@ -99,7 +97,12 @@ public enum HUnitAVX512 {
     }
 
     #else
+    // other architectures: never selected (`KernelPath.supported` is [.portable])
     public static func scores64(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                                 scores: UnsafeMutablePointer<Float>) -> Int { 0 }
+    public static func weightedSum64(values: UnsafePointer<Float>, stride: Int, n: Int, p: UnsafePointer<Float>,
+                                     out: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
+    public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>,
+                                    acc: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
     #endif
 }

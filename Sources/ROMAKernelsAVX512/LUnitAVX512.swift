@@ -147,11 +147,10 @@ enum LUnitAVX512 {
             d0 = _mm512_add_epi32(d0, e0); d1 = _mm512_add_epi32(d1, e1); d2 = _mm512_add_epi32(d2, e2); d3 = _mm512_add_epi32(d3, e3)
             let p2 = UnsafeRawPointer(pow2 + g &* 16).loadUnaligned(as: SIMD16<Float>.self)
             @inline(__always) func eq1(_ n: Z, _ sp: UnsafePointer<UInt16>) -> SIMD16<Float> {   // n = dot − vsum·z
-                let f = _mm512_cvtepi32_ps(n) * SIMD16<Float>(repeating: table[Int(UInt16(littleEndian: sp[g]))])
-                return f * p2
+                _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(table[Int(UInt16(littleEndian: sp[g]))])), p2)
             }
-            o0 = o0 + eq1(d0, sc.0); o1 = o1 + eq1(d1, sc.1)
-            o2 = o2 + eq1(d2, sc.2); o3 = o3 + eq1(d3, sc.3)
+            o0 = _mm512_add_ps(o0, eq1(d0, sc.0)); o1 = _mm512_add_ps(o1, eq1(d1, sc.1))
+            o2 = _mm512_add_ps(o2, eq1(d2, sc.2)); o3 = _mm512_add_ps(o3, eq1(d3, sc.3))
         }
         return (o0, o1, o2, o3)
     }
@@ -190,13 +189,12 @@ enum LUnitAVX512 {
             }
             let p2A = UnsafeRawPointer(pow2 + g &* 16).loadUnaligned(as: F.self), p2B = UnsafeRawPointer(pow21 + g &* 16).loadUnaligned(as: F.self)
             @inline(__always) func eq1(_ n: Z, _ p2: F, _ sp: UnsafePointer<UInt16>) -> F {   // n = dot − vsum·z
-                let f = _mm512_cvtepi32_ps(n) * F(repeating: table[Int(UInt16(littleEndian: sp[g]))])
-                return f * p2
+                _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(n), _mm512_set1_ps(table[Int(UInt16(littleEndian: sp[g]))])), p2)
             }
-            o.0 = o.0 + eq1(d0, p2A, sc.0); o.1 = o.1 + eq1(d1, p2A, sc.1)
-            o.2 = o.2 + eq1(d2, p2A, sc.2); o.3 = o.3 + eq1(d3, p2A, sc.3)
-            o.4 = o.4 + eq1(e0, p2B, sc.0); o.5 = o.5 + eq1(e1, p2B, sc.1)
-            o.6 = o.6 + eq1(e2, p2B, sc.2); o.7 = o.7 + eq1(e3, p2B, sc.3)
+            o.0 = _mm512_add_ps(o.0, eq1(d0, p2A, sc.0)); o.1 = _mm512_add_ps(o.1, eq1(d1, p2A, sc.1))
+            o.2 = _mm512_add_ps(o.2, eq1(d2, p2A, sc.2)); o.3 = _mm512_add_ps(o.3, eq1(d3, p2A, sc.3))
+            o.4 = _mm512_add_ps(o.4, eq1(e0, p2B, sc.0)); o.5 = _mm512_add_ps(o.5, eq1(e1, p2B, sc.1))
+            o.6 = _mm512_add_ps(o.6, eq1(e2, p2B, sc.2)); o.7 = _mm512_add_ps(o.7, eq1(e3, p2B, sc.3))
         }
         return o
     }
@@ -261,13 +259,13 @@ enum LUnitAVX512 {
             let dots = reduce8((dot(g), dot(g &+ 1), dot(g &+ 2), dot(g &+ 3), dot(g &+ 4), dot(g &+ 5), dot(g &+ 6), dot(g &+ 7)))
             let z = _mm256_cvtepu8_epi32(X(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
             let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadY(vsum + g), z))
-            let f = (_mm256_cvtepi32_ps(n) * SIMD8<Float>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)))
-                * UnsafeRawPointer(pow2 + g).loadUnaligned(as: SIMD8<Float>.self)
+            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7))),
+                                  _mm256_loadu_ps(pow2 + g))
             acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
             g &+= 8
         }
         while g < gpr {
-            let d = unsafeBitCast(dot(g), to: SIMD16<Int32>.self).wrappedSum()
+            let d = _mm512_reduce_add_epi32(dot(g))
             acc += Float(d &- vsum[g] &* Int32(zeros[g])) * table[Int(UInt16(littleEndian: scales[g]))] * pow2[g]
             g &+= 1
         }

@@ -126,7 +126,7 @@ extension LUnitAVX512 {
         let a01 = _mm512_add_epi32(d.0, d.1), a23 = _mm512_add_epi32(d.2, d.3), a45 = _mm512_add_epi32(d.4, d.5)
         let a67 = _mm512_add_epi32(d.6, d.7), a89 = _mm512_add_epi32(d.8, d.9), aAB = _mm512_add_epi32(d.10, d.11)
         let s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a01, a23), _mm512_add_epi32(a45, a67)), _mm512_add_epi32(a89, aAB))
-        return (n * 12 * 32, unsafeBitCast(s, to: SIMD16<Int32>.self).wrappedSum())
+        return (n * 12 * 32, _mm512_reduce_add_epi32(s))
     }
 }
 #endif

@@ -63,12 +63,13 @@ struct BenchLUnitCommand: ParsableCommand {
             return
         }
         print("\(t.name): \(t.rows) x \(t.cols), INT\(t.bits) G\(t.groupSize), \(tokens) tokens, \(Parallel.threads) threads (CPU: \(KernelPath.CPUFeatures.host.names.joined(separator: ", ")))")
-        print("path         ms/product   GMAC/s  per core  instruction peak/core        of peak  vs \(results[0].path)")
+        func pad(_ t: String, _ n: Int) -> String { t.padding(toLength: max(n, t.count), withPad: " ", startingAt: 0) }
+        print(pad("path", 12) + " ms/product   GMAC/s  per core  " + pad("instruction", 21) + "peak/core  of peak  vs \(results[0].path)")
         for (r, p) in zip(results, peaks) {
-            let peak = p.map { String(format: "%-20@ %6.1f", $0.instruction as NSString, $0.macsPerSecond / 1e9) } ?? String(repeating: " ", count: 27)
-            let frac = p.map { String(format: "%6.0f%%", 100 * r.gmacsPerSecond / n / ($0.macsPerSecond / 1e9)) } ?? "       "
-            print(String(format: "%-12@ %10.3f %8.1f %9.1f  ", r.path as NSString, r.seconds * 1e3, r.gmacsPerSecond, r.gmacsPerSecond / n)
-                  + peak + "   " + frac + String(format: "  %5.2fx", r.gmacsPerSecond / base))
+            let peak = p.map { pad($0.instruction, 21) + String(format: "%9.1f", $0.macsPerSecond / 1e9) } ?? String(repeating: " ", count: 30)
+            let frac = p.map { String(format: "%8.0f%%", 100 * r.gmacsPerSecond / n / ($0.macsPerSecond / 1e9)) } ?? String(repeating: " ", count: 9)
+            print(pad(r.path, 12) + String(format: " %10.3f %8.1f %9.1f  ", r.seconds * 1e3, r.gmacsPerSecond, r.gmacsPerSecond / n)
+                  + peak + frac + String(format: "  %5.2fx", r.gmacsPerSecond / base))
         }
     }
 }
