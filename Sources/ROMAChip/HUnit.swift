@@ -105,7 +105,10 @@ public enum HUnit {
             a4 += w * ld(v + 32); a5 += w * ld(v + 40); a6 += w * ld(v + 48); a7 += w * ld(v + 56)
         }
         let o = UnsafeMutableRawPointer(acc)
-        for (k, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() { o.storeBytes(of: a, toByteOffset: 32 * k, as: V.self) }
+        o.storeBytes(of: a0, as: V.self); o.storeBytes(of: a1, toByteOffset: 32, as: V.self)
+        o.storeBytes(of: a2, toByteOffset: 64, as: V.self); o.storeBytes(of: a3, toByteOffset: 96, as: V.self)
+        o.storeBytes(of: a4, toByteOffset: 128, as: V.self); o.storeBytes(of: a5, toByteOffset: 160, as: V.self)
+        o.storeBytes(of: a6, toByteOffset: 192, as: V.self); o.storeBytes(of: a7, toByteOffset: 224, as: V.self)
     }
 
     /// scores[j] = F32Kernels.dot(q, k_j, 64) · scale, bit for bit, with q held in registers: per
