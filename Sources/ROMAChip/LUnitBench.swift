@@ -40,8 +40,7 @@ public enum LUnitBench {
 
     /// One core's multiply-accumulates per second on the instruction `path` multiplies with, measured
     /// on registers (AVX-512 VNNI: vpdpwssd zmm; AVX2: vpmaddwd + vpaddd ymm); nil for portable code.
-    public static func instructionPeak(_ path: KernelPath) -> (instruction: String, macsPerSecond: Double)? {
-        let n = 20_000_000
+    public static func instructionPeak(_ path: KernelPath, iterations n: Int = 20_000_000) -> (instruction: String, macsPerSecond: Double)? {
         let run: () -> (macs: Int, sink: Int32)
         let name: String
         switch path {

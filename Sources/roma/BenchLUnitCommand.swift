@@ -21,12 +21,15 @@ struct BenchLUnitCommand: ParsableCommand {
     var threads: Int?
     @Option(help: "Products per path; the median is reported.")
     var repetitions = 5
+    @Option(help: "Iterations of the instruction-peak loop (12 instructions each).")
+    var peakIterations = 20_000_000
     @OptionGroup var printing: OutputOptions
 
     func validate() throws {
         if !(1...65536).contains(tokens) { throw ValidationError("--tokens must be in 1...65536") }
         if !(1...100_000).contains(repetitions) { throw ValidationError("--repetitions must be in 1...100000") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256") }
+        if !(1...1_000_000_000).contains(peakIterations) { throw ValidationError("--peak-iterations must be in 1...1000000000") }
         _ = try selectedPaths()
     }
 
@@ -48,7 +51,7 @@ struct BenchLUnitCommand: ParsableCommand {
         guard t.kind != .norm else { throw ValidationError("'\(tensor)' is a norm, not a matrix the L-Units multiply with") }
         let paths = try selectedPaths()
         let results = paths.map { LUnitBench.run(image: img, tensor: t, tokens: tokens, path: $0, repetitions: repetitions) }
-        let peaks = paths.map { LUnitBench.instructionPeak($0) }
+        let peaks = paths.map { LUnitBench.instructionPeak($0, iterations: peakIterations) }
         let base = results[0].gmacsPerSecond
         let n = Double(Parallel.threads)
         if printing.json {

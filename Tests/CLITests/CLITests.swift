@@ -3,6 +3,7 @@ import Foundation
 import ROMAFormats
 import ROMAChip
 import ROMAModel
+import ROMANumerics
 import ROMATestSupport
 
 /// Runs the built `roma` executable.
@@ -18,7 +19,7 @@ enum RomaCLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    static func run(_ args: [String], stdin: String? = nil) throws -> Result {
+    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let path = romaPath
         guard FileManager.default.isExecutableFile(atPath: path) else {
             XCTFail("roma executable not found at \(path): run `swift build` before `swift test`")
@@ -27,6 +28,7 @@ enum RomaCLI {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let o = Pipe(), e = Pipe(), i = Pipe()
         p.standardOutput = o; p.standardError = e; p.standardInput = i
         try p.run()
@@ -356,6 +358,42 @@ final class CLITests: XCTestCase {
 /// The chip commands: compile, run on the image, inspect it, golden L-Unit.
 final class ChipCLITests: XCTestCase {
     lazy var tinyPath: String = try! TinyModel(seed: 23).write()
+
+    /// Which kernel path ran is in the bench output; ROMA_KERNELS lowers it or is refused in one line;
+    /// `bench lunit` measures every path the CPU runs; `--bandwidth` relates decode to the image's reads.
+    func testKernelPathsBandwidthAndLUnitBench() throws {
+        let rom = TempFiles.path("cli-kernels-\(UUID().uuidString).rom")
+        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "4", "--output", rom, "--fast"]).code, 0)
+        let small = ["--prompt-tokens", "16", "--gen-tokens", "4", "--repetitions", "1", "--format", "json"]
+        let b = try RomaCLI.run(["bench", "--image", rom, "--bandwidth"] + small)
+        XCTAssertEqual(b.code, 0, b.err)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(b.out.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["kernels"] as? String, KernelPath.selected.rawValue)
+        XCTAssertEqual(obj["decode_bytes_per_token"] as? Int, try ROMImage(path: rom).bytesReadPerToken)
+        XCTAssertGreaterThan(obj["bandwidth_gbps"] as? Double ?? 0, 0)
+        let fraction = try XCTUnwrap(obj["decode_fraction_of_bandwidth"] as? Double)
+        XCTAssertEqual(fraction, (obj["tg_tps"] as! Double) * Double(obj["decode_bytes_per_token"] as! Int) / ((obj["bandwidth_gbps"] as! Double) * 1e9),
+                       accuracy: 1e-9)
+        XCTAssertTrue(b.err.contains("\(KernelPath.selected) kernels"), b.err)
+        let forced = try RomaCLI.run(["bench", "--image", rom] + small, environment: ["ROMA_KERNELS": "portable"])
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(forced.out.utf8)) as? [String: Any])?["kernels"] as? String, "portable")
+        let bad = try RomaCLI.run(["chip", "show"], environment: ["ROMA_KERNELS": "sse2"])
+        XCTAssertEqual(bad.code, 1)
+        XCTAssertEqual(bad.err, "error: ROMA_KERNELS=sse2 is not a kernel path (one of: portable, avx2, avx512vnni)\n")
+        let noImage = try RomaCLI.run(["bench", "--model", tinyPath, "--bandwidth"] + small)
+        XCTAssertNotEqual(noImage.code, 0)
+        XCTAssertTrue(noImage.err.contains("--bandwidth compares decode with a read of the ROM image"), noImage.err)
+        let l = try RomaCLI.run(["bench", "lunit", "--image", rom, "--tensor", "blk.0.ffn_down.weight", "--tokens", "16", "--repetitions", "1",
+                                 "--peak-iterations", "1000", "--format", "json"])
+        XCTAssertEqual(l.code, 0, l.err)
+        let lunit = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(l.out.utf8)) as? [String: Any])
+        let paths = try XCTUnwrap(lunit["paths"] as? [[String: Any]])
+        XCTAssertEqual(paths.map { $0["path"] as? String }, KernelPath.supported.map(\.rawValue))
+        XCTAssertEqual(lunit["tokens"] as? Int, 16)
+        for p in paths where p["path"] as? String != "portable" { XCTAssertGreaterThan(p["peak_gmacs_per_core"] as? Double ?? 0, 0) }
+        let norm = try RomaCLI.run(["bench", "lunit", "--image", rom, "--tensor", "output_norm.weight"])
+        XCTAssertEqual(norm.err, "error: 'output_norm.weight' is a norm, not a matrix the L-Units multiply with\n")
+    }
 
     func testCompileInspectAndGenerateOnTheChip() throws {
         let rom = TempFiles.path("cli-\(UUID().uuidString).rom")
