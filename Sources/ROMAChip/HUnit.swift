@@ -20,25 +20,13 @@ public enum HUnit {
             for j in 0..<n { scores[j] = F32Kernels.dot(q, keys + j &* stride, headDim) * scale }
         }
         VectorUnit.softmax(scores, n)
-        if headDim == 64 && KernelPath.selected == .avx512vnni {
-            return HUnitAVX512.weightedSum64(values: values, stride: stride, n: n, p: scores, out: out)
-        }
+        for d in 0..<headDim { out[d] = 0 }
         if headDim == 64 {
-            // the same sums (each output lane in position order), held in eight 8-lane registers
-            typealias V = SIMD8<Float>
-            @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
-            for j in 0..<n {
-                let v = values + j &* stride, p = V(repeating: scores[j])
-                a0 += p * ld(v); a1 += p * ld(v + 8); a2 += p * ld(v + 16); a3 += p * ld(v + 24)
-                a4 += p * ld(v + 32); a5 += p * ld(v + 40); a6 += p * ld(v + 48); a7 += p * ld(v + 56)
-            }
-            for (k, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() {
-                for l in 0..<8 { out[8 * k + l] = FP16.round(a[l]) }
-            }
+            // the same sums (each output lane in position order), held in registers
+            accumulate64(values: values, stride: stride, count: n, p: scores, acc: out)
+            for d in 0..<64 { out[d] = FP16.round(out[d]) }
             return
         }
-        for d in 0..<headDim { out[d] = 0 }
         for j in 0..<n {
             let v = values + j &* stride, p = scores[j]
             for d in 0..<headDim { out[d] += p * v[d] }
@@ -75,18 +63,16 @@ public enum HUnit {
             scores64(q: tile.q[i], keys: keys + done * stride, stride: stride, n: n - done, scale: scale, scores: scores + i * N + done)
             VectorUnit.softmax(scores + i * N, n)
         }
-        let acc = UnsafeMutablePointer<Float>.allocate(capacity: c * 64)
-        defer { acc.deallocate() }
-        acc.initialize(repeating: 0, count: c * 64)
+        for i in 0..<c { tile.out[i].initialize(repeating: 0, count: 64) }   // each query's sums accumulate in its output slot
         jb = 0
         while jb < N {
             for i in 0..<c where jb < tile.n[i] {
-                accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: scores + i * N + jb, acc: acc + i * 64)
+                accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: scores + i * N + jb, acc: tile.out[i])
             }
             jb += 8
         }
         for i in 0..<c {
-            for d in 0..<64 { tile.out[i][d] = FP16.round(acc[i * 64 + d]) }
+            for d in 0..<64 { tile.out[i][d] = FP16.round(tile.out[i][d]) }
         }
     }
 

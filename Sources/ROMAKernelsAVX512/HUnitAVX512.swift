@@ -2,27 +2,11 @@
 import _Builtin_intrinsics.intel
 #endif
 
-/// The H-Unit's attention output on AVX-512 (`KernelPath.avx512vnni`), bit for bit `HUnit.attendHead`'s:
-/// o_d = Σ_j p_j · v_jd in FP32, each output lane in position order (a multiply, then an add), rounded
-/// to FP16; the 64 lanes in four zmm registers instead of eight ymm.
+/// The H-Unit's attention kernels on AVX-512 (`KernelPath.avx512vnni`), bit for bit `HUnit.attendHead`'s:
+/// the output sums o_d = Σ_j p_j · v_jd in FP32, each lane in position order (a multiply, then an add),
+/// the 64 lanes in four zmm registers instead of eight ymm; and the scores.
 public enum HUnitAVX512 {
     #if arch(x86_64)
-    public static func weightedSum64(values: UnsafePointer<Float>, stride: Int, n: Int, p: UnsafePointer<Float>,
-                                     out: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
-        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { _mm512_loadu_ps(q) }
-        @inline(__always) func mac(_ a: V, _ w: V, _ v: UnsafePointer<Float>) -> V { _mm512_add_ps(a, _mm512_mul_ps(w, ld(v))) }
-        var a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0
-        for j in 0..<n {
-            let v = values + j &* stride, w = _mm512_set1_ps(p[j])
-            a0 = mac(a0, w, v); a1 = mac(a1, w, v + 16); a2 = mac(a2, w, v + 32); a3 = mac(a3, w, v + 48)
-        }
-        (a0, a1, a2, a3) = (LUnitAVX512.roundFP16(a0), LUnitAVX512.roundFP16(a1), LUnitAVX512.roundFP16(a2), LUnitAVX512.roundFP16(a3))
-        let o = UnsafeMutableRawPointer(out)
-        o.storeBytes(of: a0, as: V.self); o.storeBytes(of: a1, toByteOffset: 64, as: V.self)
-        o.storeBytes(of: a2, toByteOffset: 128, as: V.self); o.storeBytes(of: a3, toByteOffset: 192, as: V.self)
-    }
-
     /// acc[d] += p_j · v_jd for `count` positions in order, acc[0..<64] in four zmm registers.
     public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>,
                                     acc: UnsafeMutablePointer<Float>) {
@@ -100,8 +84,6 @@ public enum HUnitAVX512 {
     // other architectures: never selected (`KernelPath.supported` is [.portable])
     public static func scores64(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                                 scores: UnsafeMutablePointer<Float>) -> Int { 0 }
-    public static func weightedSum64(values: UnsafePointer<Float>, stride: Int, n: Int, p: UnsafePointer<Float>,
-                                     out: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
     public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>,
                                     acc: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
     #endif

@@ -10,14 +10,21 @@ public enum Attention {
     public typealias Head = (_ row: Int, _ head: Int, _ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
                              _ stride: Int, _ n: Int, _ scores: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) -> Void
 
+    /// Appends each sequence's K and V rows to its cache: the position of each sequence's first new row,
+    /// and each cache's keys and values of `layer`.
+    private static func append(k: Matrix, v: Matrix, layer: Int, batch: Batch)
+        -> (starts: [Int], caches: [Unchecked<(UnsafePointer<Float>, UnsafePointer<Float>)>]) {
+        let starts = batch.sequences.indices.map { batch.sequences[$0].cache.append(layer: layer, k: k, v: v, rows: batch.rows[$0]) }
+        return (starts, batch.sequences.map { Unchecked(($0.cache.keys(layer: layer), $0.cache.values(layer: layer))) })
+    }
+
     /// q: [rows, heads*headDim]; k, v: [rows, kvDim] (already in the cache's storage format).
     public static func run(q: Matrix, k: Matrix, v: Matrix, layer: Int, batch: Batch, heads H: Int, headDim hd: Int,
                            head: Head) -> Matrix {
-        let starts = batch.sequences.indices.map { batch.sequences[$0].cache.append(layer: layer, k: k, v: v, rows: batch.rows[$0]) }
+        let (starts, caches) = append(k: k, v: v, layer: layer, batch: batch)
         let kvDim = k.cols, group = H / (kvDim / hd)
         let out = Matrix(rows: q.rows, cols: H * hd)
         let (qp, op) = (Unchecked(q.data), Unchecked(out.data))
-        let caches = batch.sequences.map { Unchecked(($0.cache.keys(layer: layer), $0.cache.values(layer: layer))) }
         Parallel.forEach(q.rows * H) { job in
             let t = job / H, h = job % H
             let s = batch.sequenceOfRow[t]
@@ -51,11 +58,10 @@ public enum Attention {
     /// key and value once for all of a tile's queries (the same per-query results, in any order).
     public static func runTiled(q: Matrix, k: Matrix, v: Matrix, layer: Int, batch: Batch, heads H: Int, headDim hd: Int,
                                 tileRows: Int, tile: TileHead) -> Matrix {
-        let starts = batch.sequences.indices.map { batch.sequences[$0].cache.append(layer: layer, k: k, v: v, rows: batch.rows[$0]) }
+        let (starts, caches) = append(k: k, v: v, layer: layer, batch: batch)
         let kvDim = k.cols, kvHeads = kvDim / hd, group = H / kvHeads
         let out = Matrix(rows: q.rows, cols: H * hd)
         let (qp, op) = (Unchecked(q.data), Unchecked(out.data))
-        let caches = batch.sequences.map { Unchecked(($0.cache.keys(layer: layer), $0.cache.values(layer: layer))) }
         // jobs: (sequence, first row of the tile, KV head)
         var jobs: [(s: Int, t0: Int, kvh: Int)] = []
         for (s, rows) in batch.rows.enumerated() {
