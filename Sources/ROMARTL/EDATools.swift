@@ -18,6 +18,7 @@ public enum EDATools {
 
     /// The executable named `tool` on PATH, or nil.
     public static func locate(_ tool: String) -> URL? {
+        if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) ? URL(fileURLWithPath: tool) : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let url = URL(fileURLWithPath: String(dir)).appendingPathComponent(tool)
@@ -37,7 +38,7 @@ public enum EDATools {
         guard let exe = locate(tool) else { throw RTLError.toolMissing(tool) }
         // Output goes to a file, not a pipe, so a chatty tool can never block on a full pipe.
         let log = FileManager.default.temporaryDirectory
-            .appendingPathComponent("roma-\(tool)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).log")
+            .appendingPathComponent("roma-\(exe.lastPathComponent)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
         let handle = try FileHandle(forWritingTo: log)
