@@ -3,6 +3,7 @@ import XCTest
 import ROMAChip
 import ROMANumerics
 @testable import ROMARTL
+import ROMATestSupport
 
 /// The generated L-Unit slice (alignment unit, compute cells, Eq. 1) simulated with Icarus Verilog
 /// against the golden model, on random stored groups and the edge-case activations.
@@ -99,5 +100,40 @@ final class LUnitRTLTests: XCTestCase {
         XCTAssertThrowsError(try LUnitStimulus.golden(jsonl: "{\"a\":[1,2],\"w\":[1],\"z\":0,\"s\":15360,\"bits\":4}\n", file: "s.jsonl")) {
             XCTAssertTrue("\($0)".contains("s.jsonl:1"), "\($0)")
         }
+    }
+
+    func testImageSliceHoldsTheUnitsRowsAndSimulatesBitExact() throws {
+        let (_, romPath) = try TinyChip.files(seed: 44)
+        let image = try ROMImage(path: romPath)
+        let name = "blk.0.attn_q.weight"
+        let t = try XCTUnwrap(image.tensor(name))
+        let unit = try XCTUnwrap((0..<(t.unitRowStart.count - 1)).first { t.unitRowStart[$0 + 1] > t.unitRowStart[$0] })
+        let (words, rows, gpr) = try LUnitStimulus.words(image: image, tensor: name, unit: unit, rows: 2)
+        XCTAssertEqual(rows.lowerBound, t.unitRowStart[unit])
+        XCTAssertEqual(words.count, rows.count * gpr)
+        // (w - z) * s of the stored words is the image's dequantized row, value for value
+        for (i, r) in rows.enumerated() {
+            let deq = image.dequantizeRow(t, r)
+            for g in 0..<gpr {
+                let w = words[i * gpr + g]
+                for k in 0..<t.groupSize {
+                    XCTAssertEqual(Float(Int(w.codes[k]) - w.zero) * FP16.toFloat(w.scale), deq[g * t.groupSize + k])
+                }
+            }
+        }
+        XCTAssertThrowsError(try LUnitStimulus.words(image: image, tensor: "blk.0.no_such.weight", unit: unit, rows: 1)) {
+            XCTAssertTrue("\($0)".contains("no quantized tensor 'blk.0.no_such.weight'"), "\($0)")
+        }
+        guard EDATools.available else { throw XCTSkip("iverilog/yosys not installed (run scripts/install-eda.sh)") }
+        let spec = try LUnitSliceSpec(name: "img", groupSize: t.groupSize, bits: t.bits,
+                                      depth: LUnitSliceSpec.depth(forGroups: words.count), style: .brom)
+        let slice = try LUnitSlice(spec: spec, words: words,
+                                   vectors: LUnitStimulus.edgeCases(count: 64, groupSize: t.groupSize, addresses: words.count, seed: 9),
+                                   source: "\(romPath) \(name) unit \(unit)")
+        try GeneratedLUnit(slice: slice).write(to: dir)
+        let r = try LUnitSimulation.icarus(directory: dir, name: "img")
+        XCTAssertTrue(r.passed, r.log)
+        XCTAssertEqual(zip(r.outputs, slice.expected.map(LUnitOutput.init)).filter { !$0.matches($1) }.count, 0)
+        XCTAssertEqual(r.outputs.count, 64)
     }
 }
