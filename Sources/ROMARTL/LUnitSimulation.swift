@@ -1,6 +1,6 @@
 import Foundation
 
-/// Simulates a generated L-Unit slice with Icarus Verilog and reads back what the RTL produced.
+/// Simulates a generated L-Unit slice with Icarus Verilog or Verilator and reads back what the RTL produced.
 public enum LUnitSimulation {
     public struct Result: Sendable {
         public let simulator: String
@@ -11,13 +11,16 @@ public enum LUnitSimulation {
         public let seconds: Double
     }
 
+    /// The Verilog files of slice `name`, in the order both simulators read them.
+    static func sources(_ name: String) -> [String] { ["", "_datapath", "_storage", "_tb"].map { "\(name)\($0).v" } }
+
     /// Compiles `NAME.v`, `NAME_datapath.v`, `NAME_storage.v` and `NAME_tb.v` of `directory` with
     /// iverilog -g2005 and runs the testbench there.
     public static func icarus(directory: URL, name: String, timeout: Double = 300) throws -> Result {
         let start = Date()
         let vvp = directory.appendingPathComponent("\(name).vvp")
-        let sources = ["", "_datapath", "_storage", "_tb"].map { directory.appendingPathComponent("\(name)\($0).v").path }
-        try EDATools.runChecked("iverilog", ["-g2005", "-o", vvp.path, "-s", "\(name)_tb"] + sources, timeout: timeout)
+        let paths = sources(name).map { directory.appendingPathComponent($0).path }
+        try EDATools.runChecked("iverilog", ["-g2005", "-o", vvp.path, "-s", "\(name)_tb"] + paths, timeout: timeout)
         let r = try EDATools.runChecked("vvp", ["-n", vvp.path], in: directory, timeout: timeout)
         return try result("iverilog", r.output, directory: directory, name: name, seconds: Date().timeIntervalSince(start))
     }
@@ -26,9 +29,8 @@ public enum LUnitSimulation {
     /// delays) into `directory/obj_NAME` and runs the executable there.
     public static func verilator(directory: URL, name: String, timeout: Double = 600) throws -> Result {
         let start = Date()
-        let sources = ["", "_datapath", "_storage", "_tb"].map { "\(name)\($0).v" }
         try EDATools.runChecked("verilator", ["--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "-j", "2",
-                                              "--top-module", "\(name)_tb", "-Mdir", "obj_\(name)"] + sources,
+                                              "--top-module", "\(name)_tb", "-Mdir", "obj_\(name)"] + sources(name),
                                 in: directory, timeout: timeout)
         let exe = directory.appendingPathComponent("obj_\(name)/V\(name)_tb").path
         let r = try EDATools.runChecked(exe, [], in: directory, timeout: timeout)
