@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "ROMASimTests", dependencies: ["ROMALlama", "ROMAChip", "ROMASim"]),
-        .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMARTL", "ROMATestSupport"]),
+        .testTarget(name: "ROMARTLTests", dependencies: ["ROMAChip", "ROMALlama", "ROMAModel", "ROMARTL", "ROMATestSupport"]),
         .testTarget(name: "AdapterTests", dependencies: ["ROMALlama", "ROMAModel", "ROMAChip", "ROMAFormats", "ROMANumerics", "ROMATestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["ROMAFuzz", "ROMAFormats", "ROMAChip", "ROMAModel", "ROMATestSupport"],

@@ -188,6 +188,73 @@ public enum Yosys {
         return (total, byType, r.seconds)
     }
 
+    /// Gate and transistor counts of a synthesized design, module by module (`stat -tech cmos`),
+    /// hierarchy kept so that each block of a design is counted on its own.
+    public struct CMOSDesign: Codable, Equatable, Sendable {
+        public struct Module: Codable, Equatable, Sendable {
+            /// Primitive gates and flip-flops of the module itself.
+            public let cells: Int
+            /// yosys's CMOS estimate for those cells; flip-flops are costed because the flow unmaps
+            /// enable and reset flops (`dffunmap`) to D flip-flops and gates first.
+            public let transistors: Int
+            /// Instances of other modules of the design, by module name.
+            public let instances: [String: Int]
+        }
+        public let top: String
+        public let flow: Flow
+        public let modules: [String: Module]
+        public let seconds: Double
+
+        /// Transistors of `module` with everything it instantiates.
+        public func transistors(_ module: String) -> Int {
+            guard let m = modules[module] else { return 0 }
+            return m.transistors + m.instances.reduce(0) { $0 + $1.value * transistors($1.key) }
+        }
+        /// Cells of `module` with everything it instantiates.
+        public func cells(_ module: String) -> Int {
+            guard let m = modules[module] else { return 0 }
+            return m.cells + m.instances.reduce(0) { $0 + $1.value * cells($1.key) }
+        }
+    }
+
+    /// Synthesizes `top` from `files` with `flow` without flattening, unmaps flops with enables
+    /// (`dffunmap`), and reads `stat -json -tech cmos` for every module.
+    public static func cmos(files: [URL], top: String, flow: Flow, work: URL, timeout: Double = 600) throws -> CMOSDesign {
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let json = work.appendingPathComponent("\(top).\(flow.rawValue).cmos.json")
+        try? FileManager.default.removeItem(at: json)
+        // hierarchy kept (each block counted alone); the structural flow maps memories (the SRAM
+        // stand-in's register file) to flops and multiplexers too
+        let synth = flow == .structural ? "hierarchy -top \(top); proc; memory; techmap; opt_clean" : "synth -top \(top)"
+        let script = files.map { "read_verilog \($0.path); " }.joined() + synth + "; dffunmap; tee -q -o \(json.path) stat -json -tech cmos"
+        let r = try EDATools.runChecked("yosys", ["-q", "-p", script], timeout: timeout)
+        // yosys 0.23 prints a hierarchy line without quotes into the JSON; keep only JSON lines
+        let text = (try? String(contentsOf: json, encoding: .utf8)) ?? ""
+        let clean = text.split(separator: "\n").filter { $0.contains("\"") || $0.contains("{") || $0.contains("}") }.joined(separator: "\n")
+        guard let root = try? JSONSerialization.jsonObject(with: Data(clean.utf8)) as? [String: Any],
+              let mods = root["modules"] as? [String: Any] else {
+            throw RTLError.verificationFailed("cannot read yosys CMOS statistics for \(top) from \(json.path)")
+        }
+        var modules: [String: CMOSDesign.Module] = [:]
+        for (raw, value) in mods {
+            let name = raw.hasPrefix("\\") ? String(raw.dropFirst()) : raw
+            guard let m = value as? [String: Any], let cells = m["num_cells"] as? Int,
+                  let estimate = m["estimated_num_transistors"] as? String else {
+                throw RTLError.verificationFailed("yosys statistics for module \(name) lack cells or a CMOS estimate")
+            }
+            let byType = (m["num_cells_by_type"] as? [String: Int]) ?? [:]
+            let instances = byType.filter { !$0.key.hasPrefix("$") }
+            // "N+": N transistors plus cells yosys cannot cost, allowed only for instances of modules
+            guard let t = Int(estimate.hasSuffix("+") ? String(estimate.dropLast()) : estimate),
+                  estimate.hasSuffix("+") == !instances.isEmpty else {
+                throw RTLError.verificationFailed("yosys could not cost every cell of \(name) in CMOS (estimate '\(estimate)', cells \(byType))")
+            }
+            modules[name] = .init(cells: cells - instances.values.reduce(0, +), transistors: t, instances: instances)
+        }
+        guard modules[top] != nil else { throw RTLError.verificationFailed("yosys statistics have no module \(top)") }
+        return CMOSDesign(top: top, flow: flow, modules: modules, seconds: r.seconds)
+    }
+
     /// Result of a formal equivalence check.
     public struct Equivalence: Codable, Equatable, Sendable {
         public let gold: String

@@ -23,7 +23,8 @@ public struct LUnitManifest: Codable, Equatable, Sendable {
 /// The generated files of one L-Unit slice:
 /// `NAME.v` (top), `NAME_datapath.v` (alignment unit, compute cells, Eq. 1), `NAME_storage.v`,
 /// `NAME_tb.v` (self-checking testbench), `NAME_words.hex` (storage words), `NAME_stim.hex`
-/// ({addr, activations} per vector), `NAME_expected.hex` (the golden results), `NAME_golden.jsonl`
+/// ({addr, activations} per vector), `NAME_expected.hex` (the golden results), `NAME_origins.txt`
+/// (where each vector comes from: chip, edge:KIND, stimulus), `NAME_golden.jsonl`
 /// (the vectors in `roma golden lunit`'s input format, for an independent check) and the manifest.
 public struct GeneratedLUnit: Sendable {
     public let manifest: LUnitManifest
@@ -47,6 +48,7 @@ public struct GeneratedLUnit: Sendable {
             ("\(n)_words.hex", tile.hexFile),
             ("\(n)_stim.hex", slice.vectors.map { Self.stimulusHex($0, spec: spec) }.joined(separator: "\n") + "\n"),
             ("\(n)_expected.hex", expected.map(\.hex).joined(separator: "\n") + "\n"),
+            ("\(n)_origins.txt", slice.vectors.map(\.origin).joined(separator: "\n") + "\n"),
             ("\(n)_golden.jsonl", slice.vectors.map { Self.goldenInput($0, slice.words[$0.address], bits: spec.bits) }
                 .joined(separator: "\n") + "\n"),
             ("\(n).lunit.json", String(decoding: try manifest.json(), as: UTF8.self) + "\n"),

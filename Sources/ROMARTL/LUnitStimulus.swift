@@ -35,6 +35,13 @@ public enum LUnitStimulus {
         return (words, taken, gpr)
     }
 
+    /// The first quantized tensor, in image order, that has rows on L-Unit `unit`.
+    public static func defaultTensor(image: ROMImage, unit: Int) -> String? {
+        image.header.tensors.first { t in
+            t.kind != .norm && unit + 1 < t.unitRowStart.count && t.unitRowStart[unit + 1] > t.unitRowStart[unit]
+        }?.name
+    }
+
     /// Every (token, row, group) of the captured activations `x` ([tokens][cols], FP16 bit patterns)
     /// against the stored groups: the products the L-Unit computes for those rows in the chip run.
     public static func vectors(activations x: [[UInt16]], rows: Int, groupsPerRow gpr: Int, groupSize: Int) -> [LUnitVector] {
@@ -59,29 +66,16 @@ public enum LUnitStimulus {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
             func fail(_ m: String) -> RTLError { .hexLine(file: file, line: i + 1, reason: m) }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { throw fail("not a JSON object") }
-            func ints(_ k: String) throws -> [Int] {
-                guard let a = obj[k] as? [NSNumber], a.allSatisfy({ $0.doubleValue == Double($0.intValue) }) else { throw fail("'\(k)' must be an array of integers") }
-                return a.map(\.intValue)
+            let l: LUnit.StimulusLine
+            do { l = try LUnit.StimulusLine(json: line) } catch { throw fail(error.description) }
+            if let bits, bits != l.bits { throw fail("bits \(l.bits) differs from the first line's \(bits); one slice has one code width") }
+            bits = l.bits
+            if let first = words.first, first.codes.count != l.w.count {
+                throw fail("group of \(l.w.count) differs from the first line's \(first.codes.count); one slice has one group size")
             }
-            func int(_ k: String) throws -> Int {
-                guard let v = obj[k] as? NSNumber, v.doubleValue == Double(v.intValue) else { throw fail("'\(k)' must be an integer") }
-                return v.intValue
-            }
-            let b = try int("bits"), a = try ints("a"), w = try ints("w"), z = try int("z"), s = try int("s")
-            guard b == 2 || b == 4 else { throw fail("bits must be 2 or 4, got \(b)") }
-            if let bits, bits != b { throw fail("bits \(b) differs from the first line's \(bits); one slice has one code width") }
-            bits = b
-            guard !a.isEmpty, a.count == w.count else { throw fail("'a' and 'w' must have the same, non-zero length (got \(a.count) and \(w.count))") }
-            if let first = words.first, first.codes.count != w.count {
-                throw fail("group of \(w.count) differs from the first line's \(first.codes.count); one slice has one group size")
-            }
-            guard a.allSatisfy({ (0...0xFFFF).contains($0) }) else { throw fail("'a' entries must be FP16 bit patterns 0...65535") }
-            guard w.allSatisfy({ (0..<(1 << b)).contains($0) }) else { throw fail("'w' codes must be in 0..<\(1 << b)") }
-            guard (0..<(1 << b)).contains(z) else { throw fail("zero point \(z) out of range for \(b) bits") }
-            guard (0...0xFFFF).contains(s), (s >> 10) & 0x1F != 0x1F else { throw fail("'s' must be a finite FP16 bit pattern (exponent field below 31)") }
-            vectors.append(LUnitVector(address: words.count, activations: a.map { UInt16($0) }, origin: "stimulus"))
-            words.append(LUnitWord(codes: w.map { UInt8($0) }, zero: z, scale: UInt16(s)))
+            guard (l.s >> 10) & 0x1F != 0x1F else { throw fail("'s' must be a finite FP16 bit pattern (exponent field below 31)") }
+            vectors.append(LUnitVector(address: words.count, activations: l.a, origin: "stimulus"))
+            words.append(LUnitWord(codes: l.w, zero: l.z, scale: l.s))
         }
         guard let bits, !words.isEmpty else { throw RTLError.badFlags("\(file): no stimulus lines") }
         return (words, vectors, bits)

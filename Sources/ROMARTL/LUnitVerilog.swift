@@ -4,7 +4,8 @@ import ROMAChip
 /// Bit widths of the L-Unit datapath for one slice shape (docs/rtl.md, "The L-Unit slice").
 public struct LUnitWidths: Codable, Equatable, Sendable {
     /// Aligned activation value_k: 12 bits signed (|value| <= 2047, docs/numerics.md step 3).
-    public let value = 12
+    public var value: Int { Self.valueBits }
+    public static let valueBits = 12
     /// vsum and each code bit-plane sum: value + log2(G).
     public let vsum: Int
     /// dot = Σ_j plane_j · 2^j: vsum + bits.
@@ -15,7 +16,7 @@ public struct LUnitWidths: Codable, Equatable, Sendable {
     public let product: Int
 
     public init(groupSize: Int, bits: Int) {
-        vsum = value + groupSize.trailingZeroBitCount
+        vsum = Self.valueBits + groupSize.trailingZeroBitCount
         dot = vsum + bits
         x = max(dot, vsum + bits + 1) + 1
         product = x + 11

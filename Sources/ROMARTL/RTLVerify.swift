@@ -71,6 +71,9 @@ public enum RTLVerifier {
         return results
     }
 
+    /// Tiles (`NAME.json` manifests of `roma rtl rom`) in `directory`.
+    public static func tileCount(in directory: URL) throws -> Int { try findManifests(directory).count }
+
     static func findManifests(_ directory: URL) throws -> [(URL, RTLManifest)] {
         let files: [String]
         do { files = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {

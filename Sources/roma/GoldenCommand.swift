@@ -44,29 +44,8 @@ struct GoldenLUnitCommand: ParsableCommand {
         writeStdout(out)
     }
 
-    struct Stimulus { var a: [UInt16]; var w: [UInt8]; var z: Int; var s: UInt16 }
-
-    func parse(_ line: String, line n: Int) throws -> Stimulus {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw GoldenError("line \(n): not a JSON object")
-        }
-        func ints(_ key: String) throws -> [Int] {
-            guard let a = obj[key] as? [NSNumber] else { throw GoldenError("line \(n): '\(key)' must be an array of integers") }
-            return a.map(\.intValue)
-        }
-        func int(_ key: String) throws -> Int {
-            guard let v = obj[key] as? NSNumber else { throw GoldenError("line \(n): '\(key)' must be an integer") }
-            return v.intValue
-        }
-        let bits = try int("bits")
-        guard bits == 2 || bits == 4 else { throw GoldenError("line \(n): bits must be 2 or 4, got \(bits)") }
-        let a = try ints("a"), w = try ints("w"), z = try int("z"), s = try int("s")
-        guard !a.isEmpty, a.count == w.count else { throw GoldenError("line \(n): 'a' and 'w' must have the same, non-zero length (got \(a.count) and \(w.count))") }
-        guard a.allSatisfy({ (0...0xFFFF).contains($0) }) else { throw GoldenError("line \(n): 'a' entries must be FP16 bit patterns 0...65535") }
-        guard w.allSatisfy({ (0..<(1 << bits)).contains($0) }) else { throw GoldenError("line \(n): 'w' codes must be in 0..<\(1 << bits) for \(bits)-bit weights") }
-        guard (0..<(1 << bits)).contains(z) else { throw GoldenError("line \(n): zero point \(z) out of range for \(bits) bits") }
-        guard (0...0xFFFF).contains(s) else { throw GoldenError("line \(n): 's' must be an FP16 bit pattern 0...65535") }
-        return Stimulus(a: a.map { UInt16($0) }, w: w.map { UInt8($0) }, z: z, s: UInt16(s))
+    func parse(_ line: String, line n: Int) throws -> LUnit.StimulusLine {
+        do { return try LUnit.StimulusLine(json: line) } catch { throw GoldenError("line \(n): \(error)") }
     }
 }
 

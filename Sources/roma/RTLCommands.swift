@@ -3,12 +3,13 @@ import ROMAChip
 import ROMALlama
 import Foundation
 import ROMARTL
+import ROMASim
 
 /// `roma rtl ...` — standard ROM and B-ROM Verilog generation (owned by the RTL work).
 struct RTLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtl", abstract: "Generate and verify ROM / B-ROM Verilog.",
-        subcommands: [RTLRomCommand.self, RTLVerifyCommand.self, RTLReportCommand.self])
+        subcommands: [RTLRomCommand.self, RTLLUnitCommand.self, RTLVerifyCommand.self, RTLReportCommand.self])
 }
 
 extension ROMStyle: ExpressibleByArgument {}
@@ -69,10 +70,16 @@ struct RTLRomCommand: ParsableCommand {
 struct RTLVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Simulate every tile in DIR (iverilog), prove standard == B-ROM (yosys SAT) and count cells.",
-        discussion: "Needs iverilog and yosys (scripts/install-eda.sh). Writes DIR/verify/ (counterpart style, logs, report.json).")
+        abstract: "Simulate every tile and L-Unit slice in DIR, compare with the golden model, prove standard == B-ROM (yosys SAT) and count cells.",
+        discussion: """
+        Tiles (`roma rtl rom`): Swift evaluator and Icarus on every address, yosys proof, cell counts.
 
-    @Argument(help: "Directory written by `roma rtl rom`.")
+        L-Unit slices (`roma rtl lunit`): Icarus and Verilator on every vector, each output bit compared with the golden model (recomputed from the slice's words and stimulus); the other two storage styles regenerated and simulated; yosys proof that standard and B-ROM storage are equivalent; --counts adds per-block transistor counts of all three styles. With --format json: one object whose `vectors` array holds what the simulated RTL produced for each stimulus line, in order, in `roma golden lunit`'s output format.
+
+        Needs iverilog and yosys, and verilator for slices (scripts/install-eda.sh). Writes DIR/verify/.
+        """)
+
+    @Argument(help: "Directory written by `roma rtl rom` or `roma rtl lunit`.")
     var directory: String
     @Option(name: .customLong("equiv-max-bits"), help: "Largest D*W proved equivalent.")
     var equivMaxBits: Int = 1 << 17
@@ -80,11 +87,79 @@ struct RTLVerifyCommand: ParsableCommand {
     var cellsMaxBits: Int = 1 << 17
     @Flag(name: .customLong("swift-only"), help: "Only the built-in Swift evaluator of the Verilog (no tools).")
     var swiftOnly = false
+    @Flag(help: "L-Unit slices: also synthesize every block of every storage style with yosys (minutes at G=128).")
+    var counts = false
+    @Flag(name: .customLong("no-verilator"), help: "L-Unit slices: Icarus only.")
+    var noVerilator = false
     @Option(help: "Per-tool timeout in seconds.")
     var timeout: Double = 600
     @OptionGroup var printing: OutputOptions
 
     func run() throws {
+        let dir = URL(fileURLWithPath: directory)
+        let slices = try LUnitVerifier.manifests(in: dir)
+        let tiles = try RTLVerifier.tileCount(in: dir)
+        guard !slices.isEmpty || tiles > 0 else {
+            throw RTLError.io("\(dir.path): nothing to verify (expected NAME.json tiles from `roma rtl rom` or NAME.lunit.json slices from `roma rtl lunit`)")
+        }
+        var failed = false
+        var json: [String: Any] = [:]
+        if !slices.isEmpty {
+            var o = LUnitVerifier.Options()
+            o.verilator = !noVerilator; o.counts = counts; o.timeout = timeout
+            let quiet = printing.json
+            let results = try slices.map { m in
+                try LUnitVerifier.verify(directory: dir, manifest: m, options: o) { line in if !quiet { print(line) } }
+            }
+            failed = results.contains { !$0.passed }
+            if printing.json {
+                json["slices"] = try results.map(sliceJSON)
+                json["vectors"] = results.flatMap { $0.outputs.map(goldenVector) }
+            } else {
+                results.forEach(printSlice)
+            }
+            if tiles == 0 {
+                if printing.json { json["passed"] = !failed; try printJSON(json) }
+                if failed { throw ExitCode.failure }
+                return
+            }
+        }
+        try verifyTiles(json: json, failed: failed)
+    }
+
+    /// One output as `roma golden lunit` prints it: {"max_exp","vsum","dot","res"} (res null for NaN).
+    func goldenVector(_ o: LUnitOutput) -> [String: Any] {
+        ["max_exp": o.maxExp, "vsum": Int(o.vsum), "dot": Int(o.dot), "res": o.res.isNaN ? NSNull() : Double(o.res) as Any]
+    }
+
+    func sliceJSON(_ r: LUnitVerifier.Result) throws -> Any {
+        let enc = JSONEncoder()
+        var obj = try JSONSerialization.jsonObject(with: try enc.encode(r)) as! [String: Any]
+        obj["outputs"] = nil   // given once, in the golden format, as the top-level `vectors`
+        obj["passed"] = r.passed
+        return obj
+    }
+
+    func printSlice(_ r: LUnitVerifier.Result) {
+        let wrong = r.runs.reduce(0) { $0 + $1.mismatches }
+        print("\(r.name) (\(r.spec.style.rawValue), G=\(r.spec.groupSize), \(r.spec.bits)-bit): \(r.passed ? "OK" : "FAILED") — "
+              + "\(r.vectors) vectors x \(r.runs.count) runs, \(wrong) mismatches"
+              + (r.simulatorsAgree.map { $0 ? ", Icarus and Verilator outputs identical" : ", Icarus and Verilator DIFFER" } ?? "")
+              + (r.equivalence.map { $0.proved ? ", standard == brom storage proved" : ", standard != brom storage" } ?? "")
+              + String(format: " (%.1f s)", r.seconds))
+        if !r.mismatchesByOrigin.isEmpty {
+            print("  mismatches by origin: " + r.mismatchesByOrigin.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        for n in r.notes { print("  note: \(n)") }
+        if let c = r.counts {
+            for flow in c.flows {
+                print("  yosys \(flow) transistors: storage " + c.storage.map { "\($0.style.rawValue) \($0.transistors[flow] ?? 0)" }.joined(separator: ", ")
+                      + "; datapath " + LUnitCounts.Block.allCases.compactMap { b in c.datapath[flow]?[b.rawValue].map { "\(b.rawValue) \($0)" } }.joined(separator: ", "))
+            }
+        }
+    }
+
+    func verifyTiles(json: [String: Any], failed: Bool) throws {
         var o = RTLVerifier.Options()
         o.equivalenceMaxBits = equivMaxBits
         o.cellsMaxBits = cellsMaxBits
@@ -94,7 +169,15 @@ struct RTLVerifyCommand: ParsableCommand {
         let results = try RTLVerifier.verify(directory: URL(fileURLWithPath: directory), options: o) { line in
             if !quiet { print(line) }
         }
-        if printing.json { try printJSON(encodable: results) } else {
+        if printing.json && json.isEmpty {
+            try printJSON(encodable: results)   // a directory of tiles only: the array of tile results
+        } else if printing.json {
+            var json = json
+            let data = try JSONEncoder().encode(results)
+            json["tiles"] = try JSONSerialization.jsonObject(with: data)
+            json["passed"] = !failed && !results.contains { !$0.passed }
+            try printJSON(json)
+        } else {
             for r in results {
                 print("\(r.name) \(r.depth)x\(r.width): \(r.passed ? "OK" : "FAILED")")
                 for n in r.notes { print("  note: \(n)") }
@@ -110,7 +193,7 @@ struct RTLVerifyCommand: ParsableCommand {
                 }
             }
         }
-        if results.contains(where: { !$0.passed }) { throw ExitCode.failure }
+        if failed || results.contains(where: { !$0.passed }) { throw ExitCode.failure }
     }
 }
 
@@ -134,9 +217,12 @@ struct RTLReportCommand: ParsableCommand {
     var image: String?
     @Option(help: "Directory for the synthesized tiles.")
     var work: String = ".build/rtl-report"
+    @Option(help: "L-Unit slices written by `roma rtl lunit`: count every block of the three storage styles and scale them to the chip beside Fig. 12.")
+    var lunit: String?
     @OptionGroup var printing: OutputOptions
 
     func run() throws {
+        if let lunit { return try lunitReport(URL(fileURLWithPath: lunit)) }
         guard let f = Yosys.Flow(rawValue: flow) else {
             throw RTLError.io("invalid --flow '\(flow)': use generic or structural")
         }
@@ -152,5 +238,28 @@ struct RTLReportCommand: ParsableCommand {
             ? try ROMAreaFigures.measured(tile: g, cgen: cgen, array: array, flow: f, work: URL(fileURLWithPath: work))
             : ROMAreaFigures(tile: g, cgen: cgen, array: array)
         if printing.json { try printJSON(encodable: figures) } else { print(figures.text, terminator: "") }
+    }
+}
+
+extension RTLReportCommand {
+    /// `--lunit DIR`: per-block yosys counts of each slice in DIR, scaled to an L-Unit and the chip, beside
+    /// `roma sim area`'s Fig. 12 areas for the same chip.
+    func lunitReport(_ dir: URL) throws {
+        guard let f = Yosys.Flow(rawValue: flow) else { throw RTLError.io("invalid --flow '\(flow)': use generic or structural") }
+        let chip = try chipOptions.chip()
+        let manifests = try LUnitVerifier.manifests(in: dir)
+        guard !manifests.isEmpty else { throw RTLError.io("\(dir.path): no L-Unit slices (NAME.lunit.json, written by `roma rtl lunit`)") }
+        let area = SimArea(chip: chip)
+        let sim = Dictionary(uniqueKeysWithValues: LUnitAreaFigures.designNames.map { _, name in
+            (name, LUnitDesign(rawValue: name).map { area.lUnitMm2($0) } ?? .nan)
+        })
+        let quiet = printing.json
+        let figures = try manifests.map { m in
+            let c = try LUnitVerifier.counts(directory: dir, manifest: m, flows: [f], timeout: 3600) { line in if !quiet { writeStderr(line + "\n") } }
+            return try LUnitAreaFigures(counts: c, chip: chip, flow: f.rawValue, simAreaMm2: sim)
+        }
+        if printing.json { try printJSON(encodable: figures) } else {
+            for (m, fig) in zip(manifests, figures) { print("\(m.spec.name): " + fig.text) }
+        }
     }
 }
