@@ -52,13 +52,13 @@ public struct LUnitAreaFigures: Codable, Equatable, Sendable {
         let datapath = Double(c.datapathTransistors(flow))
         datapathPerLane = datapath / (bitsPerCycle / 4)
         assumedPerLane = chip.technology.lUnitLaneTransistors
-        datapathPerLUnit = datapath * datapathsPerLUnit
+        let perUnitDatapath = datapath * chip.lUnit.weightBitsPerCycle / bitsPerCycle
+        datapathPerLUnit = perUnitDatapath
         let storedBits = Double(c.depth * c.wordBits), unitBits = array.romBitsPerLUnit, units = Double(array.lUnits)
         designs = try Self.designNames.map { style, name in
             guard let s = c.storage(style), let net = s.transistors[flow] else { throw RTLError.badFlags("no \(style.rawValue) storage count for flow \(flow)") }
             let cellsPerBit = Double(s.bitCellTransistors) / storedBits, netPerBit = Double(net) / storedBits
-            let perUnitCells = cellsPerBit * unitBits + datapath * (chip.lUnit.weightBitsPerCycle / bitsPerCycle)
-            let perUnitNet = netPerBit * unitBits + datapath * (chip.lUnit.weightBitsPerCycle / bitsPerCycle)
+            let perUnitCells = cellsPerBit * unitBits + perUnitDatapath, perUnitNet = netPerBit * unitBits + perUnitDatapath
             return Design(design: name, style: style, storageBitCellsPerBit: cellsPerBit, storageNetlistPerBit: netPerBit,
                           perLUnitBitCells: perUnitCells, perLUnitNetlist: perUnitNet,
                           chipBitCells: perUnitCells * units, chipNetlist: perUnitNet * units, simAreaMm2: simAreaMm2[name])
