@@ -63,6 +63,26 @@ public enum LUnitVerifier {
             runs.allSatisfy { $0.testbenchPassed && $0.mismatches == 0 } && simulatorsAgree != false
                 && (equivalence?.proved ?? true) && outputs.count == vectors
         }
+
+        /// The verdict, mismatches by origin, notes and counts as `roma rtl verify` prints them.
+        public var summary: String {
+            let wrong = runs.reduce(0) { $0 + $1.mismatches }
+            var s = "\(name) (\(spec.style.rawValue), G=\(spec.groupSize), \(spec.bits)-bit): \(passed ? "OK" : "FAILED") — "
+                + "\(vectors) vectors x \(runs.count) runs, \(wrong) mismatches"
+                + (simulatorsAgree.map { $0 ? ", Icarus and Verilator outputs identical" : ", Icarus and Verilator DIFFER" } ?? "")
+                + (equivalence.map { $0.proved ? ", standard == brom storage proved" : ", standard != brom storage" } ?? "")
+                + String(format: " (%.1f s)\n", seconds)
+            if !mismatchesByOrigin.isEmpty {
+                s += "  mismatches by origin: " + mismatchesByOrigin.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+            }
+            for n in notes { s += "  note: \(n)\n" }
+            for flow in counts?.flows ?? [] {
+                let c = counts!
+                s += "  yosys \(flow) transistors: storage " + c.storage.map { "\($0.style.rawValue) \($0.transistors[flow] ?? 0)" }.joined(separator: ", ")
+                    + "; datapath " + LUnitCounts.Block.allCases.compactMap { b in c.datapath[flow]?[b.rawValue].map { "\(b.rawValue) \($0)" } }.joined(separator: ", ") + "\n"
+            }
+            return s
+        }
     }
 
     /// The manifests `NAME.lunit.json` in `directory`.
@@ -77,6 +97,11 @@ public enum LUnitVerifier {
             do { m = try JSONDecoder().decode(LUnitManifest.self, from: try Data(contentsOf: url)) } catch {
                 throw RTLError.manifest(path: url.path, reason: "not an L-Unit manifest (\(error))")
             }
+            // the decoded spec has not been through the checks of LUnitSliceSpec.init: run them
+            do {
+                _ = try LUnitSliceSpec(name: m.spec.name, groupSize: m.spec.groupSize, bits: m.spec.bits, depth: m.spec.depth,
+                                       style: m.spec.style, numerics: m.spec.numerics)
+            } catch { throw RTLError.manifest(path: url.path, reason: "\(error)") }
             guard f == "\(m.spec.name).lunit.json" else {
                 throw RTLError.manifest(path: url.path, reason: "names slice \(m.spec.name) but the file is not \(m.spec.name).lunit.json")
             }

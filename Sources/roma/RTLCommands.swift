@@ -116,7 +116,7 @@ struct RTLVerifyCommand: ParsableCommand {
                 json["slices"] = try results.map(sliceJSON)
                 json["vectors"] = results.flatMap { $0.outputs.map(goldenVector) }
             } else {
-                results.forEach(printSlice)
+                for r in results { print(r.summary, terminator: "") }
             }
             if tiles == 0 {
                 if printing.json { json["passed"] = !failed; try printJSON(json) }
@@ -138,25 +138,6 @@ struct RTLVerifyCommand: ParsableCommand {
         obj["outputs"] = nil   // given once, in the golden format, as the top-level `vectors`
         obj["passed"] = r.passed
         return obj
-    }
-
-    func printSlice(_ r: LUnitVerifier.Result) {
-        let wrong = r.runs.reduce(0) { $0 + $1.mismatches }
-        print("\(r.name) (\(r.spec.style.rawValue), G=\(r.spec.groupSize), \(r.spec.bits)-bit): \(r.passed ? "OK" : "FAILED") — "
-              + "\(r.vectors) vectors x \(r.runs.count) runs, \(wrong) mismatches"
-              + (r.simulatorsAgree.map { $0 ? ", Icarus and Verilator outputs identical" : ", Icarus and Verilator DIFFER" } ?? "")
-              + (r.equivalence.map { $0.proved ? ", standard == brom storage proved" : ", standard != brom storage" } ?? "")
-              + String(format: " (%.1f s)", r.seconds))
-        if !r.mismatchesByOrigin.isEmpty {
-            print("  mismatches by origin: " + r.mismatchesByOrigin.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-        }
-        for n in r.notes { print("  note: \(n)") }
-        if let c = r.counts {
-            for flow in c.flows {
-                print("  yosys \(flow) transistors: storage " + c.storage.map { "\($0.style.rawValue) \($0.transistors[flow] ?? 0)" }.joined(separator: ", ")
-                      + "; datapath " + LUnitCounts.Block.allCases.compactMap { b in c.datapath[flow]?[b.rawValue].map { "\(b.rawValue) \($0)" } }.joined(separator: ", "))
-            }
-        }
     }
 
     func verifyTiles(json: [String: Any], failed: Bool) throws {

@@ -216,9 +216,24 @@ struct SimAreaCommand: ParsableCommand {
     @OptionGroup var chipOptions: ChipOptions
     @Option(name: .long, help: "Take the B-ROM/standard ROM area ratio and NUM_CGEN from `roma rtl report --synthesize --format json` output instead of the paper's ~40% claim.")
     var rtlReport: String?
+    @Option(name: .customLong("lunit-report"), help: "Take the L-Unit datapath transistors per 4-bit lane from `roma rtl report --lunit DIR --format json` output instead of the assumed figure.")
+    var lunitReport: String?
 
     func run() throws {
         var chip = try chipOptions.chip()
+        if let lunitReport {
+            guard let data = FileManager.default.contents(atPath: lunitReport) else {
+                throw SimError.badModelConfig("cannot read L-Unit report '\(lunitReport)'")
+            }
+            let figs: [LUnitAreaFigures]
+            do { figs = try JSONDecoder().decode([LUnitAreaFigures].self, from: data) } catch {
+                throw SimError.badModelConfig("'\(lunitReport)' is not `roma rtl report --lunit DIR --format json` output: \(error)")
+            }
+            guard let fig = figs.first else { throw SimError.badModelConfig("'\(lunitReport)' holds no L-Unit slice") }
+            chip.technology.lUnitLaneTransistors = fig.datapathPerLane
+            print(String(format: "L-Unit datapath %.0f transistors per 4-bit lane from %@ (yosys %@, G=%d slice; assumed %.0f)\n",
+                         fig.datapathPerLane, lunitReport, fig.flow, fig.counts.groupSize, fig.assumedPerLane))
+        }
         if let rtlReport {
             guard let data = FileManager.default.contents(atPath: rtlReport) else {
                 throw SimError.badModelConfig("cannot read RTL report '\(rtlReport)'")

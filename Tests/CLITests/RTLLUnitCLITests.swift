@@ -77,6 +77,17 @@ final class RTLLUnitCLITests: XCTestCase {
         XCTAssertEqual(designs.map { $0["design"] as? String }, ["SRAM + compute", "ROM + compute", "B-ROM + compute"])
         XCTAssertEqual(figs.first?["orderingHoldsBitCells"] as? Bool, true)
         XCTAssertTrue(designs.allSatisfy { ($0["simAreaMm2"] as? Double ?? 0) > 0 })
+        let reportPath = dir + "/report.json"
+        try r.out.write(toFile: reportPath, atomically: true, encoding: .utf8)
+        let perLane = try XCTUnwrap(figs.first?["datapathPerLane"] as? Double)
+        let area = try RomaCLI.run(["sim", "area", "--lunit-report", reportPath])
+        XCTAssertEqual(area.code, 0, area.err)
+        XCTAssertTrue(area.out.hasPrefix(String(format: "L-Unit datapath %.0f transistors per 4-bit lane from %@", perLane, reportPath)), area.out)
+        let plain = try RomaCLI.run(["sim", "area"])
+        XCTAssertNotEqual(area.out.split(separator: "\n").first { $0.hasPrefix("detail:") },
+                          plain.out.split(separator: "\n").first { $0.hasPrefix("detail:") })   // the L-Unit compute area moved
+        let notReport = try RomaCLI.run(["sim", "area", "--lunit-report", stim])
+        XCTAssertTrue(notReport.err.contains("is not `roma rtl report --lunit DIR --format json` output"), notReport.err)
         let text = try RomaCLI.run(["rtl", "report", "--lunit", dir])
         XCTAssertTrue(text.out.contains("Fig. 12 ordering SRAM+compute > ROM+compute > B-ROM+compute: bit cells holds"), text.out)
     }
@@ -103,6 +114,16 @@ final class RTLLUnitCLITests: XCTestCase {
             XCTAssertTrue(r.err.contains(message), "\(args): \(r.err)")
             XCTAssertFalse(r.err.contains("Fatal error"), r.err)
         }
+        // a manifest with a shape no slice can have
+        try "{\"a\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],\"w\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,0],\"z\":0,\"s\":15360,\"bits\":4}\n"
+            .write(toFile: dir + "/ok.jsonl", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try RomaCLI.run(["rtl", "lunit", "--stimulus", dir + "/ok.jsonl", "--output", dir + "/m"]).code, 0)
+        let mpath = dir + "/m/lunit.lunit.json"
+        let text = try String(contentsOfFile: mpath, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"groupSize\" : 16", with: "\"groupSize\" : 48").write(toFile: mpath, atomically: true, encoding: .utf8)
+        let bad = try RomaCLI.run(["rtl", "verify", dir + "/m"])
+        XCTAssertNotEqual(bad.code, 0)
+        XCTAssertTrue(bad.err.contains("lunit.lunit.json: L-Unit group size 48 is not supported"), bad.err)
         // a manifest that is not one
         try "{\"spec\": 3}".write(toFile: dir + "/x.lunit.json", atomically: true, encoding: .utf8)
         let v = try RomaCLI.run(["rtl", "verify", dir])
