@@ -61,8 +61,8 @@ public enum HUnit {
         for i in 0..<c {
             let n = tile.n[i], done = n / 8 * 8
             scores64(q: tile.q[i], keys: keys + done * stride, stride: stride, n: n - done, scale: scale, scores: scores + i * N + done)
-            VectorUnit.softmax(scores + i * N, n)
         }
+        VectorUnit.softmax(rows: scores, stride: N, counts: tile.n, count: c)
         for i in 0..<c { tile.out[i].initialize(repeating: 0, count: 64) }   // each query's sums accumulate in its output slot
         jb = 0
         while jb < N {

@@ -30,13 +30,57 @@ public enum VectorUnit {
 
     /// Softmax in place over n FP32 scores (max-subtracted, the vector unit's `exp`, sum in index order).
     public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for j in 0..<n { m = max(m, s[j]) }
+        let m = maxScore(s, n)
         for j in 0..<n { s[j] = exp(s[j] - m) }
         var sum: Float = 0
         for j in 0..<n { sum += s[j] }
         let inv = 1 / sum
         for j in 0..<n { s[j] *= inv }
+    }
+
+    /// `softmax` of `count` rows (row i at `s + i·stride`, `n[i]` scores): per row the same operations,
+    /// with the sums of four rows at a time interleaved (each still in index order) so that their
+    /// dependency chains overlap (prefill attention, `HUnit.attendTile`).
+    public static func softmax(rows s: UnsafeMutablePointer<Float>, stride: Int, counts n: UnsafePointer<Int>, count: Int) {
+        for i in 0..<count {
+            let r = s + i * stride, m = maxScore(r, n[i])
+            for j in 0..<n[i] { r[j] = exp(r[j] - m) }
+        }
+        var i = 0
+        while i < count {
+            // up to four rows; a missing one repeats row i (its sum is not used)
+            let k = min(4, count - i)
+            let r0 = s + i * stride, r1 = k > 1 ? r0 + stride : r0, r2 = k > 2 ? r0 + 2 * stride : r0, r3 = k > 3 ? r0 + 3 * stride : r0
+            var common = n[i]
+            for t in 1..<max(k, 1) { common = min(common, n[i + t]) }
+            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+            for j in 0..<common { s0 += r0[j]; s1 += r1[j]; s2 += r2[j]; s3 += r3[j] }
+            for t in 0..<k {
+                let r = s + (i + t) * stride
+                var sum = t == 0 ? s0 : (t == 1 ? s1 : (t == 2 ? s2 : s3))
+                for j in common..<n[i + t] { sum += r[j] }
+                let inv = 1 / sum
+                for j in 0..<n[i + t] { r[j] *= inv }
+            }
+            i += k
+        }
+    }
+
+    /// max_j s[j], NaN scores ignored (as `Swift.max` ignores them); exact in any order, so it runs in
+    /// 16 lanes. (Only the sign of a zero maximum can differ, and s − m is the same for either sign.)
+    @inline(__always)
+    static func maxScore(_ s: UnsafePointer<Float>, _ n: Int) -> Float {
+        typealias V = SIMD16<Float>
+        var mv = V(repeating: -.infinity), j = 0
+        while j + 16 <= n {
+            let v = UnsafeRawPointer(s + j).loadUnaligned(as: V.self)
+            mv = mv.replacing(with: v, where: v .> mv)
+            j += 16
+        }
+        var m = -Float.infinity
+        for l in 0..<16 where mv[l] > m { m = mv[l] }
+        while j < n { if s[j] > m { m = s[j] }; j += 1 }
+        return m
     }
 
     /// y = fp16(silu(gate) * up) = fp16(gate / (1 + e^-gate) * up).

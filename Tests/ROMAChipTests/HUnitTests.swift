@@ -113,4 +113,40 @@ final class VectorUnitExpTests: XCTestCase {
         XCTAssertEqual(s[2], s[3])
         XCTAssertGreaterThan(s[4], s[2])
     }
+
+    /// The softmax as the vector unit defines it, one score at a time: max (NaN ignored, `Swift.max`),
+    /// exp(s − max), the sum in index order, times 1/sum.
+    func plainSoftmax(_ x: [Float]) -> [Float] {
+        var m = -Float.infinity
+        for v in x { m = max(m, v) }
+        let e = x.map { VectorUnit.exp($0 - m) }
+        var sum: Float = 0
+        for v in e { sum += v }
+        let inv = 1 / sum
+        return e.map { $0 * inv }
+    }
+
+    /// The 16-lane max and the interleaved sums of `softmax(rows:)` give the plain definition's bits, for
+    /// rows of every length around the 16-lane steps, with signed zeros, -inf, huge and NaN scores.
+    func testSoftmaxKernelsEqualThePlainDefinitionBitForBit() {
+        var rng = SplitMix(31)
+        let specials: [Float] = [0, -0, -.infinity, 88, -88, .nan, 1e-30]
+        for count in 1...7 {
+            let n = (0..<count).map { i in [1, 15, 16, 17, 33, 64, 100][(i * 3 + count) % 7] }, stride = 112
+            var rows = [Float](repeating: 0, count: count * stride)
+            for i in 0..<count {
+                for j in 0..<n[i] {
+                    rows[i * stride + j] = (i + j) % 11 == 0 ? specials[(i + j) % specials.count] : 4 * rng.normal()
+                }
+            }
+            let want = (0..<count).map { i in plainSoftmax(Array(rows[(i * stride)..<(i * stride + n[i])])) }
+            var single = rows
+            for i in 0..<count { single.withUnsafeMutableBufferPointer { VectorUnit.softmax($0.baseAddress! + i * stride, n[i]) } }
+            rows.withUnsafeMutableBufferPointer { r in n.withUnsafeBufferPointer { VectorUnit.softmax(rows: r.baseAddress!, stride: stride, counts: $0.baseAddress!, count: count) } }
+            for i in 0..<count {
+                XCTAssertEqual(rows[(i * stride)..<(i * stride + n[i])].map(\.bitPattern), want[i].map(\.bitPattern), "rows \(count) row \(i)")
+                XCTAssertEqual(single[(i * stride)..<(i * stride + n[i])].map(\.bitPattern), want[i].map(\.bitPattern), "single \(count) row \(i)")
+            }
+        }
+    }
 }
