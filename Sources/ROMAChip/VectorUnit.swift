@@ -30,12 +30,7 @@ public enum VectorUnit {
 
     /// Softmax in place over n FP32 scores (max-subtracted, the vector unit's `exp`, sum in index order).
     public static func softmax(_ s: UnsafeMutablePointer<Float>, _ n: Int) {
-        let m = maxScore(s, n)
-        for j in 0..<n { s[j] = exp(s[j] - m) }
-        var sum: Float = 0
-        for j in 0..<n { sum += s[j] }
-        let inv = 1 / sum
-        for j in 0..<n { s[j] *= inv }
+        withUnsafePointer(to: n) { softmax(rows: s, stride: 0, counts: $0, count: 1) }
     }
 
     /// `softmax` of `count` rows (row i at `s + i·stride`, `n[i]` scores): per row the same operations,
@@ -52,7 +47,7 @@ public enum VectorUnit {
             let k = min(4, count - i)
             let r0 = s + i * stride, r1 = k > 1 ? r0 + stride : r0, r2 = k > 2 ? r0 + 2 * stride : r0, r3 = k > 3 ? r0 + 3 * stride : r0
             var common = n[i]
-            for t in 1..<max(k, 1) { common = min(common, n[i + t]) }
+            for t in 1..<k { common = min(common, n[i + t]) }
             var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
             for j in 0..<common { s0 += r0[j]; s1 += r1[j]; s2 += r2[j]; s3 += r3[j] }
             for t in 0..<k {
