@@ -16,6 +16,11 @@ public enum EDATools {
         public let seconds: Double
     }
 
+    /// Throws `toolMissing` for the first of `tools` that is not installed.
+    public static func require(_ tools: [String]) throws {
+        for tool in tools where locate(tool) == nil { throw RTLError.toolMissing(tool) }
+    }
+
     /// The executable named `tool` on PATH, or nil.
     public static func locate(_ tool: String) -> URL? {
         if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) ? URL(fileURLWithPath: tool) : nil }
@@ -172,20 +177,29 @@ public enum Yosys {
 
     private static func synthesize(verilog: URL, top: String, flow: Flow, work: URL,
                                    timeout: Double) throws -> (total: Int, byType: [String: Int], seconds: Double) {
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let json = work.appendingPathComponent("\(top).\(flow.rawValue).stat.json")
-        try? FileManager.default.removeItem(at: json)
-        let script = "read_verilog \(verilog.path); \(flow.script.replacingOccurrences(of: "%TOP%", with: top)); tee -q -o \(json.path) stat -json"
-        let r = try EDATools.runChecked("yosys", ["-q", "-p", script], timeout: timeout)
-        guard let data = FileManager.default.contents(atPath: json.path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let modules = root["modules"] as? [String: Any],
-              let mod = (modules[top] ?? modules["\\\(top)"]) as? [String: Any],
-              let total = mod["num_cells"] as? Int else {
-            throw RTLError.verificationFailed("cannot read yosys statistics for \(top) from \(json.path)")
+        let (modules, seconds) = try stat(script: "read_verilog \(verilog.path); \(flow.script.replacingOccurrences(of: "%TOP%", with: top))",
+                                          options: "", json: work.appendingPathComponent("\(top).\(flow.rawValue).stat.json"), timeout: timeout)
+        guard let mod = modules[top] as? [String: Any], let total = mod["num_cells"] as? Int else {
+            throw RTLError.verificationFailed("cannot read yosys statistics for \(top)")
         }
         let byType = (mod["num_cells_by_type"] as? [String: Int]) ?? [:]
-        return (total, byType, r.seconds)
+        return (total, byType, seconds)
+    }
+
+    /// Runs yosys `script` followed by `stat -json OPTIONS` into `json` and returns the statistics per
+    /// module (names without yosys's leading backslash) and yosys's run time.
+    private static func stat(script: String, options: String, json: URL, timeout: Double) throws -> (modules: [String: Any], seconds: Double) {
+        try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: json)
+        let r = try EDATools.runChecked("yosys", ["-q", "-p", "\(script); tee -q -o \(json.path) stat -json \(options)"], timeout: timeout)
+        // yosys 0.23 prints a design hierarchy line without quotes into the JSON; keep only JSON lines
+        let text = (try? String(contentsOf: json, encoding: .utf8)) ?? ""
+        let clean = text.split(separator: "\n").filter { $0.contains("\"") || $0.contains("{") || $0.contains("}") }.joined(separator: "\n")
+        guard let root = try? JSONSerialization.jsonObject(with: Data(clean.utf8)) as? [String: Any],
+              let mods = root["modules"] as? [String: Any] else {
+            throw RTLError.verificationFailed("cannot read yosys statistics from \(json.path)")
+        }
+        return (Dictionary(uniqueKeysWithValues: mods.map { ($0.key.hasPrefix("\\") ? String($0.key.dropFirst()) : $0.key, $0.value) }), r.seconds)
     }
 
     /// Gate and transistor counts of a synthesized design, module by module (`stat -tech cmos`),
@@ -220,24 +234,14 @@ public enum Yosys {
     /// Synthesizes `top` from `files` with `flow` without flattening, unmaps flops with enables
     /// (`dffunmap`), and reads `stat -json -tech cmos` for every module.
     public static func cmos(files: [URL], top: String, flow: Flow, work: URL, timeout: Double = 600) throws -> CMOSDesign {
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let json = work.appendingPathComponent("\(top).\(flow.rawValue).cmos.json")
-        try? FileManager.default.removeItem(at: json)
         // hierarchy kept (each block counted alone); the structural flow maps memories (the SRAM
         // stand-in's register file) to flops and multiplexers too
         let synth = flow == .structural ? "hierarchy -top \(top); proc; memory; techmap; opt_clean" : "synth -top \(top)"
-        let script = files.map { "read_verilog \($0.path); " }.joined() + synth + "; dffunmap; tee -q -o \(json.path) stat -json -tech cmos"
-        let r = try EDATools.runChecked("yosys", ["-q", "-p", script], timeout: timeout)
-        // yosys 0.23 prints a hierarchy line without quotes into the JSON; keep only JSON lines
-        let text = (try? String(contentsOf: json, encoding: .utf8)) ?? ""
-        let clean = text.split(separator: "\n").filter { $0.contains("\"") || $0.contains("{") || $0.contains("}") }.joined(separator: "\n")
-        guard let root = try? JSONSerialization.jsonObject(with: Data(clean.utf8)) as? [String: Any],
-              let mods = root["modules"] as? [String: Any] else {
-            throw RTLError.verificationFailed("cannot read yosys CMOS statistics for \(top) from \(json.path)")
-        }
+        let (mods, seconds) = try stat(script: files.map { "read_verilog \($0.path); " }.joined() + synth + "; dffunmap",
+                                       options: "-tech cmos", json: work.appendingPathComponent("\(top).\(flow.rawValue).cmos.json"),
+                                       timeout: timeout)
         var modules: [String: CMOSDesign.Module] = [:]
-        for (raw, value) in mods {
-            let name = raw.hasPrefix("\\") ? String(raw.dropFirst()) : raw
+        for (name, value) in mods {
             guard let m = value as? [String: Any], let cells = m["num_cells"] as? Int,
                   let estimate = m["estimated_num_transistors"] as? String else {
                 throw RTLError.verificationFailed("yosys statistics for module \(name) lack cells or a CMOS estimate")
@@ -252,7 +256,7 @@ public enum Yosys {
             modules[name] = .init(cells: cells - instances.values.reduce(0, +), transistors: t, instances: instances)
         }
         guard modules[top] != nil else { throw RTLError.verificationFailed("yosys statistics have no module \(top)") }
-        return CMOSDesign(top: top, flow: flow, modules: modules, seconds: r.seconds)
+        return CMOSDesign(top: top, flow: flow, modules: modules, seconds: seconds)
     }
 
     /// Result of a formal equivalence check.

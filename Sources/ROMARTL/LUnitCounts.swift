@@ -46,9 +46,9 @@ public struct LUnitCounts: Codable, Equatable, Sendable {
         let start = Date()
         var datapath: [String: [String: Int]] = [:], datapathCells: [String: [String: Int]] = [:]
         var storage: [LUnitStorageStyle: (t: [String: Int], c: [String: Int])] = [:]
+        let files = LUnitSimulation.sources(n).dropLast().map { directory.appendingPathComponent($0) }   // without the testbench
         for flow in flows {
-            let files = LUnitSimulation.sources(n).dropLast().map { directory.appendingPathComponent($0) }
-            let d = try Yosys.cmos(files: Array(files), top: n, flow: flow, work: work, timeout: timeout)
+            let d = try Yosys.cmos(files: files, top: n, flow: flow, work: work, timeout: timeout)
             let blocks: [(Block, [String])] = [(.alignment, ["\(n)_align"]), (.cells, ["\(n)_cells"]),
                                                (.epilogue, ["\(n)_eq1_int", "\(n)_eq1_fp"])]
             var t: [String: Int] = [:], c: [String: Int] = [:]

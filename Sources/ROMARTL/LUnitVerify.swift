@@ -14,7 +14,7 @@ public enum LUnitVerifier {
     /// `directory/verify` and counts every block (`roma rtl report --lunit`).
     public static func counts(directory: URL, manifest m: LUnitManifest, flows: [Yosys.Flow] = [.generic, .structural],
                               timeout: Double = 1800, progress: (String) -> Void = { _ in }) throws -> LUnitCounts {
-        for tool in ["yosys"] where EDATools.locate(tool) == nil { throw RTLError.toolMissing(tool) }
+        try EDATools.require(["yosys"])
         let slice = try LUnitSlice.read(directory: directory, manifest: m)
         let work = directory.appendingPathComponent("verify")
         _ = try slice.otherStyles(writtenTo: work)
@@ -111,7 +111,7 @@ public enum LUnitVerifier {
 
     public static func verify(directory: URL, manifest m: LUnitManifest, options: Options = Options(),
                               progress: (String) -> Void = { _ in }) throws -> Result {
-        for tool in ["iverilog", "vvp", "yosys"] where EDATools.locate(tool) == nil { throw RTLError.toolMissing(tool) }
+        try EDATools.require(["iverilog", "vvp", "yosys"])
         let start = Date()
         let slice = try LUnitSlice.read(directory: directory, manifest: m)
         let golden = slice.expected.map(LUnitOutput.init)

@@ -57,7 +57,7 @@ public enum RTLVerifier {
             throw RTLError.io("\(directory.path): no tiles found (expected NAME.json manifests written by `roma rtl rom`)")
         }
         if !options.swiftOnly {
-            for tool in ["iverilog", "vvp", "yosys"] where EDATools.locate(tool) == nil { throw RTLError.toolMissing(tool) }
+            try EDATools.require(["iverilog", "vvp", "yosys"])
         }
         let work = directory.appendingPathComponent("verify")
         var results: [TileResult] = []

@@ -203,10 +203,10 @@ struct RTLReportCommand: ParsableCommand {
     @OptionGroup var printing: OutputOptions
 
     func run() throws {
-        if let lunit { return try lunitReport(URL(fileURLWithPath: lunit)) }
         guard let f = Yosys.Flow(rawValue: flow) else {
             throw RTLError.io("invalid --flow '\(flow)': use generic or structural")
         }
+        if let lunit { return try lunitReport(URL(fileURLWithPath: lunit), flow: f) }
         var array = RTLArrayConfig(chip: try chipOptions.chip())
         if let image {
             // scale to what this image stores instead of the chip's full ROM
@@ -225,8 +225,7 @@ struct RTLReportCommand: ParsableCommand {
 extension RTLReportCommand {
     /// `--lunit DIR`: per-block yosys counts of each slice in DIR, scaled to an L-Unit and the chip, beside
     /// `roma sim area`'s Fig. 12 areas for the same chip.
-    func lunitReport(_ dir: URL) throws {
-        guard let f = Yosys.Flow(rawValue: flow) else { throw RTLError.io("invalid --flow '\(flow)': use generic or structural") }
+    func lunitReport(_ dir: URL, flow f: Yosys.Flow) throws {
         let chip = try chipOptions.chip()
         let manifests = try LUnitVerifier.manifests(in: dir)
         guard !manifests.isEmpty else { throw RTLError.io("\(dir.path): no L-Unit slices (NAME.lunit.json, written by `roma rtl lunit`)") }

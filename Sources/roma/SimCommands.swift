@@ -219,29 +219,25 @@ struct SimAreaCommand: ParsableCommand {
     @Option(name: .customLong("lunit-report"), help: "Take the L-Unit datapath transistors per 4-bit lane from `roma rtl report --lunit DIR --format json` output instead of the assumed figure.")
     var lunitReport: String?
 
+    /// A report written by `command` at `path`, decoded; a one-line error naming the file otherwise.
+    func report<T: Decodable>(_ type: T.Type, _ path: String, kind: String, command: String) throws -> T {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SimError.badModelConfig("cannot read \(kind) '\(path)'") }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw SimError.badModelConfig("'\(path)' is not `\(command)` output: \(error)")
+        }
+    }
+
     func run() throws {
         var chip = try chipOptions.chip()
         if let lunitReport {
-            guard let data = FileManager.default.contents(atPath: lunitReport) else {
-                throw SimError.badModelConfig("cannot read L-Unit report '\(lunitReport)'")
-            }
-            let figs: [LUnitAreaFigures]
-            do { figs = try JSONDecoder().decode([LUnitAreaFigures].self, from: data) } catch {
-                throw SimError.badModelConfig("'\(lunitReport)' is not `roma rtl report --lunit DIR --format json` output: \(error)")
-            }
+            let figs = try report([LUnitAreaFigures].self, lunitReport, kind: "L-Unit report", command: "roma rtl report --lunit DIR --format json")
             guard let fig = figs.first else { throw SimError.badModelConfig("'\(lunitReport)' holds no L-Unit slice") }
             chip.technology.lUnitLaneTransistors = fig.datapathPerLane
             print(String(format: "L-Unit datapath %.0f transistors per 4-bit lane from %@ (yosys %@, G=%d slice; assumed %.0f)\n",
                          fig.datapathPerLane, lunitReport, fig.flow, fig.counts.groupSize, fig.assumedPerLane))
         }
         if let rtlReport {
-            guard let data = FileManager.default.contents(atPath: rtlReport) else {
-                throw SimError.badModelConfig("cannot read RTL report '\(rtlReport)'")
-            }
-            let fig: ROMAreaFigures
-            do { fig = try JSONDecoder().decode(ROMAreaFigures.self, from: data) } catch {
-                throw SimError.badModelConfig("'\(rtlReport)' is not `roma rtl report --format json` output: \(error)")
-            }
+            let fig = try report(ROMAreaFigures.self, rtlReport, kind: "RTL report", command: "roma rtl report --format json")
             guard let ratio = fig.arrayCellRatio ?? fig.cellRatio else {
                 throw SimError.badModelConfig("'\(rtlReport)' has no measured cell counts; run `roma rtl report --synthesize --format json`")
             }
