@@ -117,7 +117,8 @@ public final class ChipBackend: Backend, @unchecked Sendable {
         let y = Matrix(rows: x.rows, cols: x.cols)
         let eps = Float(config.rmsNormEps)
         g.withUnsafeBufferPointer { gp in
-            for r in 0..<x.rows { VectorUnit.rmsNorm(x.row(r), gp.baseAddress!, x.cols, eps: eps, y.row(r)) }
+            let (xs, ys, gs) = (Unchecked(x), Unchecked(y), Unchecked(gp.baseAddress!))
+            Self.rows(x.rows) { r in VectorUnit.rmsNorm(xs.value.row(r), gs.value, xs.value.cols, eps: eps, ys.value.row(r)) }
         }
         return y
     }
@@ -146,9 +147,8 @@ public final class ChipBackend: Backend, @unchecked Sendable {
 
     public func rope(_ x: Matrix, heads: Int, positions: [Int]) {
         invFreq.withUnsafeBufferPointer { f in
-            for t in 0..<x.rows {
-                VectorUnit.rope(x.row(t), heads: heads, headDim: config.headDim, pos: positions[t], invFreq: f.baseAddress!)
-            }
+            let (xs, fs, hd) = (Unchecked(x), Unchecked(f.baseAddress!), config.headDim)
+            Self.rows(x.rows) { t in VectorUnit.rope(xs.value.row(t), heads: heads, headDim: hd, pos: positions[t], invFreq: fs.value) }
         }
     }
 
@@ -168,12 +168,21 @@ public final class ChipBackend: Backend, @unchecked Sendable {
 
     public func swiGLU(gate: Matrix, up: Matrix) -> Matrix {
         let y = Matrix(rows: gate.rows, cols: gate.cols)
-        VectorUnit.swiGLU(gate.data, up.data, gate.rows * gate.cols, y.data)
+        let (g, u, ys, n) = (Unchecked(gate), Unchecked(up), Unchecked(y), gate.cols)
+        Self.rows(gate.rows) { r in VectorUnit.swiGLU(g.value.row(r), u.value.row(r), n, ys.value.row(r)) }
         return y
     }
 
     public func addResidual(_ x: Matrix, _ y: Matrix) {
-        VectorUnit.residualAdd(x.data, y.data, x.rows * x.cols, fp16: numerics.residual == .fp16)
+        let (xs, ys, n, fp16) = (Unchecked(x), Unchecked(y), x.cols, numerics.residual == .fp16)
+        Self.rows(x.rows) { r in VectorUnit.residualAdd(xs.value.row(r), ys.value.row(r), n, fp16: fp16) }
+    }
+
+    /// The vector units' element-wise and per-row operations over a prefill's rows, spread over the
+    /// cores (every row's numbers are computed alone, so the results do not depend on the split);
+    /// a decode step's row runs where it is.
+    private static func rows(_ n: Int, _ body: (Int) -> Void) {
+        Parallel.forEach(n, minChunk: 16, body)
     }
 
     /// The output head on the L-Units; logits leave the chip in FP32.

@@ -185,10 +185,6 @@ public enum LUnitArray {
     static func computeRows(_ p: Cells, rows: Range<Int>, x: AlignedActivations) {
         let T = x.tokens, G = p.groupSize, cols = p.cols, gpr = cols / G, bits = p.bits
         switch x.path {
-        case .avx512vnni where x.blocks == 0 && LUnitAVX2Cells.handles(bits: bits, group: G):
-            // decode: the AVX2 cells' row streams (4-bit group 64 on the byte split) measured faster
-            // than the zmm ones in a whole-model decode (docs/numerics.md)
-            return LUnitAVX2Cells.computeRows(p.cells(rows: rows, x: x))
         case .avx512vnni where LUnitAVX512Cells.handles(bits: bits, group: G):
             return LUnitAVX512Cells.computeRows(p.cells(rows: rows, x: x))
         case .avx2 where LUnitAVX2Cells.handles(bits: bits, group: G):

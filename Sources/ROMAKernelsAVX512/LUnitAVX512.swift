@@ -22,8 +22,8 @@ enum Int2G256: CodeShape { static var bits: Int { 2 }; static var group: Int { 2
 ///   (`ActivationLayout.blocked`: [block, group, G/2 pairs, 16 tokens, 2]), a row's codes widened to
 ///   Int16 once per group and each code pair broadcast from memory, so one instruction does 32 MACs for
 ///   16 tokens of one row and the dot products land in the token lanes: no horizontal sums.
-/// - Decode (one token): a group's codes widened to Int16 in column order, 32 per zmm, against the
-///   token's Int16 activations; eight groups reduced together.
+/// - Decode (one token): the codes as bytes against the byte-split activations on vpdpbusd, eight
+///   rows at a time with the rows in the lanes (`LUnitAVX512Decode.swift`).
 enum LUnitAVX512 {
     typealias Z = SIMD8<Int64>   // __m512i
     typealias Y = SIMD4<Int64>   // __m256i
@@ -223,14 +223,6 @@ enum LUnitAVX512 {
 
     // MARK: decode: one token
 
-    /// Int32 lanes summing to Σ code·a over one group of one token (`v`: the group's first column).
-    @inline(__always)
-    static func groupDot<S: CodeShape>(_ g: UnsafePointer<UInt8>, _ s: S.Type, _ v: UnsafePointer<Int16>) -> Z {
-        var d = Z()
-        forEachSlice(g, s) { z, c in d = _mm512_dpwssd_epi32(d, z, loadZ(v + c)) }
-        return d
-    }
-
     /// Lane i = the sum of the sixteen Int32 lanes of d_i (integer adds: exact in any order).
     @inline(__always)
     static func reduce8(_ d: (Z, Z, Z, Z, Z, Z, Z, Z)) -> Y {
@@ -243,15 +235,12 @@ enum LUnitAVX512 {
         return _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
     }
 
-    /// One row, one token: Eq. 1 for every group, summed in FP32 in group order. Eight groups' dot
-    /// products are reduced together and their epilogues run in the lanes; the eight results are then
-    /// added to the row sum one by one.
+    /// Eq. 1's epilogue over a row's groups, whose Int32 dot-product lanes `dot(g)` gives: eight groups'
+    /// dot products are reduced together and their epilogues, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias),
+    /// run in the lanes; the eight results are then added to the row sum one by one (group order).
     @inline(__always)
-    static func row1<S: CodeShape>(_ s: S.Type, codes rc: UnsafePointer<UInt8>, gpr: Int, v: UnsafePointer<Int16>,
-                                   vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
-                                   zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
-        let G = S.group, groupBytes = G * S.bits / 8
-        @inline(__always) func dot(_ g: Int) -> Z { groupDot(rc + g &* groupBytes, s, v + g &* G) }
+    static func rowEpilogue(gpr: Int, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                            zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>, _ dot: (Int) -> Z) -> Float {
         var acc: Float = 0
         var g = 0
         while g &+ 8 <= gpr {

@@ -20,7 +20,8 @@ public enum LUnitAVX512Cells {
 
     /// Rows `p.rowStart..<p.rowEnd` of one product, every token: the blocks of sixteen tokens two blocks
     /// and four rows at a time (the blocks' activations stay in L1/L2 across the rows), then the single tokens (all of
-    /// them in decode, when there are fewer than `minBlockedTokens`) row by row.
+    /// them in decode, when there are fewer than `minBlockedTokens`) row by row on the byte split
+    /// (`row1Split`).
     public static func computeRows(_ p: LUnitCells) {
         #if arch(x86_64)
         switch (p.bits, p.groupSize) {
@@ -83,11 +84,25 @@ public enum LUnitAVX512Cells {
             }
         }
         for tok in x.blockedTokens..<x.tokens {
-            let v = x.values + tok * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
-            for r in p.rowStart..<p.rowEnd {
-                let a = LUnitAVX512.row1(s, codes: codes + r * rowBytes, gpr: gpr, v: v, vsum: vs, pow2: p2,
-                                         scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
+            let i = tok - x.blockedTokens
+            let hi = x.hi8 + i * cols, lo = x.lo8 + i * cols, vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
+            var r = p.rowStart
+            while r < p.rowEnd {
+                // eight rows; the last eight of the slice may reach back into rows already done, or into the
+                // slice before (read, not stored); a tensor of fewer than eight rows goes row by row
+                let r0 = min(r, p.rowEnd - 8)
+                guard r0 >= 0 else {
+                    for q in r..<p.rowEnd {
+                        let a = LUnitAVX512.row1Split(s, codes: codes + q * rowBytes, gpr: gpr, hi: hi, lo: lo, vsum: vs, pow2: p2,
+                                                      scales: scales + q * gpr, zeros: zeros + q * gpr, table: table)
+                        o[tok * outStride + q] = roundToFP16 ? FP16.round(a) : a
+                    }
+                    break
+                }
+                let a = LUnitAVX512.rows8Split(s, codes: codes + r0 * rowBytes, rowBytes: rowBytes, gpr: gpr, hi: hi, lo: lo, vsum: vs, pow2: p2,
+                                               scales: scales + r0 * gpr, zeros: zeros + r0 * gpr, table: table)
+                for j in (r - r0)..<8 { o[tok * outStride + r0 + j] = roundToFP16 ? FP16.round(a[j]) : a[j] }
+                r = r0 + 8
             }
         }
     }

@@ -51,31 +51,33 @@ public struct Unchecked<T>: @unchecked Sendable {
 }
 
 /// Persistent helper threads; the caller of `run` works too. Jobs run one at a time (a lock
-/// serializes callers).
+/// serializes callers). Each thread starts on its own contiguous share of the indices (its `Cursor`,
+/// on its own cache lines), claiming `chunk` at a time, then helps the others finish theirs: a thread
+/// streams one contiguous run of a product's rows, and the claims rarely touch a line another core uses.
 ///
-/// `@unchecked Sendable`: the job fields (`job`, `count`, `chunk`) are written by the one caller that
-/// holds `runLock`, before `generation` is bumped (sequentially consistent), and read by helpers only
-/// after they see the new generation; everything else is atomic.
+/// `@unchecked Sendable`: the job fields (`job`, `chunk`, the cursors' `end`) are written by the one
+/// caller that holds `runLock`, before `generation` is bumped (sequentially consistent), and read by
+/// helpers only after they see the new generation; everything else is atomic.
 final class WorkerPool: @unchecked Sendable {
     let helpers: Int
     var threads: Int { helpers + 1 }
     private let generation = Atomic<Int>(0)
-    private let next = Atomic<Int>(0)
+    private let cursors: [Cursor]
     private let finished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let cond = NSCondition()
     private let runLock = NSLock()
     nonisolated(unsafe) private var job: ((Int) -> Void)?
     private let stopped = Atomic<Bool>(false)
-    nonisolated(unsafe) private var count = 0
     nonisolated(unsafe) private var chunk = 1
     /// How long an idle helper spins before it sleeps.
     private let spinNanoseconds: UInt64 = 200_000
 
     init(helpers: Int) {
         self.helpers = helpers
-        for _ in 0..<helpers {
-            let t = Thread { [unowned self] in self.helperLoop() }
+        cursors = (0...helpers).map { _ in Cursor() }
+        for h in 0..<helpers {
+            let t = Thread { [unowned self] in self.helperLoop(index: h + 1) }
             t.stackSize = 1 << 20
             t.start()
         }
@@ -90,15 +92,17 @@ final class WorkerPool: @unchecked Sendable {
         defer { runLock.unlock() }
         withoutActuallyEscaping(body) { body in
             job = body
-            self.count = count
             self.chunk = chunk
-            next.store(0, ordering: .sequentiallyConsistent)
+            for (t, c) in cursors.enumerated() {
+                c.next.store(t * count / threads, ordering: .sequentiallyConsistent)
+                c.end = (t + 1) * count / threads
+            }
             finished.store(0, ordering: .sequentiallyConsistent)
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 cond.lock(); cond.broadcast(); cond.unlock()
             }
-            work()
+            work(index: 0)
             // wait for the helpers; yield the core if they are slow (an oversubscribed machine)
             var spins = 0
             while finished.load(ordering: .sequentiallyConsistent) < helpers {
@@ -117,17 +121,22 @@ final class WorkerPool: @unchecked Sendable {
         cond.lock(); cond.broadcast(); cond.unlock()
     }
 
-    private func work() {
+    /// Thread `index`'s share first, then the others' in turn.
+    private func work(index: Int) {
         guard let job else { return }
-        let (n, c) = (count, chunk)
-        while true {
-            let start = next.add(c, ordering: .relaxed).oldValue
-            if start >= n { break }
-            for i in start..<min(start + c, n) { job(i) }
+        let c = chunk
+        for k in 0..<cursors.count {
+            let cursor = cursors[(index + k) % cursors.count]
+            let end = cursor.end
+            while true {
+                let start = cursor.next.add(c, ordering: .relaxed).oldValue
+                if start >= end { break }
+                for i in start..<min(start + c, end) { job(i) }
+            }
         }
     }
 
-    private func helperLoop() {
+    private func helperLoop(index: Int) {
         var seen = 0
         while true {
             var spins = 0
@@ -148,8 +157,17 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = generation.load(ordering: .sequentiallyConsistent)
             if stopped.load(ordering: .sequentiallyConsistent) { return }
-            work()
+            work(index: index)
             finished.add(1, ordering: .sequentiallyConsistent)
         }
     }
+}
+
+/// One thread's share of a job's indices: the next unclaimed one and the end, padded to cache lines of
+/// their own so that claims on two cores do not contend.
+final class Cursor: @unchecked Sendable {
+    private let before: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    let next = Atomic<Int>(0)
+    nonisolated(unsafe) var end = 0
+    private let after: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
 }

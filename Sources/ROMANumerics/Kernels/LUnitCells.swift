@@ -33,7 +33,7 @@ public struct LUnitCells: @unchecked Sendable {
 ///   pair of sixteen tokens fills a zmm register), the last block padded with zero tokens. `vsumB` and
 ///   `pow2B` are [block, group, blockTokens];
 /// - `hi8`/`lo8` [(T − blockedTokens), cols]: the byte split a = 64·hi + lo of the tokens after the
-///   blocks (the AVX2 decode cells, which both SIMD paths use for decode).
+///   blocks (the decode cells: vpmaddubsw on AVX2, vpdpbusd on AVX-512 VNNI).
 public struct ActivationLayout: @unchecked Sendable {
     public var tokens: Int, blocks: Int, blockTokens: Int, blockedTokens: Int
     public var values: UnsafePointer<Int16>, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>

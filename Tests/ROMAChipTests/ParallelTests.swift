@@ -1,0 +1,32 @@
+import XCTest
+import Foundation
+import ROMANumerics
+
+/// The worker pool the L-Units' products run on: every index of a job runs exactly once, whatever the
+/// thread count, the chunk and how unevenly the work is spread (threads that finish their own share
+/// take over the rest of the others').
+final class ParallelTests: XCTestCase {
+    func testEveryIndexRunsExactlyOnceOnEveryThreadCount() {
+        defer { Parallel.use(threads: ProcessInfo.processInfo.activeProcessorCount) }
+        for threads in [1, 2, 3, 5] {
+            Parallel.use(threads: threads)
+            XCTAssertEqual(Parallel.threads, threads)
+            for count in [0, 1, 2, 7, 64, 1000] {
+                for minChunk in [1, 3] {
+                    let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(1, count))
+                    hits.initialize(repeating: 0, count: max(1, count))
+                    defer { hits.deallocate() }
+                    let h = Unchecked(hits)
+                    Parallel.forEach(count, minChunk: minChunk) { i in
+                        // the later indices cost more: the first thread's share ends early and it helps
+                        var x = 0.0
+                        for k in 0..<(i * 20) { x += Double(k) }
+                        h.value[i] += x >= 0 ? 1 : 2
+                    }
+                    let wrong = (0..<count).filter { hits[$0] != 1 }
+                    XCTAssertEqual(wrong, [], "\(threads) threads, \(count) indices, chunk \(minChunk): indices not run exactly once")
+                }
+            }
+        }
+    }
+}
