@@ -51,6 +51,9 @@ public enum HUnit {
             }
             return
         }
+        if KernelPath.selected == .avx512vnni && c >= 8 && c <= 16 {
+            return attendTileQueryLanes(tile, keys: keys, values: values, stride: stride, scale: scale)
+        }
         var jb = 0
         while jb + 8 <= N {
             for i in 0..<c where jb + 8 <= tile.n[i] {
@@ -68,6 +71,33 @@ public enum HUnit {
         while jb < N {
             for i in 0..<c where jb < tile.n[i] {
                 accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: scores + i * N + jb, acc: tile.out[i])
+            }
+            jb += 8
+        }
+        for i in 0..<c {
+            for d in 0..<64 { tile.out[i][d] = FP16.round(tile.out[i][d]) }
+        }
+    }
+
+    /// `attendTile` for eight to sixteen queries on AVX-512, the queries in the lanes: their scores for
+    /// every position in one pass over the keys (`HUnitAVX512.scoresQueryLanes`), the softmax in the lanes,
+    /// then each query's outputs a block of eight values at a time from its lane of the probabilities.
+    /// The same operations on the same operands per query as `attendHead`.
+    static func attendTileQueryLanes(_ tile: Attention.Tile, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+                                     scale: Float) {
+        let c = tile.count, N = tile.maxN
+        let qt = UnsafeMutablePointer<Float>.allocate(capacity: 64 * 16), p = UnsafeMutablePointer<Float>.allocate(capacity: N * 16)
+        defer { qt.deallocate(); p.deallocate() }
+        qt.initialize(repeating: 0, count: 64 * 16)
+        for i in 0..<c { for d in 0..<64 { qt[d * 16 + i] = tile.q[i][d] } }
+        HUnitAVX512.scoresQueryLanes(qt: qt, keys: keys, stride: stride, n: N, scale: scale, out: p)
+        VectorUnit.softmax(lanes: p, counts: tile.n, count: c)
+        for i in 0..<c { tile.out[i].initialize(repeating: 0, count: 64) }
+        var jb = 0
+        while jb < N {
+            for i in 0..<c where jb < tile.n[i] {
+                HUnitAVX512.accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: p + jb * 16 + i,
+                                         pStride: 16, acc: tile.out[i])
             }
             jb += 8
         }

@@ -7,15 +7,16 @@ import _Builtin_intrinsics.intel
 /// the 64 lanes in four zmm registers instead of eight ymm; and the scores.
 public enum HUnitAVX512 {
     #if arch(x86_64)
-    /// acc[d] += p_j · v_jd for `count` positions in order, acc[0..<64] in four zmm registers.
-    public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>,
+    /// acc[d] += p_j · v_jd for `count` positions in order (p_j at p[j · pStride]), acc[0..<64] in four
+    /// zmm registers.
+    public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>, pStride: Int = 1,
                                     acc: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { _mm512_loadu_ps(q) }
         @inline(__always) func mac(_ a: V, _ w: V, _ v: UnsafePointer<Float>) -> V { _mm512_add_ps(a, _mm512_mul_ps(w, ld(v))) }
         var a0 = ld(acc), a1 = ld(acc + 16), a2 = ld(acc + 32), a3 = ld(acc + 48)
         for j in 0..<count {
-            let v = values + j &* stride, w = _mm512_set1_ps(p[j])
+            let v = values + j &* stride, w = _mm512_set1_ps(p[j &* pStride])
             a0 = mac(a0, w, v); a1 = mac(a1, w, v + 16); a2 = mac(a2, w, v + 32); a3 = mac(a3, w, v + 48)
         }
         let o = UnsafeMutableRawPointer(acc)
@@ -57,6 +58,39 @@ public enum HUnitAVX512 {
         return j
     }
 
+    /// The scores of up to sixteen queries that share one KV head, with the queries in the lanes:
+    /// `qt` [64, 16] holds query i's element d at qt[16·d + i] (zero for absent queries), and
+    /// out[16·j + i] = (q_i·k_j) · scale for every position j < n. Per (query, position) the arithmetic of
+    /// `scores64`: s_c = (0 + q_c·k_c) + q_(c+4)·k_(c+4) over 8-element chunks c < 4 (lane l of chunk c
+    /// is element 8c + l), S_l = (s0 + s1) + (s2 + s3), then S_0 + S_1 + ... + S_7 in order; here each
+    /// product is one key element broadcast against sixteen queries' elements, so no transposes.
+    public static func scoresQueryLanes(qt: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
+                                        out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { _mm512_loadu_ps(p) }
+        @inline(__always) func add(_ a: V, _ b: V) -> V { _mm512_add_ps(a, b) }
+        let zero = _mm512_setzero_ps(), sv = _mm512_set1_ps(scale)
+        var j = 0
+        // two positions at a time: each query vector loaded once for both
+        while j < n {
+            let k0 = keys + j &* stride, k1 = j &+ 1 < n ? k0 + stride : k0
+            var sum0 = zero, sum1 = zero
+            for l in 0..<8 {
+                @inline(__always) func chunk(_ a: Int, _ b: Int) -> (V, V) {
+                    let qa = ld(qt + a &* 16), qb = ld(qt + b &* 16)
+                    return (add(add(zero, _mm512_mul_ps(qa, _mm512_set1_ps(k0[a]))), _mm512_mul_ps(qb, _mm512_set1_ps(k0[b]))),
+                            add(add(zero, _mm512_mul_ps(qa, _mm512_set1_ps(k1[a]))), _mm512_mul_ps(qb, _mm512_set1_ps(k1[b]))))
+                }
+                let s0 = chunk(l, 32 &+ l), s1 = chunk(8 &+ l, 40 &+ l), s2 = chunk(16 &+ l, 48 &+ l), s3 = chunk(24 &+ l, 56 &+ l)
+                let S0 = add(add(s0.0, s1.0), add(s2.0, s3.0)), S1 = add(add(s0.1, s1.1), add(s2.1, s3.1))
+                if l == 0 { sum0 = S0; sum1 = S1 } else { sum0 = add(sum0, S0); sum1 = add(sum1, S1) }
+            }
+            _mm512_storeu_ps(out + j &* 16, _mm512_mul_ps(sum0, sv))
+            if j &+ 1 < n { _mm512_storeu_ps(out + (j &+ 1) &* 16, _mm512_mul_ps(sum1, sv)) }
+            j &+= 2
+        }
+    }
+
     /// Columns of the 8x8 matrix with rows r0..r7: result.k = (r0[k], ..., r7[k]).
     @inline(__always)
     static func transpose8(_ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
@@ -84,7 +118,9 @@ public enum HUnitAVX512 {
     // other architectures: never selected (`KernelPath.supported` is [.portable])
     public static func scores64(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                                 scores: UnsafeMutablePointer<Float>) -> Int { 0 }
-    public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>,
+    public static func accumulate64(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>, pStride: Int = 1,
                                     acc: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
+    public static func scoresQueryLanes(qt: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
+                                        out: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
     #endif
 }

@@ -106,6 +106,15 @@ final class VectorUnitExpTests: XCTestCase {
         XCTAssertEqual(VectorUnit.exp(.infinity), .infinity)
         XCTAssertEqual(VectorUnit.exp(100), .infinity)
         XCTAssertTrue(VectorUnit.exp(.nan).isNaN)
+        // the sixteen-lane exp gives the scalar one's bits, edges included
+        var rng = SplitMix(5)
+        let edges: [Float] = [0, -0, -87.3, -87.31, 88.7, 88.71, -.infinity, .infinity, .nan, 1e-30, -1e-30, 0.5, -0.5, 70, -70, 88.69]
+        for round in 0..<400 {
+            var v = SIMD16<Float>()
+            for l in 0..<16 { v[l] = round == 0 ? edges[l] : rng.normal() * Float(1 << (round % 7)) }
+            let lanes = VectorUnit.exp(v)
+            for l in 0..<16 { XCTAssertEqual(lanes[l].bitPattern, VectorUnit.exp(v[l]).bitPattern, "exp(\(v[l])) in lane \(l)") }
+        }
         // a softmax row sums to 1 and keeps the order of its scores
         var s: [Float] = [0.5, -3, 2, 2, 11, -40]
         VectorUnit.softmax(&s, s.count)
@@ -126,8 +135,9 @@ final class VectorUnitExpTests: XCTestCase {
         return e.map { $0 * inv }
     }
 
-    /// The 16-lane max and the interleaved sums of `softmax(rows:)` give the plain definition's bits, for
-    /// rows of every length around the 16-lane steps, with signed zeros, -inf, huge and NaN scores.
+    /// The 16-lane max and the interleaved sums of `softmax(rows:)`, and `softmax(lanes:)` with the rows
+    /// in the lanes, give the plain definition's bits, for rows of every length around the 16-lane steps,
+    /// with signed zeros, -inf, huge and NaN scores.
     func testSoftmaxKernelsEqualThePlainDefinitionBitForBit() {
         var rng = SplitMix(31)
         let specials: [Float] = [0, -0, -.infinity, 88, -88, .nan, 1e-30]
@@ -141,8 +151,18 @@ final class VectorUnitExpTests: XCTestCase {
             }
             let want = (0..<count).map { i in plainSoftmax(Array(rows[(i * stride)..<(i * stride + n[i])])) }
             var single = rows
+            let input = rows
             for i in 0..<count { single.withUnsafeMutableBufferPointer { VectorUnit.softmax($0.baseAddress! + i * stride, n[i]) } }
             rows.withUnsafeMutableBufferPointer { r in n.withUnsafeBufferPointer { VectorUnit.softmax(rows: r.baseAddress!, stride: stride, counts: $0.baseAddress!, count: count) } }
+            // the same rows in the lanes (row i's score j at 16·j + i), as the AVX-512 attention tiles hold them
+            let N = n.max()!
+            var lanes = [Float](repeating: 7, count: 16 * N)
+            for i in 0..<count { for j in 0..<n[i] { lanes[16 * j + i] = input[i * stride + j] } }
+            lanes.withUnsafeMutableBufferPointer { l in n.withUnsafeBufferPointer { VectorUnit.softmax(lanes: l.baseAddress!, counts: $0.baseAddress!, count: count) } }
+            for i in 0..<count {
+                XCTAssertEqual((0..<n[i]).map { lanes[16 * $0 + i].bitPattern }, want[i].map(\.bitPattern), "lanes \(count) row \(i)")
+                XCTAssertEqual((n[i]..<N).map { lanes[16 * $0 + i] }, Array(repeating: 7, count: N - n[i]), "lanes past row \(i)'s end are left alone")
+            }
             for i in 0..<count {
                 XCTAssertEqual(rows[(i * stride)..<(i * stride + n[i])].map(\.bitPattern), want[i].map(\.bitPattern), "rows \(count) row \(i)")
                 XCTAssertEqual(single[(i * stride)..<(i * stride + n[i])].map(\.bitPattern), want[i].map(\.bitPattern), "single \(count) row \(i)")
