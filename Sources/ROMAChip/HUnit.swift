@@ -81,7 +81,8 @@ public enum HUnit {
 
     /// `attendTile` for eight to sixteen queries on AVX-512, the queries in the lanes: their scores for
     /// every position in one pass over the keys (`HUnitAVX512.scoresQueryLanes`), the softmax in the lanes,
-    /// then each query's outputs a block of eight values at a time from its lane of the probabilities.
+    /// then the outputs from each query's lane of the probabilities, four queries at a time
+    /// (`HUnitAVX512.accumulate64x4`).
     /// The same operations on the same operands per query as `attendHead`.
     static func attendTileQueryLanes(_ tile: Attention.Tile, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
                                      scale: Float) {
@@ -93,13 +94,27 @@ public enum HUnit {
         HUnitAVX512.scoresQueryLanes(qt: qt, keys: keys, stride: stride, n: N, scale: scale, out: p)
         VectorUnit.softmax(lanes: p, counts: tile.n, count: c)
         for i in 0..<c { tile.out[i].initialize(repeating: 0, count: 64) }
+        // blocks of 32 positions (their values stay in L1 across the tile's queries), four queries at a
+        // time where the four see the whole block, one at a time otherwise
         var jb = 0
         while jb < N {
-            for i in 0..<c where jb < tile.n[i] {
-                HUnitAVX512.accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: p + jb * 16 + i,
-                                         pStride: 16, acc: tile.out[i])
+            let je = min(N, jb + 32)
+            var i = 0
+            while i < c {
+                let four = i + 4 <= c && (i..<(i + 4)).allSatisfy { tile.n[$0] >= je }
+                if four {
+                    HUnitAVX512.accumulate64x4(values: values + jb * stride, stride: stride, count: je - jb, p: p + jb * 16 + i, pStride: 16,
+                                               acc: (tile.out[i], tile.out[i + 1], tile.out[i + 2], tile.out[i + 3]))
+                    i += 4
+                    continue
+                }
+                if jb < tile.n[i] {
+                    HUnitAVX512.accumulate64(values: values + jb * stride, stride: stride, count: min(je, tile.n[i]) - jb, p: p + jb * 16 + i,
+                                             pStride: 16, acc: tile.out[i])
+                }
+                i += 1
             }
-            jb += 8
+            jb = je
         }
         for i in 0..<c {
             for d in 0..<64 { tile.out[i][d] = FP16.round(tile.out[i][d]) }

@@ -58,6 +58,31 @@ public enum HUnitAVX512 {
         return j
     }
 
+    /// `accumulate64` for four queries at once over the same `count` positions (query q's p_j at
+    /// p[j · pStride + q], its sums at acc.q): each value row is loaded once for the four, and the sixteen
+    /// accumulators are sixteen independent chains; every lane still a multiply then an add, in position order.
+    public static func accumulate64x4(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>, pStride: Int,
+                                      acc: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
+        typealias V = SIMD16<Float>
+        @inline(__always) func ld(_ q: UnsafePointer<Float>) -> V { _mm512_loadu_ps(q) }
+        @inline(__always) func mac(_ a: inout (V, V, V, V), _ w: V, _ v: (V, V, V, V)) {
+            a.0 = _mm512_add_ps(a.0, _mm512_mul_ps(w, v.0)); a.1 = _mm512_add_ps(a.1, _mm512_mul_ps(w, v.1))
+            a.2 = _mm512_add_ps(a.2, _mm512_mul_ps(w, v.2)); a.3 = _mm512_add_ps(a.3, _mm512_mul_ps(w, v.3))
+        }
+        @inline(__always) func load(_ o: UnsafeMutablePointer<Float>) -> (V, V, V, V) { (ld(o), ld(o + 16), ld(o + 32), ld(o + 48)) }
+        @inline(__always) func store(_ a: (V, V, V, V), _ o: UnsafeMutablePointer<Float>) {
+            _mm512_storeu_ps(o, a.0); _mm512_storeu_ps(o + 16, a.1); _mm512_storeu_ps(o + 32, a.2); _mm512_storeu_ps(o + 48, a.3)
+        }
+        var a0 = load(acc.0), a1 = load(acc.1), a2 = load(acc.2), a3 = load(acc.3)
+        for j in 0..<count {
+            let v = values + j &* stride, pj = p + j &* pStride
+            let vv = (ld(v), ld(v + 16), ld(v + 32), ld(v + 48))
+            mac(&a0, _mm512_set1_ps(pj[0]), vv); mac(&a1, _mm512_set1_ps(pj[1]), vv)
+            mac(&a2, _mm512_set1_ps(pj[2]), vv); mac(&a3, _mm512_set1_ps(pj[3]), vv)
+        }
+        store(a0, acc.0); store(a1, acc.1); store(a2, acc.2); store(a3, acc.3)
+    }
+
     /// The scores of up to sixteen queries that share one KV head, with the queries in the lanes:
     /// `qt` [64, 16] holds query i's element d at qt[16·d + i] (zero for absent queries), and
     /// out[16·j + i] = (q_i·k_j) · scale for every position j < n. Per (query, position) the arithmetic of
@@ -122,5 +147,9 @@ public enum HUnitAVX512 {
                                     acc: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
     public static func scoresQueryLanes(qt: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                                         out: UnsafeMutablePointer<Float>) { preconditionFailure("no AVX-512 H-Unit on this architecture") }
+    public static func accumulate64x4(values: UnsafePointer<Float>, stride: Int, count: Int, p: UnsafePointer<Float>, pStride: Int,
+                                      acc: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
+        preconditionFailure("no AVX-512 H-Unit on this architecture")
+    }
     #endif
 }
