@@ -92,7 +92,7 @@ public enum HUnit {
         qt.initialize(repeating: 0, count: 64 * 16)
         for i in 0..<c { for d in 0..<64 { qt[d * 16 + i] = tile.q[i][d] } }
         HUnitAVX512.scoresQueryLanes(qt: qt, keys: keys, stride: stride, n: N, scale: scale, out: p)
-        VectorUnit.softmax(lanes: p, counts: tile.n, count: c)
+        HUnitAVX512.softmax(lanes: p, counts: tile.n, count: c)
         for i in 0..<c { tile.out[i].initialize(repeating: 0, count: 64) }
         // blocks of 32 positions (their values stay in L1 across the tile's queries), four queries at a
         // time where the four see the whole block, one at a time otherwise

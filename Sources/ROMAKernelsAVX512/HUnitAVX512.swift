@@ -1,6 +1,7 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 #endif
+import ROMANumerics
 
 /// The H-Unit's attention kernels on AVX-512 (`KernelPath.avx512vnni`), bit for bit `HUnit.attendHead`'s:
 /// the output sums o_d = Σ_j p_j · v_jd in FP32, each lane in position order (a multiply, then an add),
@@ -56,6 +57,11 @@ public enum HUnitAVX512 {
             j &+= 8
         }
         return j
+    }
+
+    /// `VectorLanes.softmax` compiled for AVX-512 (zmm lanes).
+    public static func softmax(lanes s: UnsafeMutablePointer<Float>, counts n: UnsafePointer<Int>, count: Int) {
+        VectorLanes.softmax(lanes: s, counts: n, count: count)
     }
 
     /// `accumulate64` for four queries at once over the same `count` positions (query q's p_j at
