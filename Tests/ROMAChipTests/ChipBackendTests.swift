@@ -52,6 +52,21 @@ final class ChipBackendTests: XCTestCase {
         }
     }
 
+    /// A tensor of fewer than eight rows (K of one KV head of width 4): the AVX-512 decode cells' row-by-row
+    /// branch, and the padded row blocks of every path, against the golden L-Unit.
+    func testLUnitArrayOnATensorOfFewerThanEightRows() throws {
+        let gguf = try TinyModel(seed: 46, hidden: 64, ffn: 128, heads: 16, kvHeads: 1, headDim: 4).write()
+        for (bits, group) in [(4, 32), (2, 32), (4, 64), (2, 64)] {
+            let path = TempFiles.path("few-rows-\(group)-\(bits)-\(UUID().uuidString).rom")
+            _ = try ROMCompiler(bits: bits, groupSize: group).compile(gguf: GGUFFile(path: gguf), output: path)
+            let img = try ROMImage(path: path)
+            let t = try img.requireTensor("blk.0.attn_k.weight")
+            XCTAssertEqual(t.rows, 4)
+            var rng = SplitMix(UInt64(bits * 100 + group))
+            for T in [1, 2, 3, 5, 17] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
+        }
+    }
+
     /// The array's alignment on every kernel path (the vectorized alignment unit on the SIMD paths, the
     /// scalar one on the portable path)
     /// gives LUnit.align's integers, vsum and max_exp for every group: normals with wide exponent
