@@ -67,13 +67,13 @@ enum LUnitAVX2 {
         var acc: Float = 0
         var g = 0
         while g &+ 8 <= gpr {
-            @inline(__always) func s(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
             let dots = reduce8(groupDot(g), groupDot(g &+ 1), groupDot(g &+ 2), groupDot(g &+ 3),
                                groupDot(g &+ 4), groupDot(g &+ 5), groupDot(g &+ 6), groupDot(g &+ 7))
             let z = _mm256_cvtepu8_epi32(SIMD2<Int64>(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
             let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadI32(vsum + g), z))
-            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(s(0), s(1), s(2), s(3), s(4), s(5), s(6), s(7))),
-                                  loadF32(pow2 + g))
+            // the eight scales by vcvtph2ps (`scales8`), not the 256 KiB table: the same values, and no
+            // table lines evicting the codes from L1 in a decode
+            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), scales8(scales + g)), loadF32(pow2 + g))
             acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
             g &+= 8
         }
@@ -83,6 +83,14 @@ enum LUnitAVX2 {
             g &+= 1
         }
         return acc
+    }
+
+    /// Eight consecutive FP16 scales as FP32 by vcvtph2ps: FP16 -> FP32 is exact, so these are
+    /// `FP16.table`'s values (a NaN comes out quieted; the epilogue's first multiply quiets the table's
+    /// the same way, so the products have the same bits).
+    @inline(__always)
+    static func scales8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
+        _mm256_cvtph_ps(UnsafeRawPointer(p).loadUnaligned(as: SIMD2<Int64>.self))
     }
 
     /// One row of 4-bit group-64 codes, one token, on the 8-bit multipliers (`dot` over the byte split).

@@ -244,12 +244,11 @@ enum LUnitAVX512 {
         var acc: Float = 0
         var g = 0
         while g &+ 8 <= gpr {
-            @inline(__always) func sc(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[g &+ i]))] }
             let dots = reduce8((dot(g), dot(g &+ 1), dot(g &+ 2), dot(g &+ 3), dot(g &+ 4), dot(g &+ 5), dot(g &+ 6), dot(g &+ 7)))
             let z = _mm256_cvtepu8_epi32(X(Int64(bitPattern: UnsafeRawPointer(zeros + g).loadUnaligned(as: UInt64.self)), 0))
             let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(loadY(vsum + g), z))
-            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7))),
-                                  _mm256_loadu_ps(pow2 + g))
+            // the scales by vcvtph2ps: exact, `FP16.table`'s values (see `rows8Split`)
+            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_cvtph_ps(loadX(scales + g))), _mm256_loadu_ps(pow2 + g))
             acc += f[0]; acc += f[1]; acc += f[2]; acc += f[3]; acc += f[4]; acc += f[5]; acc += f[6]; acc += f[7]
             g &+= 8
         }

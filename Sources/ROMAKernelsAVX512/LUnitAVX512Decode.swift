@@ -111,12 +111,15 @@ extension LUnitAVX512 {
             let c = rc + g &* groupBytes, h = hi + g &* G, l = lo + g &* G
             @inline(__always) func dot(_ i: Int) -> Z { groupDotSplit(c + i &* rowBytes, s, h, l) }
             let dots = reduce8((dot(0), dot(1), dot(2), dot(3), dot(4), dot(5), dot(6), dot(7)))
-            @inline(__always) func z(_ i: Int) -> Int32 { Int32(zeros[i &* gpr &+ g]) }
-            @inline(__always) func sc(_ i: Int) -> Float { table[Int(UInt16(littleEndian: scales[i &* gpr &+ g]))] }
-            let zv = _mm256_setr_epi32(z(0), z(1), z(2), z(3), z(4), z(5), z(6), z(7))
+            @inline(__always) func z(_ i: Int) -> UInt8 { zeros[i &* gpr &+ g] }
+            @inline(__always) func sc(_ i: Int) -> UInt16 { UInt16(littleEndian: scales[i &* gpr &+ g]) }
+            let zv = _mm256_cvtepu8_epi32(unsafeBitCast(SIMD16<UInt8>(z(0), z(1), z(2), z(3), z(4), z(5), z(6), z(7), 0, 0, 0, 0, 0, 0, 0, 0), to: X.self))
+            // the eight scales by vcvtph2ps: FP16 -> FP32 is exact, the same values as `FP16.table` (a NaN
+            // comes out quieted, as the first multiply quiets the table's: the products' bits agree), and
+            // no lookups into the 256 KiB table evicting the codes from L1 in a decode
+            let sv = _mm256_cvtph_ps(unsafeBitCast(SIMD8<UInt16>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)), to: X.self))
             let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(_mm256_set1_epi32(vsum[g]), zv))
-            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_setr_ps(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7))),
-                                  _mm256_set1_ps(pow2[g]))
+            let f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), sv), _mm256_set1_ps(pow2[g]))
             acc = _mm256_add_ps(acc, f)
         }
         return acc

@@ -131,3 +131,25 @@ final class FP8Tests: XCTestCase {
         XCTAssertEqual(FP8E4M3.fromFloat(1e-5), 0x00)
     }
 }
+
+/// The compute cells read scales by the hardware FP16 -> FP32 conversion (vcvtph2ps) instead of
+/// `FP16.table`: for every FP16 bit pattern the two give the same value, and where it is a NaN the
+/// product that the epilogue forms first has the same bits either way.
+final class FP16ConversionTests: XCTestCase {
+    func testHardwareConversionEqualsTheTableForEveryBitPattern() {
+        let factors: [Float] = [3, -7, 0.5, 1e-30]
+        var nans = 0
+        for h in 0...0xFFFF {
+            let t = FP16.table[h]
+            let c = SIMD8<Float>(SIMD8<Float16>(repeating: Float16(bitPattern: UInt16(h))))[0]
+            if t.isNaN {
+                nans += 1
+                XCTAssertTrue(c.isNaN, "0x\(String(h, radix: 16))")
+                for f in factors { XCTAssertEqual((f * t).bitPattern, (f * c).bitPattern, "0x\(String(h, radix: 16)) times \(f)") }
+            } else {
+                XCTAssertEqual(t.bitPattern, c.bitPattern, "0x\(String(h, radix: 16))")
+            }
+        }
+        XCTAssertEqual(nans, 2 * 1023)
+    }
+}
