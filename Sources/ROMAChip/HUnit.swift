@@ -42,6 +42,9 @@ public enum HUnit {
     public static func attendTile(_ tile: Attention.Tile, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
                                   headDim: Int, scale: Float) {
         let c = tile.count, N = tile.maxN
+        if headDim == 64 && KernelPath.selected == .avx512vnni && c >= 8 && c <= 16 {
+            return attendTileQueryLanes(tile, keys: keys, values: values, stride: stride, scale: scale)
+        }
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: c * N)
         defer { scores.deallocate() }
         guard headDim == 64, KernelPath.selected != .portable else {
@@ -50,9 +53,6 @@ public enum HUnit {
                            scores: scores, out: tile.out[i])
             }
             return
-        }
-        if KernelPath.selected == .avx512vnni && c >= 8 && c <= 16 {
-            return attendTileQueryLanes(tile, keys: keys, values: values, stride: stride, scale: scale)
         }
         var jb = 0
         while jb + 8 <= N {

@@ -20,8 +20,8 @@ public enum LUnitAVX512Cells {
 
     /// Rows `p.rowStart..<p.rowEnd` of one product, every token: the blocks of sixteen tokens two blocks
     /// and four rows at a time (the blocks' activations stay in L1/L2 across the rows), then the single tokens (all of
-    /// them in decode, when there are fewer than `minBlockedTokens`) row by row on the byte split
-    /// (`row1Split`).
+    /// them in decode, when there are fewer than `minBlockedTokens`) eight rows at a time on the byte
+    /// split (`rows8Split`).
     public static func computeRows(_ p: LUnitCells) {
         #if arch(x86_64)
         switch (p.bits, p.groupSize) {
@@ -100,7 +100,7 @@ public enum LUnitAVX512Cells {
                     break
                 }
                 let a = LUnitAVX512.rows8Split(s, codes: codes + r0 * rowBytes, rowBytes: rowBytes, gpr: gpr, hi: hi, lo: lo, vsum: vs, pow2: p2,
-                                               scales: scales + r0 * gpr, zeros: zeros + r0 * gpr, table: table)
+                                               scales: scales + r0 * gpr, zeros: zeros + r0 * gpr)
                 for j in (r - r0)..<8 { o[tok * outStride + r0 + j] = roundToFP16 ? FP16.round(a[j]) : a[j] }
                 r = r0 + 8
             }

@@ -5,8 +5,8 @@ import _Builtin_intrinsics.intel
 /// The token's aligned activations come byte-split, a = 64·h + l (`ActivationLayout.hi8`/`lo8`,
 /// h in [-32, 31], l in [0, 63]); a group's codes are unpacked to bytes in column order, 64 per zmm,
 /// and vpdpbusd (unsigned code byte x signed activation byte, four adjacent products summed into an
-/// Int32 lane, no saturation) gives Σ w·h and Σ w·l, so dot = 64·Σ w·h + Σ w·l exactly: half the
-/// instructions of the Int16 product (`groupDot`), and the same integers, so the same bits.
+/// Int32 lane, no saturation) gives Σ w·h and Σ w·l, so dot = 64·Σ w·h + Σ w·l exactly: the same
+/// integers as an Int16 product (vpdpwssd, as in prefill) with half the code bytes per register, so the same bits.
 extension LUnitAVX512 {
     /// The codes of one packed group as bytes in column order, 64 columns per call of `body` (the
     /// column offset in the group is its second argument). 4-bit: byte j = code j | code j+G/2 << 4;
@@ -104,7 +104,7 @@ extension LUnitAVX512 {
     @inline(__always)
     static func rows8Split<S: CodeShape>(_ s: S.Type, codes rc: UnsafePointer<UInt8>, rowBytes: Int, gpr: Int,
                                          hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
-                                         scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
+                                         scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>) -> SIMD8<Float> {
         let G = S.group, groupBytes = G * S.bits / 8
         var acc = SIMD8<Float>()
         for g in 0..<gpr {
