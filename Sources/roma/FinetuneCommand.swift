@@ -76,6 +76,12 @@ struct FinetuneCommand: ParsableCommand {
     var noChipEval = false
     @Option(help: "Also write the run's exact step order, initial adapter and settings here (for an independent trainer).")
     var exportReference: String?
+    @Flag(help: "Learn the teacher's next-token distributions on --data (loss KL(p_teacher || p)) instead of its tokens: with --init-adapter from `roma adapter recover`, a recovery adapter trained against the whole network's output.")
+    var distill = false
+    @Option(help: "The teacher for --distill: the GGUF the image was compiled from (default: models/SmolLM2-135M-Instruct.Q4_1.gguf).")
+    var teacher: String?
+    @Option(help: "Start from this adapter (PEFT directory or .gguf) instead of B = 0; its rank, alpha and targets are the run's.")
+    var initAdapter: String?
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
     @OptionGroup var chipOptions: ChipOptions
@@ -88,6 +94,8 @@ struct FinetuneCommand: ParsableCommand {
         if resume != nil && exportReference != nil {
             throw ValidationError("--export-reference writes the run's initial adapter: use it on a fresh run, not with --resume")
         }
+        if teacher != nil && !distill { throw ValidationError("--teacher is the model --distill learns from: add --distill") }
+        if distill && exportReference != nil { throw ValidationError("--export-reference is for the cross-entropy loss; the independent trainer has no teacher") }
         do { try options(targets: parsedTargets()).validate() } catch { throw ValidationError("\(error)") }
     }
 
@@ -108,7 +116,7 @@ struct FinetuneCommand: ParsableCommand {
         o.learningRate = learningRate; o.warmup = warmup; o.schedule = schedule; o.gradClip = gradClip
         o.weightDecay = weightDecay; o.batchSize = batchSize; o.gradAccumulation = gradAccumulation
         o.maxSeqLen = maxSeqLen; o.iters = iters; o.epochs = epochs; o.seed = seed
-        o.saveEvery = saveEvery; o.evalEvery = evalEvery; o.maskPrompt = !noMaskPrompt
+        o.saveEvery = saveEvery; o.evalEvery = evalEvery; o.maskPrompt = !noMaskPrompt; o.distill = distill
         return o
     }
 
@@ -122,20 +130,64 @@ struct FinetuneCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallel.use(threads: threads) }
         let chip = try chipOptions.chip()
-        let opts = options(targets: try parsedTargets(), chip: chip)
+        var opts = options(targets: try parsedTargets(), chip: chip)
         let base = try FinetuneBase(image: image, model: model, chip: chip)
         let (train, validSet) = try readData(base.engine, opts)
         let model = try base.trainable()
-        let lora = TrainableLoRA(model: base.config, targets: opts.loraTargets(base.config), rank: opts.rank, alpha: opts.resolvedAlpha,
-                                 servedFormat: opts.servedFormat, seed: opts.seed)
+        let lora = try initialLoRA(base.config, &opts)
+        let teacherModel = distill ? try DistillationTeacher(backend: teacherBackend(base), maxSeqLen: opts.maxSeqLen,
+                                                             budgetBytes: DistillationTeacher.defaultBudget) : nil
         let fit = try FinetuneOutput.checkSRAM(lora.adapter(name: "trained"), chip: chip, model: base.config,
                                                maxSeqLen: min(opts.maxSeqLen, base.config.contextLength))
-        let trainer = try LoRATrainer(model: model, lora: lora, options: opts, train: train.samples, valid: validSet?.samples ?? [])
+        let trainer = try LoRATrainer(model: model, lora: lora, options: opts, train: train.samples, valid: validSet?.samples ?? [],
+                                      teacher: teacherModel)
         if let resume { try trainer.restore(from: resume, baseSHA256: base.sha256) }
         if let exportReference { try FinetuneReference.export(trainer, to: exportReference, baseName: base.name) }
         let summary = try FinetuneReport(trainer: trainer, base: base, fit: fit, data: train, valid: validSet, quiet: printing.json)
         try summary.train(output: output)
         try summary.finish(output: output, chipEval: !noChipEval && image != nil, json: printing.json)
+    }
+
+    /// The LoRA to train: A random and B = 0, or `--init-adapter`'s factors (whose rank, alpha and
+    /// targets then become the run's options).
+    func initialLoRA(_ m: ModelConfig, _ opts: inout FinetuneOptions) throws -> TrainableLoRA {
+        guard let initAdapter else {
+            return TrainableLoRA(model: m, targets: opts.loraTargets(m), rank: opts.rank, alpha: opts.resolvedAlpha,
+                                 servedFormat: opts.servedFormat, seed: opts.seed)
+        }
+        let a = try AdapterLoader.load(path: initAdapter, model: m)
+        try a.validate(for: m)
+        guard let r = a.ranks.first, a.ranks.count == 1 else {
+            throw FinetuneError.invalid("--init-adapter '\(initAdapter)' mixes ranks \(a.ranks); training needs one rank")
+        }
+        let scales = Set(a.layers.values.map(\.scale))
+        guard let scale = scales.first, scales.count == 1 else {
+            throw FinetuneError.invalid("--init-adapter '\(initAdapter)' has \(scales.count) different scales; training needs one alpha")
+        }
+        opts.rank = r
+        opts.alpha = Double(scale) * Double(r)
+        opts.targets = a.kinds
+        guard opts.loraTargets(m) == a.targets else {
+            throw FinetuneError.invalid("--init-adapter '\(initAdapter)' covers \(a.targets.count) linears, not every \(a.kinds.map(\.rawValue).joined(separator: ",")) of \(opts.numLayers.map { "the last \($0)" } ?? "all") blocks (give --num-layers to match)")
+        }
+        try opts.validate()
+        return try TrainableLoRA(adapter: a, alpha: opts.resolvedAlpha, servedFormat: opts.servedFormat)
+    }
+
+    /// The float model `--distill` learns from; for a ROM image it must be the file the image was compiled from.
+    func teacherBackend(_ base: FinetuneBase) throws -> Backend {
+        let path = teacher ?? ModelLocator.defaultModelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EngineError.invalid("teacher model '\(path)' not found (run scripts/fetch-model.sh, or pass --teacher)")
+        }
+        let g = try GGUFFile(path: path)
+        if let img = base.image {
+            let sha = SHA256.hex(SHA256.hash(g.file.bytes))
+            guard sha == img.header.source.sha256 else {
+                throw EngineError.invalid("'\(img.path)' was compiled from \(img.header.source.file) (sha256 \(img.header.source.sha256.prefix(16))...), not from '\(path)' (sha256 \(sha.prefix(16))...): distill from the image's own source model")
+            }
+        }
+        return try ReferenceBackend(gguf: g)
     }
 
     /// The training and validation sets (DIR/train.jsonl and DIR/valid.jsonl for a directory).

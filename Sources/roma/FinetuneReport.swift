@@ -31,10 +31,11 @@ final class FinetuneReport {
             + (valid.map { "; validation \($0.samples.count) samples from \($0.path)" } ?? ""))
         say("LoRA: rank \(o.rank), alpha \(o.resolvedAlpha), \(t.lora.targets.count) layers (\(o.targets.map(\.rawValue).joined(separator: ","))), \(t.lora.parameterCount) parameters, served as \(t.lora.servedFormat?.rawValue ?? "fp32")")
         say("SRAM: adapter \(ByteCount.format(fit.adapterBytes)) + KV cache for \(o.maxSeqLen) tokens \(ByteCount.format(fit.kvCacheBytes)) of \(ByteCount.format(fit.budgetBytes))")
+        say("loss: " + (o.distill ? "KL(teacher || adapted base) per learned token, distilled from the float model" : "cross-entropy per learned token"))
         say("steps: \(t.steps) of \(min(o.samplesPerStep, t.train.count)) samples" + (t.step > 0 ? ", resuming after step \(t.step)" : ""))
         if !t.valid.isEmpty && t.step == 0 {
             initialValidLoss = t.loss()
-            say(String(format: "validation loss before training: %.4f", initialValidLoss!))
+            say(String(format: "validation \(o.distill ? "KL" : "loss") before training: %.4f", initialValidLoss!))
         }
         let t0 = Date(), first = t.step
         var bar: ProgressBar?
@@ -103,12 +104,12 @@ final class FinetuneReport {
                      Double(tokens) / max(trainSeconds, 1e-9), Double(sup) / max(trainSeconds, 1e-9), ByteCount.format(peakResidentBytes())))
         if let first = t.history.first, let last { print(String(format: "train loss %.4f -> %.4f", first.loss, last.loss)) }
         if let servedLoss, let masterLoss {
-            print(String(format: "validation loss %@%.4f (served %@), %.4f with the FP32 masters (difference %+.4f)",
+            print(String(format: "validation \(t.options.distill ? "KL" : "loss") %@%.4f (served %@), %.4f with the FP32 masters (difference %+.4f)",
                          initialValidLoss.map { String(format: "%.4f -> ", $0) } ?? "", servedLoss, t.lora.servedFormat?.rawValue ?? "fp32",
                          masterLoss, servedLoss - masterLoss))
         }
         if let chipBase, let chipTrained {
-            print(String(format: "on the chip: validation loss %.4f without the adapter, %.4f with it (perplexity %.2f -> %.2f)",
+            print(String(format: "on the chip: validation cross-entropy %.4f without the adapter, %.4f with it (perplexity %.2f -> %.2f)",
                          chipBase, chipTrained, exp(chipBase), exp(chipTrained)))
         }
         if let after { print("ROM image file sha256 \(after.prefix(16))... " + (unchanged ? "unchanged" : "CHANGED") + " by the run") }

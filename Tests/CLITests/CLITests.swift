@@ -554,6 +554,44 @@ final class AdapterCLITests: XCTestCase {
         XCTAssertEqual(bad.code, 64)
     }
 
+    /// `roma finetune --distill --init-adapter` on a tiny INT2 image: the SVD recovery adapter,
+    /// then trained toward the float model's distributions: KL falls, and the chip's perplexity with
+    /// the adapter is nearer the float model's than without; bad teacher flags are refused by name.
+    func testFinetuneDistillsARecoveryAdapterFromTheFloatModel() throws {
+        let rom = TempFiles.path("cli-distill-\(UUID().uuidString).rom")
+        XCTAssertEqual(try RomaCLI.run(["compile", "--model", tinyPath, "--bits", "2", "--output", rom, "--fast"]).code, 0)
+        let text = TempFiles.path("cli-distill-\(UUID().uuidString).txt")
+        try (0..<40).map { "the \(["cat", "dog", "sun", "sea", "mat", "wind"][$0 % 6]) is on the \(["hill", "road", "sea"][$0 % 3])." }
+            .joined(separator: " ").write(toFile: text, atomically: true, encoding: .utf8)
+        let svd = TempFiles.path("cli-distill-svd-\(UUID().uuidString)")
+        XCTAssertEqual(try RomaCLI.run(["adapter", "recover", "--image", rom, "--model", tinyPath, "--rank", "4", "--output", svd]).code, 0)
+        let dir = TempFiles.path("cli-distill-\(UUID().uuidString)")
+        let r = try json(RomaCLI.run(["finetune", "--image", rom, "--data", text, "--valid", text, "--output", dir, "--distill", "--teacher", tinyPath,
+                                      "--init-adapter", svd, "--iters", "10", "--batch-size", "2", "--learning-rate", "1e-2",
+                                      "--max-seq-len", "32", "--format", "json"]))
+        XCTAssertEqual((r["train_losses"] as? [Double])?.count, 10)
+        XCTAssertLessThan(try XCTUnwrap(r["valid_loss"] as? Double), try XCTUnwrap(r["valid_loss_before"] as? Double), "KL to the float model falls")
+        XCTAssertEqual(r["image_unchanged"] as? Bool, true)
+        func ppl(_ extra: [String]) throws -> Double {
+            try XCTUnwrap(json(RomaCLI.run(["eval", "ppl", "--text-file", text, "--ctx", "32", "--format", "json"] + extra))["ppl"] as? Double)
+        }
+        let float = try ppl(["--model", tinyPath]), int2 = try ppl(["--image", rom]), distilled = try ppl(["--image", rom, "--adapter", dir])
+        XCTAssertLessThan(abs(log(distilled / float)), abs(log(int2 / float)), "perplexity float \(float), INT2 \(int2), + distilled adapter \(distilled)")
+        let cfg = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_config.json"))) as? [String: Any])
+        XCTAssertEqual(cfg["r"] as? Int, 4, "the rank of --init-adapter")
+        // bad flags
+        let noDistill = try RomaCLI.run(["finetune", "--image", rom, "--data", text, "--output", dir, "--teacher", tinyPath])
+        XCTAssertEqual(noDistill.code, 64)
+        XCTAssertTrue(noDistill.err.contains("--teacher is the model --distill learns from"), noDistill.err)
+        let other = try TinyModel(seed: 77).write()
+        let wrong = try RomaCLI.run(["finetune", "--image", rom, "--data", text, "--output", dir, "--distill", "--teacher", other, "--max-seq-len", "32"])
+        XCTAssertEqual(wrong.code, 1)
+        XCTAssertTrue(wrong.err.contains("distill from the image's own source model"), wrong.err)
+        let missing = try RomaCLI.run(["finetune", "--image", rom, "--data", text, "--output", dir, "--init-adapter", dir + "-none", "--max-seq-len", "32"])
+        XCTAssertEqual(missing.code, 1)
+        XCTAssertTrue(missing.err.contains("not found"), missing.err)
+    }
+
     /// `roma finetune` on a tiny ROM image: a PEFT adapter the chip serves (and that converts to a
     /// llama.cpp GGUF), the image unchanged, exact match before and after; bad flags and bad data.
     func testFinetuneTrainsAnAdapterTheChipServes() throws {

@@ -42,6 +42,14 @@ public struct FinetuneOptions: Sendable, Codable, Equatable {
     /// The format the H-Units store the adapter in, which the forward pass rounds to (straight-through);
     /// nil trains plain FP32 LoRA.
     public var servedFormat: NumberFormat? = .fp8e4m3
+    /// Learn a teacher model's next-token distributions (loss: KL(p_teacher ‖ p)) instead of the
+    /// data's tokens (cross-entropy): a recovery adapter distilled from the float model.
+    public var distill: Bool {
+        get { distillation ?? false }
+        set { distillation = newValue ? true : nil }
+    }
+    /// Stored as an optional so that checkpoints written before distillation existed still read.
+    var distillation: Bool?
 
     public init() {}
 

@@ -24,6 +24,9 @@ public final class LoRATrainer: @unchecked Sendable {
     /// Steps done.
     public internal(set) var step = 0
     public internal(set) var history: [StepRecord] = []
+    /// With `options.distill`: the model whose distributions the loss is measured against (KL);
+    /// without, the loss is the cross-entropy of the data's tokens.
+    public let teacher: DistillationTeacher?
     var moments: [LoRATarget: Moments] = [:]
 
     /// AdamW's first and second moments of one target's A and B.
@@ -50,8 +53,15 @@ public final class LoRATrainer: @unchecked Sendable {
     }
 
     /// `model` must hold the base weights; its `lora` is set to `lora` and its base frozen.
-    public init(model: TrainableLlama, lora: TrainableLoRA, options: FinetuneOptions, train: [TrainingSample], valid: [TrainingSample] = []) throws {
+    public init(model: TrainableLlama, lora: TrainableLoRA, options: FinetuneOptions, train: [TrainingSample], valid: [TrainingSample] = [],
+                teacher: DistillationTeacher? = nil) throws {
         try options.validate()
+        guard options.distill == (teacher != nil) else {
+            throw FinetuneError.invalid(options.distill ? "distillation needs a teacher model" : "a teacher is only used with distillation")
+        }
+        if let teacher, !teacher.config.sameShape(as: model.config) {
+            throw FinetuneError.invalid("the teacher (\(teacher.config.name)) does not have the base's shape (\(model.config.name))")
+        }
         guard !train.isEmpty else { throw FinetuneError.invalid("no training samples") }
         let c = model.config
         for s in train + valid {
@@ -63,7 +73,7 @@ public final class LoRATrainer: @unchecked Sendable {
             }
             guard s.supervisedCount > 0 else { throw FinetuneError.invalid("\(s.origin): nothing to learn") }
         }
-        self.options = options; self.model = model; self.lora = lora; self.train = train; self.valid = valid
+        self.options = options; self.model = model; self.lora = lora; self.train = train; self.valid = valid; self.teacher = teacher
         steps = options.steps(samples: train.count)
         lora.dropout = Float(options.dropout)
         model.lora = lora
@@ -105,7 +115,7 @@ public final class LoRATrainer: @unchecked Sendable {
             lora.dropoutSeed = FinetuneSchedule.dropoutSeed(options.seed, step: step, sample: j)
             let rows = sample.logitRows
             let (logits, tape) = model.forward(sample.tokens, logitRows: rows)
-            nll += TrainingLoss.crossEntropy(logits, sample: sample, rows: rows, gradientScale: 1 / Float(supervised))
+            nll += sampleLoss(logits, sample, gradientScale: 1 / Float(supervised))
             model.backward(tape, dLogits: logits, into: nil)
         }
         let loss = nll / Double(supervised)
@@ -126,6 +136,15 @@ public final class LoRATrainer: @unchecked Sendable {
     /// Records the validation loss of the last step.
     public func recordValidation(_ loss: Double) {
         if !history.isEmpty { history[history.count - 1].validLoss = loss }
+    }
+
+    /// The summed loss of one sample's supervised tokens: cross-entropy, or KL to the teacher when
+    /// distilling (with `gradientScale`, `logits` becomes the loss's gradient).
+    func sampleLoss(_ logits: Matrix, _ s: TrainingSample, gradientScale: Float?) -> Double {
+        if let teacher {
+            return TrainingLoss.distillation(logits, teacher: teacher.distributions(s), sample: s, rows: s.logitRows, gradientScale: gradientScale)
+        }
+        return TrainingLoss.crossEntropy(logits, sample: s, rows: s.logitRows, gradientScale: gradientScale)
     }
 
     /// Global L2 norm of the gradients; scales them to `gradClip` when above (PyTorch's clip_grad_norm_).
@@ -172,7 +191,7 @@ public final class LoRATrainer: @unchecked Sendable {
         }
     }
 
-    /// Mean cross-entropy over the supervised tokens of `samples` (default: the validation set), with
+    /// Mean loss (cross-entropy, or KL to the teacher) over the supervised tokens of `samples` (default: the validation set), with
     /// the served LoRA values (what the chip computes with) or the FP32 masters.
     public func loss(_ samples: [TrainingSample]? = nil, masters: Bool = false) -> Double {
         let set = samples ?? valid
@@ -184,7 +203,7 @@ public final class LoRATrainer: @unchecked Sendable {
         var nll = 0.0, count = 0
         for s in set {
             let (logits, _) = model.forward(s.tokens, logitRows: s.logitRows)
-            nll += TrainingLoss.crossEntropy(logits, sample: s, rows: s.logitRows, gradientScale: nil)
+            nll += sampleLoss(logits, s, gradientScale: nil)
             count += s.supervisedCount
         }
         return nll / Double(count)
