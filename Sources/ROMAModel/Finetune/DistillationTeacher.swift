@@ -68,21 +68,27 @@ extension TrainingLoss {
                 if gradientScale != nil { row.initialize(repeating: 0, count: n) }
                 return
             }
-            var mx = -Float.infinity
-            for v in 0..<n { mx = max(mx, row[v]) }
-            var sum = 0.0
-            for v in 0..<n { sum += Double(expf(row[v] - mx)) }
-            let logZ = Double(mx) + log(sum)
-            var d = 0.0
-            for v in 0..<n {
-                let logQ = Double(row[v]) - logZ
-                if p[v] > 0 { d += Double(p[v]) * (log(Double(p[v])) - logQ) }
-                if let g = gradientScale { row[v] = (Float(exp(logQ)) - p[v]) * g }
-            }
-            kp.value[i] = d
+            kp.value[i] = klRow(row, teacher: p, count: n, gradientScale: gradientScale)
         }
         var total = 0.0
         for i in 0..<logits.rows { total += kl[i] }
         return total
+    }
+
+    /// KL(p ‖ softmax(row)) of one row of `count` logits (FP64 sums; 0 log 0 = 0); with
+    /// `gradientScale`, the row becomes (softmax(row) − p) · scale. `roma tune` and `--distill` share it.
+    static func klRow(_ row: UnsafeMutablePointer<Float>, teacher p: UnsafeMutablePointer<Float>, count n: Int, gradientScale: Float?) -> Double {
+        var mx = -Float.infinity
+        for v in 0..<n { mx = max(mx, row[v]) }
+        var sum = 0.0
+        for v in 0..<n { sum += Double(expf(row[v] - mx)) }
+        let logZ = Double(mx) + log(sum)
+        var d = 0.0
+        for v in 0..<n {
+            let logQ = Double(row[v]) - logZ
+            if p[v] > 0 { d += Double(p[v]) * (log(Double(p[v])) - logQ) }
+            if let g = gradientScale { row[v] = (Float(exp(logQ)) - p[v]) * g }
+        }
+        return d
     }
 }

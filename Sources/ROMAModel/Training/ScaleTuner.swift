@@ -309,21 +309,9 @@ public struct ScaleTuner: Sendable {
         let kls = UnsafeMutablePointer<Double>.allocate(capacity: T)
         defer { kls.deallocate() }
         let (lp, tp, kp) = (Unchecked(logits.data), Unchecked(target.data), Unchecked(kls))
+        let invT = Float(1) / Float(T)
         Parallel.forEach(T) { r in
-            let row = lp.value + r * n, p = tp.value + r * n
-            var mx = -Float.infinity
-            for i in 0..<n { mx = max(mx, row[i]) }
-            var sum = 0.0
-            for i in 0..<n { sum += Double(expf(row[i] - mx)) }
-            let logZ = Double(mx) + log(sum)
-            var kl = 0.0
-            let invT = Float(1) / Float(T)
-            for i in 0..<n {
-                let logQ = Double(row[i]) - logZ
-                if p[i] > 0 { kl += Double(p[i]) * (log(Double(p[i])) - logQ) }
-                row[i] = (Float(exp(logQ)) - p[i]) * invT
-            }
-            kp.value[r] = kl
+            kp.value[r] = TrainingLoss.klRow(lp.value + r * n, teacher: tp.value + r * n, count: n, gradientScale: invT)
         }
         var total = 0.0
         for r in 0..<T { total += kls[r] }
