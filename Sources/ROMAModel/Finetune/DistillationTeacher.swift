@@ -52,9 +52,9 @@ public final class DistillationTeacher: @unchecked Sendable {
 
 extension TrainingLoss {
     /// Σ KL(p_teacher ‖ softmax(logits)) over the supervised targets of `sample` whose logits are `rows`
-    /// (row i predicts token rows.lowerBound + i + 1; `teacher` has the same rows). With `gradientScale`,
-    /// `logits` becomes dL/dlogits of L = gradientScale · Σ: (softmax(logits) − p_teacher) · scale,
-    /// zero on unsupervised rows.
+    /// (row i predicts token rows.lowerBound + i + 1; `teacher` has the same rows). With `gradientScale` g,
+    /// `logits` becomes dL/dlogits of L = g · Σ KL, i.e. (softmax(logits) − p_teacher) · g, and zero on
+    /// unsupervised rows.
     public static func distillation(_ logits: Matrix, teacher: Matrix, sample: TrainingSample, rows: Range<Int>, gradientScale: Float?) -> Double {
         precondition(teacher.rows == logits.rows && teacher.cols == logits.cols, "teacher and student rows differ")
         let n = logits.cols
