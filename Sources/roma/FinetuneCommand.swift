@@ -135,10 +135,10 @@ struct FinetuneCommand: ParsableCommand {
         let (train, validSet) = try readData(base.engine, opts)
         let model = try base.trainable()
         let lora = try initialLoRA(base.config, &opts)
-        let teacherModel = distill ? try DistillationTeacher(backend: teacherBackend(base), maxSeqLen: opts.maxSeqLen,
-                                                             budgetBytes: DistillationTeacher.defaultBudget) : nil
         let fit = try FinetuneOutput.checkSRAM(lora.adapter(name: "trained"), chip: chip, model: base.config,
                                                maxSeqLen: min(opts.maxSeqLen, base.config.contextLength))
+        let teacherModel = distill ? try DistillationTeacher(backend: teacherBackend(base), maxSeqLen: opts.maxSeqLen,
+                                                             budgetBytes: DistillationTeacher.defaultBudget) : nil
         let trainer = try LoRATrainer(model: model, lora: lora, options: opts, train: train.samples, valid: validSet?.samples ?? [],
                                       teacher: teacherModel)
         if let resume { try trainer.restore(from: resume, baseSHA256: base.sha256) }

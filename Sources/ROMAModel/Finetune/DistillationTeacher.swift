@@ -37,15 +37,21 @@ public final class DistillationTeacher: @unchecked Sendable {
     public func distributions(_ sample: TrainingSample) -> Matrix {
         let key = Key(tokens: sample.tokens, rows: sample.logitRows)
         if let m = kept[key] { return m }
-        cache.truncate(to: 0)
-        let p = model.forward(sample.tokens, cache: cache, logitRows: sample.logitRows)
-        ScaleTuner.softmaxRows(p)
-        passes += 1
+        let p = compute(sample.tokens, rows: sample.logitRows)
         let bytes = p.rows * p.cols * MemoryLayout<Float>.size
         if keptBytes + bytes <= budgetBytes {
             kept[key] = p
             keptBytes += bytes
         }
+        return p
+    }
+
+    /// softmax of the teacher's logits on `tokens` (from position 0) for the rows `rows`, not kept.
+    public func compute(_ tokens: [Int], rows: Range<Int>) -> Matrix {
+        cache.truncate(to: 0)
+        let p = model.forward(tokens, cache: cache, logitRows: rows)
+        ScaleTuner.softmaxRows(p)
+        passes += 1
         return p
     }
 }

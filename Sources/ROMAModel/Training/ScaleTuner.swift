@@ -120,14 +120,8 @@ public struct ScaleTuner: Sendable {
 
     /// Step 1: the teacher's next-token distributions of every chunk, once.
     func teacherDistributions(_ teacher: Backend, chunks: [[Int]], ctx: Int) throws -> [Matrix] {
-        let teacherModel = LlamaModel(backend: teacher)
-        let cache = try teacher.makeKVCache(capacity: ctx)
-        return chunks.map { chunk in
-            cache.truncate(to: 0)
-            let logits = teacherModel.forward(chunk, cache: cache, logitRows: 0..<chunk.count)
-            ScaleTuner.softmaxRows(logits)
-            return logits
-        }
+        let t = try DistillationTeacher(backend: teacher, maxSeqLen: ctx, budgetBytes: 0)
+        return chunks.map { t.compute($0, rows: 0..<$0.count) }
     }
 
     /// The student: the image's weights in FP32 (`TrainableLlama`), its trainable scales (one
