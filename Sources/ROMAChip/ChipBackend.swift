@@ -130,7 +130,7 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters spans: [AdapterSpan]) -> [Matrix] {
         for s in spans { s.selection.check(self) }
         let tensors = kinds.map { linearTensors[layer][$0]! }
-        let outs = tensors.map { Matrix(rows: x.rows, cols: $0.rows) }
+        let outs = tensors.map { Matrix(overwrittenRows: x.rows, cols: $0.rows) }   // the L-Unit array writes every element
         let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: tensors[0].groupSize, numerics: numerics)
         let lora = kinds.map { kind in spans.flatMap { s in s.selection.products(layer: layer, kind: kind).map { (s.rows, $0.0, $0.1) } } }
         let products = tensors.indices.map {
@@ -159,8 +159,9 @@ public final class ChipBackend: Backend, @unchecked Sendable {
             v.data[i] = kvRound(v.data[i])
         }
         let hd = config.headDim, scale = 1 / Float(hd).squareRoot()
-        // tiles of four rows: each key and value read once for the rows' query heads of its KV head
-        return Attention.runTiled(q: q, k: k, v: v, layer: layer, batch: batch, heads: config.numHeads, headDim: hd, tileRows: 4) {
+        // tiles of rows: each key and value read once for the rows' query heads of its KV head
+        let tileRows = HUnit.tileRows(group: config.numHeads / config.numKVHeads)
+        return Attention.runTiled(q: q, k: k, v: v, layer: layer, batch: batch, heads: config.numHeads, headDim: hd, tileRows: tileRows) {
             tile, keys, values, stride in
             HUnit.attendTile(tile, keys: keys, values: values, stride: stride, headDim: hd, scale: scale)
         }

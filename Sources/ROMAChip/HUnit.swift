@@ -34,6 +34,12 @@ public enum HUnit {
         for d in 0..<headDim { out[d] = FP16.round(out[d]) }
     }
 
+    /// Query rows per attention tile when `group` query heads share a KV head: on AVX-512 as many as
+    /// fill the sixteen query lanes of `attendTileQueryLanes` (five rows of three heads), else four.
+    public static func tileRows(group: Int) -> Int {
+        KernelPath.selected == .avx512vnni && group <= 16 ? 16 / group : 4
+    }
+
     /// `attendHead` for every query of a tile that shares one KV head, with each block of eight keys and
     /// values read once for all of them (from L1) instead of once per query (from L2): the scores of a
     /// block for each query that sees all eight, then each query's remaining positions and softmax, then
@@ -88,24 +94,27 @@ public enum HUnit {
                                      scale: Float) {
         let c = tile.count, N = tile.maxN
         let qt = UnsafeMutablePointer<Float>.allocate(capacity: 64 * 16), p = UnsafeMutablePointer<Float>.allocate(capacity: N * 16)
-        defer { qt.deallocate(); p.deallocate() }
+        let spare = UnsafeMutablePointer<Float>.allocate(capacity: 64)   // the fourth sums of a group of three (not stored)
+        defer { qt.deallocate(); p.deallocate(); spare.deallocate() }
+        spare.initialize(repeating: 0, count: 64)
         qt.initialize(repeating: 0, count: 64 * 16)
         for i in 0..<c { for d in 0..<64 { qt[d * 16 + i] = tile.q[i][d] } }
         HUnitAVX512.scoresQueryLanes(qt: qt, keys: keys, stride: stride, n: N, scale: scale, out: p)
         HUnitAVX512.softmax(lanes: p, counts: tile.n, count: c)
         for i in 0..<c { tile.out[i].initialize(repeating: 0, count: 64) }
         // blocks of 32 positions (their values stay in L1 across the tile's queries), four queries at a
-        // time where the four see the whole block, one at a time otherwise
+        // time where the four see the whole block (the last three of a tile as four, the fourth lane's
+        // sums into `spare`), one at a time otherwise
         var jb = 0
         while jb < N {
             let je = min(N, jb + 32)
             var i = 0
             while i < c {
-                let four = i + 4 <= c && (i..<(i + 4)).allSatisfy { tile.n[$0] >= je }
-                if four {
+                let width = min(4, c - i)
+                if width >= 3 && (i..<(i + width)).allSatisfy({ tile.n[$0] >= je }) {
                     HUnitAVX512.accumulate64x4(values: values + jb * stride, stride: stride, count: je - jb, p: p + jb * 16 + i, pStride: 16,
-                                               acc: (tile.out[i], tile.out[i + 1], tile.out[i + 2], tile.out[i + 3]))
-                    i += 4
+                                               acc: (tile.out[i], tile.out[i + 1], tile.out[i + 2], width == 4 ? tile.out[i + 3] : spare))
+                    i += width
                     continue
                 }
                 if jb < tile.n[i] {

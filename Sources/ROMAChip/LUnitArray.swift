@@ -43,6 +43,10 @@ public enum LUnitArray {
             let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
             let xs = Unchecked(x)
+            if path == .avx512vnni && vectorAlign && blocks > 0 {
+                Parallel.forEach(blocks) { b in self.alignBlock(b, x: xs.value, bias: numerics.bias) }
+                return
+            }
             Parallel.forEach(tokens, minChunk: 8) { t in
                 let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
                 defer { bits.deallocate() }
@@ -62,6 +66,25 @@ public enum LUnitArray {
                 }
                 self.layOut(token: t)
             }
+        }
+
+        /// Block `b` of the AVX-512 prefill layout from `x`: each token through the alignment unit
+        /// (`LUnitAVX512Cells.alignToken`, truncating shifts), then the block's interleaved copy.
+        private func alignBlock(_ b: Int, x: UnsafePointer<Float>, bias: Int) {
+            let ng = groups, n = blockTokens, t0 = b * n, live = min(n, tokens - t0)
+            let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
+            defer { bits.deallocate() }
+            for t in t0..<(t0 + live) {
+                LUnitAVX512Cells.alignToken(x + t * cols, cols: cols, groupSize: groupSize, bits: bits, values: values + t * cols,
+                                            vsum: vsum + t * ng, maxExp: maxExp + t * ng)
+                for g in 0..<ng {
+                    let e = Int(maxExp[t * ng + g])
+                    pow2[t * ng + g] = e == 31 ? .nan : LUnit.pow2(e - bias)   // inf/NaN in the group: NaN
+                    let dst = (b * ng + g) * n + (t - t0)
+                    vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
+                }
+            }
+            LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
         }
 
         /// How `path`'s prefill kernels block T tokens: (blocks, tokens per block, real tokens in them).

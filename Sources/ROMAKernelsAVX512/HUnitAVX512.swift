@@ -92,33 +92,42 @@ public enum HUnitAVX512 {
     /// The scores of up to sixteen queries that share one KV head, with the queries in the lanes:
     /// `qt` [64, 16] holds query i's element d at qt[16·d + i] (zero for absent queries), and
     /// out[16·j + i] = (q_i·k_j) · scale for every position j < n. Per (query, position) the arithmetic of
-    /// `scores64`: s_c = (0 + q_c·k_c) + q_(c+4)·k_(c+4) over 8-element chunks c < 4 (lane l of chunk c
+    /// `scores64`: s_c = q_c·k_c + q_(c+4)·k_(c+4) over 8-element chunks c < 4 (lane l of chunk c
     /// is element 8c + l), S_l = (s0 + s1) + (s2 + s3), then S_0 + S_1 + ... + S_7 in order; here each
     /// product is one key element broadcast against sixteen queries' elements, so no transposes.
+    /// `scores64` starts each s_c from the zeroed accumulator, (0 + q_c·k_c); that add is left out here:
+    /// it changes only the sign of a zero score, and softmax gives ±0 the same probability
+    /// (e^(±0 − m) has the same bits), so the probabilities and outputs are `attendHead`'s, bit for bit.
     public static func scoresQueryLanes(qt: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                                         out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         @inline(__always) func ld(_ p: UnsafePointer<Float>) -> V { _mm512_loadu_ps(p) }
         @inline(__always) func add(_ a: V, _ b: V) -> V { _mm512_add_ps(a, b) }
-        let zero = _mm512_setzero_ps(), sv = _mm512_set1_ps(scale)
+        @inline(__always) func mul(_ a: V, _ k: UnsafePointer<Float>, _ e: Int) -> V { _mm512_mul_ps(a, _mm512_set1_ps(k[e])) }
+        let sv = _mm512_set1_ps(scale)
         var j = 0
-        // two positions at a time: each query vector loaded once for both
+        // four positions at a time (past n the last one is repeated, not stored): each query vector is
+        // loaded once for the four
         while j < n {
-            let k0 = keys + j &* stride, k1 = j &+ 1 < n ? k0 + stride : k0
-            var sum0 = zero, sum1 = zero
+            let k0 = keys + j &* stride
+            let k1 = j &+ 1 < n ? k0 + stride : k0, k2 = j &+ 2 < n ? k0 + 2 &* stride : k0, k3 = j &+ 3 < n ? k0 + 3 &* stride : k0
+            var sum = (V(), V(), V(), V())
             for l in 0..<8 {
-                @inline(__always) func chunk(_ a: Int, _ b: Int) -> (V, V) {
-                    let qa = ld(qt + a &* 16), qb = ld(qt + b &* 16)
-                    return (add(add(zero, _mm512_mul_ps(qa, _mm512_set1_ps(k0[a]))), _mm512_mul_ps(qb, _mm512_set1_ps(k0[b]))),
-                            add(add(zero, _mm512_mul_ps(qa, _mm512_set1_ps(k1[a]))), _mm512_mul_ps(qb, _mm512_set1_ps(k1[b]))))
+                let qa0 = ld(qt + l &* 16), qb0 = ld(qt + (32 &+ l) &* 16), qa1 = ld(qt + (8 &+ l) &* 16), qb1 = ld(qt + (40 &+ l) &* 16)
+                let qa2 = ld(qt + (16 &+ l) &* 16), qb2 = ld(qt + (48 &+ l) &* 16), qa3 = ld(qt + (24 &+ l) &* 16), qb3 = ld(qt + (56 &+ l) &* 16)
+                @inline(__always) func lane(_ k: UnsafePointer<Float>) -> V {   // S_l of one position
+                    let s0 = add(mul(qa0, k, l), mul(qb0, k, 32 &+ l)), s1 = add(mul(qa1, k, 8 &+ l), mul(qb1, k, 40 &+ l))
+                    let s2 = add(mul(qa2, k, 16 &+ l), mul(qb2, k, 48 &+ l)), s3 = add(mul(qa3, k, 24 &+ l), mul(qb3, k, 56 &+ l))
+                    return add(add(s0, s1), add(s2, s3))
                 }
-                let s0 = chunk(l, 32 &+ l), s1 = chunk(8 &+ l, 40 &+ l), s2 = chunk(16 &+ l, 48 &+ l), s3 = chunk(24 &+ l, 56 &+ l)
-                let S0 = add(add(s0.0, s1.0), add(s2.0, s3.0)), S1 = add(add(s0.1, s1.1), add(s2.1, s3.1))
-                if l == 0 { sum0 = S0; sum1 = S1 } else { sum0 = add(sum0, S0); sum1 = add(sum1, S1) }
+                let S = (lane(k0), lane(k1), lane(k2), lane(k3))
+                if l == 0 { sum = S } else { sum = (add(sum.0, S.0), add(sum.1, S.1), add(sum.2, S.2), add(sum.3, S.3)) }
             }
-            _mm512_storeu_ps(out + j &* 16, _mm512_mul_ps(sum0, sv))
-            if j &+ 1 < n { _mm512_storeu_ps(out + (j &+ 1) &* 16, _mm512_mul_ps(sum1, sv)) }
-            j &+= 2
+            _mm512_storeu_ps(out + j &* 16, _mm512_mul_ps(sum.0, sv))
+            if j &+ 1 < n { _mm512_storeu_ps(out + (j &+ 1) &* 16, _mm512_mul_ps(sum.1, sv)) }
+            if j &+ 2 < n { _mm512_storeu_ps(out + (j &+ 2) &* 16, _mm512_mul_ps(sum.2, sv)) }
+            if j &+ 3 < n { _mm512_storeu_ps(out + (j &+ 3) &* 16, _mm512_mul_ps(sum.3, sv)) }
+            j &+= 4
         }
     }
 

@@ -47,7 +47,14 @@ public enum LUnitAVX512Cells {
         let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
         if x.blocks > 0 {
             let w = UnsafeMutablePointer<Int16>.allocate(capacity: 4 * S.group)
-            defer { w.deallocate() }
+            // the slice's codes minus zero points, widened once for every block (`rows8x32`)
+            let n8 = (p.rowEnd - p.rowStart) / 8 * 8
+            let wide = UnsafeMutablePointer<Int16>.allocate(capacity: max(1, n8 * cols))
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 16)
+            defer { w.deallocate(); wide.deallocate(); acc.deallocate() }
+            if x.blocks > 1 && n8 > 0 {
+                LUnitAVX512.widenRows(s, codes: codes + p.rowStart * rowBytes, zeros: zeros + p.rowStart * gpr, rows: n8, gpr: gpr, into: wide)
+            }
             var b = 0
             while b < x.blocks {
                 let blk = x.blocked + b * 16 * cols, p2 = x.pow2B + b * 16 * gpr
@@ -60,7 +67,7 @@ public enum LUnitAVX512Cells {
                     let sc = (scales + rs.0 * gpr, scales + rs.1 * gpr, scales + rs.2 * gpr, scales + rs.3 * gpr)
                     let zp = (zeros + rs.0 * gpr, zeros + rs.1 * gpr, zeros + rs.2 * gpr, zeros + rs.3 * gpr)
                     @inline(__always) func round(_ v: SIMD16<Float>) -> SIMD16<Float> { roundToFP16 ? LUnitAVX512.roundFP16(v) : v }
-                    @inline(__always) func store(_ v: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), block: Int) {
+                    @inline(__always) func store(_ v: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), block: Int, row r: Int) {
                         let u = (round(v.0), round(v.1), round(v.2), round(v.3))
                         let live = min(16, x.tokens - block * 16)
                         if live == 16 && r + 4 <= p.rowEnd {
@@ -71,12 +78,21 @@ public enum LUnitAVX512Cells {
                             for i in 0..<live { o[(block * 16 + i) * outStride + r + j] = row[i] }
                         }
                     }
+                    if pairOfBlocks && r + 8 <= p.rowStart + n8 {
+                        LUnitAVX512.rows8x32(s, w: wide + (r - p.rowStart) * cols, sc: scales + r * gpr, gpr: gpr, cols: cols, blk: blk, pow2: p2,
+                                             table: table, acc: acc)
+                        @inline(__always) func a(_ i: Int) -> SIMD16<Float> { UnsafeRawPointer(acc + i * 16).load(as: SIMD16<Float>.self) }
+                        store((a(0), a(1), a(2), a(3)), block: b, row: r); store((a(4), a(5), a(6), a(7)), block: b, row: r + 4)
+                        store((a(8), a(9), a(10), a(11)), block: b + 1, row: r); store((a(12), a(13), a(14), a(15)), block: b + 1, row: r + 4)
+                        r += 8
+                        continue
+                    }
                     if pairOfBlocks {
                         let res = LUnitAVX512.rows4x32(s, rc: rc, sc: sc, zp: zp, gpr: gpr, cols: cols, blk: blk, pow2: p2, table: table, w: w)
-                        store((res.0, res.1, res.2, res.3), block: b); store((res.4, res.5, res.6, res.7), block: b + 1)
+                        store((res.0, res.1, res.2, res.3), block: b, row: r); store((res.4, res.5, res.6, res.7), block: b + 1, row: r)
                     } else {
                         let res = LUnitAVX512.rows4x16(s, rc: rc, sc: sc, zp: zp, gpr: gpr, blk: blk, pow2: p2, table: table, w: w)
-                        store(res, block: b)
+                        store(res, block: b, row: r)
                     }
                     r += 4
                 }

@@ -60,7 +60,7 @@ public enum Attention {
                                 tileRows: Int, tile: TileHead) -> Matrix {
         let (starts, caches) = append(k: k, v: v, layer: layer, batch: batch)
         let kvDim = k.cols, kvHeads = kvDim / hd, group = H / kvHeads
-        let out = Matrix(rows: q.rows, cols: H * hd)
+        let out = Matrix(overwrittenRows: q.rows, cols: H * hd)   // every tile writes its queries' outputs
         let (qp, op) = (Unchecked(q.data), Unchecked(out.data))
         // jobs: (sequence, first row of the tile, KV head)
         var jobs: [(s: Int, t0: Int, kvh: Int)] = []

@@ -15,6 +15,14 @@ public final class Matrix: @unchecked Sendable {
         data.initialize(repeating: 0, count: max(1, rows * cols))
     }
 
+    /// A matrix whose every element the caller writes before anything reads it (a kernel's output):
+    /// no zero fill.
+    public init(overwrittenRows rows: Int, cols: Int) {
+        self.rows = rows
+        self.cols = cols
+        data = .allocate(capacity: max(1, rows * cols))
+    }
+
     public convenience init(rows: Int, cols: Int, values: [Float]) {
         precondition(values.count == rows * cols)
         self.init(rows: rows, cols: cols)

@@ -28,16 +28,19 @@ final class HUnitTests: XCTestCase {
         }
     }
 
-    /// A tile of queries sharing a KV head (four causal rows x three heads, as in a prefill) gives every
-    /// query exactly `attendHead`'s probabilities-weighted outputs, for visible lengths around the
-    /// eight-position blocks.
+    /// A tile of queries sharing a KV head (four or five causal rows x three heads, as in a prefill:
+    /// twelve or fifteen queries in the AVX-512 lanes) gives every query exactly `attendHead`'s
+    /// probabilities-weighted outputs, for visible lengths around the eight-position blocks; with a
+    /// query of negative zeros and a key of zeros among them, whose scores are zeros of either sign.
     func testAttendTileEqualsAttendHeadForEveryQuery() {
         var rng = SplitMix(14)
+        for rows in [4, 5] {
         for (hd, base, stride) in [(64, 0, 192), (64, 5, 192), (64, 13, 64), (64, 60, 192), (16, 9, 32)] {
-            let rows = 4, heads = 3, n = base + rows
-            let k = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
+            let heads = 3, n = base + rows
+            var k = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
             let v = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
-            let q = (0..<(rows * heads * hd)).map { _ in FP16.round(rng.normal()) }
+            var q = (0..<(rows * heads * hd)).map { _ in FP16.round(rng.normal()) }
+            for d in 0..<hd { q[hd + d] = -0.0; k[(n / 2) * stride + d] = 0 }
             let scale = 1 / Float(hd).squareRoot()
             var tiled = [Float](repeating: .nan, count: rows * heads * hd), single = tiled
             q.withUnsafeBufferPointer { qp in
@@ -62,7 +65,8 @@ final class HUnitTests: XCTestCase {
                     }
                 }
             }
-            XCTAssertEqual(tiled.map(\.bitPattern), single.map(\.bitPattern), "hd \(hd) positions \(base + 1)...\(n)")
+            XCTAssertEqual(tiled.map(\.bitPattern), single.map(\.bitPattern), "rows \(rows) hd \(hd) positions \(base + 1)...\(n)")
+        }
         }
     }
 
