@@ -43,7 +43,7 @@ public enum LUnitArray {
             let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
             let xs = Unchecked(x)
-            if path == .avx512vnni && vectorAlign && blocks > 0 {
+            if path == .avx512vnni && vectorAlign && groupSize % 32 == 0 && blocks > 0 {   // layOutBlock: sixteen column pairs at a time
                 Parallel.forEach(blocks) { b in self.alignBlock(b, x: xs.value, bias: numerics.bias) }
                 return
             }

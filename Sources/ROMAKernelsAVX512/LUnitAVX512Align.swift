@@ -27,10 +27,11 @@ extension LUnitAVX512Cells {
 
     /// Tokens b·16 ..< b·16 + live of `values` [T, cols] into block b of the prefill layout
     /// (`ActivationLayout.blocked`: [block, group, G/2 column pairs, 16 tokens, 2]); the block's
-    /// tokens past `live` are zeros.
+    /// tokens past `live` are zeros. groupSize must be a multiple of 32 (sixteen column pairs per transpose).
     public static func layOutBlock(_ values: UnsafePointer<Int16>, cols: Int, groupSize G: Int, live: Int,
                                    blocked: UnsafeMutablePointer<Int16>) {
         #if arch(x86_64)
+        precondition(G % 32 == 0, "layOutBlock: groups of a multiple of 32 columns")
         let ng = cols / G
         let zero = LUnitAVX512.Z()
         for g in 0..<ng {

@@ -76,7 +76,7 @@ final class ChipBackendTests: XCTestCase {
         let specials: [Float] = [0, -0.0, 65504, -65504, 6.1e-5, -6.0e-8, 3.0e-7, 1e-3, -1, .infinity, -.infinity, .nan]
         for path in Self.paths {
         for numerics in DatapathNumerics.ShiftRounding.allCases.map({ DatapathNumerics(shiftRounding: $0) }) {
-            for G in [32, 64, 128] {
+            for G in [16, 32, 64, 128] {
                 let T = 11, cols = 2 * G
                 var x = [Float](repeating: 0, count: T * cols)
                 for t in 0..<T {
