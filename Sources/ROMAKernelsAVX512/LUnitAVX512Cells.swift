@@ -18,7 +18,8 @@ public enum LUnitAVX512Cells {
         #endif
     }
 
-    /// Rows `p.rowStart..<p.rowEnd` of one product, every token: the blocks of sixteen tokens two blocks
+    /// Rows `p.rowStart..<p.rowEnd` of one product, every token: the blocks of sixteen tokens two blocks and
+    /// eight rows at a time over codes widened once per slice (`rows8x32`), the rows left over two blocks
     /// and four rows at a time (the blocks' activations stay in L1/L2 across the rows), then the single tokens (all of
     /// them in decode, when there are fewer than `minBlockedTokens`) eight rows at a time on the byte
     /// split (`rows8Split`).
