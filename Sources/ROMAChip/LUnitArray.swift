@@ -62,7 +62,7 @@ public enum LUnitArray {
                     }
                     vs.value[t * ng + g] = sum
                     me.value[t * ng + g] = Int32(maxE)
-                    p2.value[t * ng + g] = maxE == 31 ? .nan : LUnit.pow2(maxE - numerics.bias)   // inf/NaN in the group: NaN
+                    p2.value[t * ng + g] = Self.pow2(maxExp: maxE, bias: numerics.bias)
                 }
                 self.layOut(token: t)
             }
@@ -77,14 +77,22 @@ public enum LUnitArray {
             for t in t0..<(t0 + live) {
                 LUnitAVX512Cells.alignToken(x + t * cols, cols: cols, groupSize: groupSize, bits: bits, values: values + t * cols,
                                             vsum: vsum + t * ng, maxExp: maxExp + t * ng)
-                for g in 0..<ng {
-                    let e = Int(maxExp[t * ng + g])
-                    pow2[t * ng + g] = e == 31 ? .nan : LUnit.pow2(e - bias)   // inf/NaN in the group: NaN
-                    let dst = (b * ng + g) * n + (t - t0)
-                    vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
-                }
+                for g in 0..<ng { pow2[t * ng + g] = Self.pow2(maxExp: Int(maxExp[t * ng + g]), bias: bias) }
+                layOutGroupScalars(token: t)
             }
             LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
+        }
+
+        /// A group's 2^(max_exp − Bias), NaN when the group holds an inf or NaN (max_exp 31).
+        static func pow2(maxExp e: Int, bias: Int) -> Float { e == 31 ? .nan : LUnit.pow2(e - bias) }
+
+        /// Token t's vsum and 2^(max_exp − Bias) per group into the blocked copies (`vsumB`, `pow2B`).
+        private func layOutGroupScalars(token t: Int) {
+            let ng = groups, n = blockTokens, b = t / n, i = t % n
+            for g in 0..<ng {
+                let dst = (b * ng + g) * n + i
+                vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
+            }
         }
 
         /// How `path`'s prefill kernels block T tokens: (blocks, tokens per block, real tokens in them).
@@ -110,10 +118,10 @@ public enum LUnitArray {
                 LUnitAVX2Cells.split(values + t * cols, count: cols, hi: hi8 + i * cols, lo: lo8 + i * cols)
                 return
             }
+            layOutGroupScalars(token: t)
             let b = t / n, i = t % n
             for g in 0..<ng {
                 let dst = (b * ng + g) * n + i
-                vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
                 let src = values + t * cols + g * G
                 if path == .avx512vnni {
                     // column pair k of token i at [(b, g), k, i]: one UInt32 per pair

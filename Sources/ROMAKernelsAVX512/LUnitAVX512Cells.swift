@@ -49,11 +49,12 @@ public enum LUnitAVX512Cells {
         if x.blocks > 0 {
             let w = UnsafeMutablePointer<Int16>.allocate(capacity: 4 * S.group)
             // the slice's codes minus zero points, widened once for every block (`rows8x32`)
-            let n8 = (p.rowEnd - p.rowStart) / 8 * 8
+            // (only with a pair of blocks: `rows8x32` runs on pairs)
+            let n8 = x.blocks > 1 ? (p.rowEnd - p.rowStart) / 8 * 8 : 0
             let wide = UnsafeMutablePointer<Int16>.allocate(capacity: max(1, n8 * cols))
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 16)
             defer { w.deallocate(); wide.deallocate(); acc.deallocate() }
-            if x.blocks > 1 && n8 > 0 {
+            if n8 > 0 {
                 LUnitAVX512.widenRows(s, codes: codes + p.rowStart * rowBytes, zeros: zeros + p.rowStart * gpr, rows: n8, gpr: gpr, into: wide)
             }
             var b = 0

@@ -8,10 +8,8 @@ public final class Matrix: @unchecked Sendable {
     public let cols: Int
     public let data: UnsafeMutablePointer<Float>
 
-    public init(rows: Int, cols: Int) {
-        self.rows = rows
-        self.cols = cols
-        data = .allocate(capacity: max(1, rows * cols))
+    public convenience init(rows: Int, cols: Int) {
+        self.init(overwrittenRows: rows, cols: cols)
         data.initialize(repeating: 0, count: max(1, rows * cols))
     }
 
