@@ -28,18 +28,18 @@ public enum LUnitArray {
         public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics,
                     path: KernelPath = .selected) {
             self.tokens = tokens; self.cols = cols; self.groupSize = groupSize; self.path = path
-            values = .allocate(capacity: tokens * cols)
+            values = Self.cacheLineAligned(tokens * cols)
             let ng = cols / groupSize
             vsum = .allocate(capacity: tokens * ng); pow2 = .allocate(capacity: tokens * ng); maxExp = .allocate(capacity: tokens * ng)
             (blocks, blockTokens, blockedTokens) = Self.blocking(tokens: tokens, path: path)
             let padded = blocks * blockTokens
-            blocked = .allocate(capacity: padded * cols); vsumB = .allocate(capacity: padded * ng); pow2B = .allocate(capacity: padded * ng)
+            blocked = Self.cacheLineAligned(padded * cols); vsumB = .allocate(capacity: padded * ng); pow2B = .allocate(capacity: padded * ng)
             if padded > tokens {   // the last block's padding tokens: zero activations
                 blocked.initialize(repeating: 0, count: padded * cols)
                 vsumB.initialize(repeating: 0, count: padded * ng); pow2B.initialize(repeating: 0, count: padded * ng)
             }
             let split = path != .portable ? tokens - blockedTokens : 0
-            hi8 = .allocate(capacity: split * cols); lo8 = .allocate(capacity: split * cols)
+            hi8 = Self.cacheLineAligned(split * cols); lo8 = Self.cacheLineAligned(split * cols)
             let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
             let xs = Unchecked(x)
@@ -83,6 +83,12 @@ public enum LUnitArray {
             LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
         }
 
+        /// The SIMD kernels' vector loads: at a cache line, none of them splits one (malloc's 16-byte
+        /// alignment made half of them split, or none, depending on where the heap put the buffer).
+        private static func cacheLineAligned<T>(_ n: Int) -> UnsafeMutablePointer<T> {
+            UnsafeMutableRawPointer.allocate(byteCount: max(1, n) * MemoryLayout<T>.stride, alignment: 64).bindMemory(to: T.self, capacity: n)
+        }
+
         /// A group's 2^(max_exp − Bias), NaN when the group holds an inf or NaN (max_exp 31).
         static func pow2(maxExp e: Int, bias: Int) -> Float { e == 31 ? .nan : LUnit.pow2(e - bias) }
 
@@ -121,16 +127,10 @@ public enum LUnitArray {
             layOutGroupScalars(token: t)
             let b = t / n, i = t % n
             for g in 0..<ng {
-                let dst = (b * ng + g) * n + i
-                let src = values + t * cols + g * G
-                if path == .avx512vnni {
-                    // column pair k of token i at [(b, g), k, i]: one UInt32 per pair
-                    let s32 = UnsafeRawPointer(src), d32 = UnsafeMutableRawPointer(blocked + (b * ng + g) * n * G)
-                    for k in 0..<(G / 2) {
-                        d32.storeBytes(of: s32.load(fromByteOffset: k * 4, as: UInt32.self), toByteOffset: (k * n + i) * 4, as: UInt32.self)
-                    }
-                } else {
-                    (blocked + dst * G).update(from: src, count: G)
+                // column pair k of token i at [(b, g), k, i]: one UInt32 per pair
+                let s32 = UnsafeRawPointer(values + t * cols + g * G), d32 = UnsafeMutableRawPointer(blocked + (b * ng + g) * n * G)
+                for k in 0..<(G / 2) {
+                    d32.storeBytes(of: s32.load(fromByteOffset: k * 4, as: UInt32.self), toByteOffset: (k * n + i) * 4, as: UInt32.self)
                 }
             }
         }

@@ -16,8 +16,12 @@ enum Int2G256: CodeShape { static var bits: Int { 2 }; static var group: Int { 2
 /// path bit for bit against the golden L-Unit.
 ///
 /// An aligned activation is an integer with |a| <= 2047 (an 11-bit significand shifted right).
-/// - Blocks of eight tokens and the shapes other than 4-bit group 64: codes widened to Int16 and
-///   multiplied with the Int16 activations on vpmaddwd (|code·a| <= 15·2047, pair sums fit Int32).
+/// - Blocks of eight tokens (prefill): a slice's codes minus zero points widened to Int16 once, each
+///   code pair broadcast against a column pair of eight tokens on vpmaddwd (|(w − z)·a| <= 15·2047,
+///   pair sums fit Int32), four rows and two blocks at a time (`rows4x16`); the dot products land in
+///   the token lanes.
+/// - One token, shapes other than 4-bit group 64: codes widened to Int16 against the token's Int16
+///   values on vpmaddwd.
 /// - One token, 4-bit group 64 (decode): each activation is split once into a = 64·h + l with
 ///   h = a >> 6 in [-32, 31] and l = a & 63 in [0, 63], both signed bytes, so that vpmaddubsw (unsigned
 ///   4-bit code x signed byte, adjacent pairs summed to Int16, |pair| <= 2·15·63 = 1890: no saturation)
@@ -159,34 +163,81 @@ enum LUnitAVX2 {
         acc = _mm256_add_epi32(acc, _mm256_add_epi32(s, t))
     }
 
-    /// One row of 2- or 4-bit codes (group size a multiple of 64) against a block of eight tokens, one
-    /// token per lane. Each group's codes are widened to Int16 once and used for all eight tokens; the
-    /// eight group dot products are reduced together and Eq. 1's FP32 epilogue,
-    /// (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs on all lanes at once, summed in group order
-    /// (the operations and order of `LUnitArray`'s portable kernels). `blk`, `vsum` and `pow2` are the
-    /// block's activations in the `AlignedActivations.blocked` layout: group g of token i at
-    /// blk + (g·8 + i)·G, its vsum and pow2 at [g·8 + i].
+    /// A group's codes minus its zero point, w − z, as Int16 in column order into `w` [G]: then
+    /// Σ a·(w − z) = dot − vsum·z exactly (|w − z| <= 15), Eq. 1's integer part in one product.
     @inline(__always)
-    static func row8Tokens<S: CodeShape>(_ shape: S.Type, codes rc: UnsafePointer<UInt8>, gpr: Int, blk: UnsafePointer<Int16>,
-                           vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
-                           scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> SIMD8<Float> {
-        let G = S.group, groupBytes = S.group * S.bits / 8, steps = S.group / 64
-        var acc = _mm256_setzero_ps()
-        for g in 0..<gpr {
-            let z0 = _mm256_setzero_si256()
-            var d0 = z0, d1 = z0, d2 = z0, d3 = z0, d4 = z0, d5 = z0, d6 = z0, d7 = z0
-            let a = blk + g &* 8 &* G
-            for st in 0..<steps {
-                let k = chunk(rc + g &* groupBytes, step: st, S.self)
-                mac(&d0, a, k); mac(&d1, a + G, k); mac(&d2, a + 2 &* G, k); mac(&d3, a + 3 &* G, k)
-                mac(&d4, a + 4 &* G, k); mac(&d5, a + 5 &* G, k); mac(&d6, a + 6 &* G, k); mac(&d7, a + 7 &* G, k)
-            }
-            let dot = reduce8(d0, d1, d2, d3, d4, d5, d6, d7)
-            let n = _mm256_sub_epi32(dot, _mm256_mullo_epi32(loadI32(vsum + g &* 8), _mm256_set1_epi32(Int32(zeros[g]))))
-            let s = _mm256_set1_ps(table[Int(UInt16(littleEndian: scales[g]))])
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), s), loadF32(pow2 + g &* 8)))
+    static func widen<S: CodeShape>(_ g: UnsafePointer<UInt8>, _ s: S.Type, zero: UInt8, into w: UnsafeMutablePointer<Int16>) {
+        let zv = _mm256_set1_epi16(Int16(zero))
+        @inline(__always) func put(_ v: M, _ o: Int) { UnsafeMutableRawPointer(w + o).storeBytes(of: _mm256_sub_epi16(v, zv), as: M.self) }
+        for st in 0..<(S.group / 64) {
+            let k = chunk(g, step: st, s)
+            put(k.w0, k.o0); put(k.w1, k.o1); put(k.w2, k.o2); put(k.w3, k.o3)
         }
-        return acc
+    }
+
+    /// Codes minus zero points (`widen`) of n rows from `first`, every group, into `w` [n, cols]; rows
+    /// past `last` repeat it (padding to whole sets of four, computed and not stored). Done once per
+    /// slice of rows, then read by every pair of token blocks (`rows4x16`).
+    @inline(__always)
+    static func widenRows<S: CodeShape>(_ s: S.Type, codes: UnsafePointer<UInt8>, zeros: UnsafePointer<UInt8>, first: Int, last: Int, n: Int,
+                                        gpr: Int, into w: UnsafeMutablePointer<Int16>) {
+        let G = S.group, groupBytes = G * S.bits / 8
+        for i in 0..<n {
+            let r = Swift.min(first &+ i, last)
+            for g in 0..<gpr { widen(codes + (r &* gpr &+ g) &* groupBytes, s, zero: zeros[r &* gpr &+ g], into: w + (i &* gpr &+ g) &* G) }
+        }
+    }
+
+    /// Group g of four rows (their widened codes at `w`, row stride `cols`; their scales at `sc`) against
+    /// two blocks of eight tokens (`blkA`, `blkB` in the pair-interleaved layout [group, G/2, 8, 2];
+    /// `pow2A`, `pow2B` [group, 8]), one token per Int32 lane: each code pair is broadcast and
+    /// multiplied with a column pair of eight tokens (vpmaddwd), so the dot products land in the token
+    /// lanes with no horizontal sums; eight independent accumulator chains, 0.75 loads per vpmaddwd.
+    /// Eq. 1's FP32 epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), is added to the sums in
+    /// `acc` [8, 8] (row i's block A at 8·i, block B at 8·(4 + i)), group 0 to 0; called in group order,
+    /// these are the operations and order of the portable kernels.
+    @inline(__always)
+    static func rows4x16<S: CodeShape>(_: S.Type, w: UnsafePointer<Int16>, cols: Int,
+                                       sc: (UnsafePointer<UInt16>, UnsafePointer<UInt16>, UnsafePointer<UInt16>, UnsafePointer<UInt16>),
+                                       group g: Int, blkA: UnsafePointer<Int16>, blkB: UnsafePointer<Int16>,
+                                       pow2A: UnsafePointer<Float>, pow2B: UnsafePointer<Float>,
+                                       table: UnsafePointer<Float>, acc: UnsafeMutablePointer<Float>) {
+        let G = S.group
+        typealias F = SIMD8<Float>
+        let z = _mm256_setzero_si256()
+        var d0 = z, d1 = z, d2 = z, d3 = z, e0 = z, e1 = z, e2 = z, e3 = z
+        let a = UnsafeRawPointer(blkA + g &* 8 &* G), b = UnsafeRawPointer(blkB + g &* 8 &* G)
+        let wg = UnsafeRawPointer(w + g &* G), rs = cols &* 2
+        @inline(__always) func pair(_ row: Int, _ off: Int) -> M {
+            _mm256_set1_epi32(wg.loadUnaligned(fromByteOffset: row &* rs &+ off, as: Int32.self))
+        }
+        for k in 0..<(G / 2) {
+            let x = load(a + k &* 32), y = load(b + k &* 32)
+            let off = k &* 4
+            let c0 = pair(0, off), c1 = pair(1, off)
+            d0 = _mm256_add_epi32(d0, _mm256_madd_epi16(x, c0)); e0 = _mm256_add_epi32(e0, _mm256_madd_epi16(y, c0))
+            d1 = _mm256_add_epi32(d1, _mm256_madd_epi16(x, c1)); e1 = _mm256_add_epi32(e1, _mm256_madd_epi16(y, c1))
+            let c2 = pair(2, off), c3 = pair(3, off)
+            d2 = _mm256_add_epi32(d2, _mm256_madd_epi16(x, c2)); e2 = _mm256_add_epi32(e2, _mm256_madd_epi16(y, c2))
+            d3 = _mm256_add_epi32(d3, _mm256_madd_epi16(x, c3)); e3 = _mm256_add_epi32(e3, _mm256_madd_epi16(y, c3))
+        }
+        let pA = loadF32(pow2A + g &* 8), pB = loadF32(pow2B + g &* 8)
+        @inline(__always) func eq1(_ i: Int, _ sp: UnsafePointer<UInt16>, _ n: M, _ m: M) {   // n, m = dot − vsum·z, blocks A and B
+            let sv = _mm256_set1_ps(table[Int(UInt16(littleEndian: sp[g]))])
+            let o = UnsafeMutableRawPointer(acc + i &* 8), q = UnsafeMutableRawPointer(acc + (4 &+ i) &* 8)
+            let so = g == 0 ? F() : o.load(as: F.self), sq = g == 0 ? F() : q.load(as: F.self)   // the sums start at 0
+            o.storeBytes(of: _mm256_add_ps(so, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), sv), pA)), as: F.self)
+            q.storeBytes(of: _mm256_add_ps(sq, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(m), sv), pB)), as: F.self)
+        }
+        eq1(0, sc.0, d0, e0); eq1(1, sc.1, d1, e1); eq1(2, sc.2, d2, e2); eq1(3, sc.3, d3, e3)
+    }
+
+    /// `FP16.round` in the lanes (round to nearest even, back to FP32): the same bits (vcvtps2ph).
+    @inline(__always)
+    static func roundFP16(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        var u = v
+        for i in 0..<8 { u[i] = Float(Float16(v[i])) }
+        return u
     }
 
     /// One row of 2- or 4-bit codes against one token (decode, and the tokens left after the blocks of

@@ -15,9 +15,10 @@ public enum LUnitAVX2Cells {
     /// Tokens per prefill block (one per Int32 lane of a ymm register).
     public static let blockTokens = 8
 
-    /// Rows `p.rowStart..<p.rowEnd` of one product, every token: blocks of eight tokens one per lane
-    /// (their activations stay in L1 across the rows), then the remaining tokens (all of them in decode)
-    /// one at a time, row by row (4-bit group 64 on the 8-bit multipliers, the others on vpmaddwd).
+    /// Rows `p.rowStart..<p.rowEnd` of one product, every token: blocks of eight tokens one per lane,
+    /// two blocks and four rows at a time over the slice's codes widened once (`computeBlocks`), then
+    /// the remaining tokens (all of them in decode) one at a time, row by row (4-bit group 64 on the
+    /// 8-bit multipliers, the others on vpmaddwd).
     public static func computeRows(_ p: LUnitCells) {
         #if !arch(x86_64)
         preconditionFailure("no AVX2 cells on this architecture")
@@ -40,14 +41,7 @@ public enum LUnitAVX2Cells {
         let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
         let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
         let rows = p.rowStart..<p.rowEnd
-        for b in 0..<x.blocks {
-            let blk = x.blocked + b * 8 * cols, vs = x.vsumB + b * 8 * gpr, p2 = x.pow2B + b * 8 * gpr
-            for r in rows {
-                let a = LUnitAVX2.row8Tokens(S.self, codes: codes + r * rowBytes, gpr: gpr, blk: blk, vsum: vs, pow2: p2,
-                                             scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
-                for i in 0..<8 { o[(b * 8 + i) * outStride + r] = roundToFP16 ? FP16.round(a[i]) : a[i] }
-            }
-        }
+        if x.blocks > 0 { computeBlocks(p, S.self) }
         for tok in x.blockedTokens..<x.tokens {
             let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
             for r in rows {
@@ -61,6 +55,46 @@ public enum LUnitAVX2Cells {
                 }
                 o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
             }
+        }
+    }
+
+    /// The blocks of eight tokens: the slice's codes minus zero points widened once (padded to a
+    /// multiple of four rows by repeating the last), then for each pair of blocks (an odd last block
+    /// paired with itself) and each four rows `LUnitAVX2.rows4x16`, whose sums are stored (FP16-rounded
+    /// when asked) for the real rows.
+    static func computeBlocks<S: CodeShape>(_ p: LUnitCells, _ s: S.Type) {
+        let x = p.x, cols = p.cols, gpr = cols / S.group
+        let scales = p.scales, o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        let n = p.rowEnd - p.rowStart, n4 = (n + 3) / 4 * 4, last = p.rowEnd - 1
+        let wide = UnsafeMutableRawPointer.allocate(byteCount: n4 * cols * 2, alignment: 64).bindMemory(to: Int16.self, capacity: n4 * cols)
+        let acc = UnsafeMutableRawPointer.allocate(byteCount: n4 * 16 * 4, alignment: 64).bindMemory(to: Float.self, capacity: n4 * 16)
+        defer { wide.deallocate(); acc.deallocate() }
+        LUnitAVX2.widenRows(s, codes: p.codes, zeros: p.zeros, first: p.rowStart, last: last, n: n4, gpr: gpr, into: wide)
+        var b = 0
+        while b < x.blocks {
+            let b1 = Swift.min(b + 1, x.blocks - 1)
+            let blkA = x.blocked + b * 8 * cols, blkB = x.blocked + b1 * 8 * cols
+            let p2A = x.pow2B + b * 8 * gpr, p2B = x.pow2B + b1 * 8 * gpr
+            // group by group over every four rows: a group's activations (2 KiB) and codes stay in L1
+            for g in 0..<gpr {
+                var q = 0
+                while q < n {
+                    @inline(__always) func sc(_ i: Int) -> UnsafePointer<UInt16> { scales + Swift.min(p.rowStart + q + i, last) * gpr }
+                    LUnitAVX2.rows4x16(s, w: wide + q * cols, cols: cols, sc: (sc(0), sc(1), sc(2), sc(3)), group: g, blkA: blkA, blkB: blkB,
+                                       pow2A: p2A, pow2B: p2B, table: p.table, acc: acc + q * 16)
+                    q += 4
+                }
+            }
+            for q in stride(from: 0, to: n, by: 4) {
+                for i in 0..<Swift.min(4, n - q) {
+                    let r = p.rowStart + q + i, aq = acc + q * 16
+                    let a = LUnitAVX2.loadF32(aq + i * 8), c = LUnitAVX2.loadF32(aq + (4 + i) * 8)
+                    let ra = roundToFP16 ? LUnitAVX2.roundFP16(a) : a, rc = roundToFP16 ? LUnitAVX2.roundFP16(c) : c
+                    for t in 0..<8 { o[(b * 8 + t) * outStride + r] = ra[t] }
+                    if b1 != b { for t in 0..<8 { o[(b1 * 8 + t) * outStride + r] = rc[t] } }
+                }
+            }
+            b += 2
         }
     }
     #endif

@@ -30,7 +30,8 @@ final class ChipBackendTests: XCTestCase {
     }()
 
     /// LUnitArray.matmul on every kernel path the CPU runs (AVX-512: sixteen tokens per block, padded
-    /// blocks, eight rows and two blocks at a time, four rows at a time, single tokens; AVX2: eight tokens per block, single rows; the
+    /// blocks, eight rows and two blocks at a time, four rows at a time, single tokens; AVX2: eight tokens per block, four rows
+    /// and two blocks at a time, an odd last block paired with itself, rows padded to fours, single tokens row by row; the
     /// portable ones) is bit-identical to summing the golden `LUnit.group` results of every group in
     /// order and rounding to FP16.
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {
@@ -47,7 +48,7 @@ final class ChipBackendTests: XCTestCase {
                 let t = try img.requireTensor(name)
                 XCTAssertEqual(t.groupSize, group)
                 var rng = SplitMix(UInt64(bits))
-                for T in [1, 3, 5, 9, 13, 16, 20, 35] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
+                for T in [1, 3, 5, 9, 13, 16, 20, 27, 35] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
             }
         }
     }

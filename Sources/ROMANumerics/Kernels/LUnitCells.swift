@@ -28,10 +28,10 @@ public struct LUnitCells: @unchecked Sendable {
 /// SIMD kernels read them from:
 /// - `values` [T, cols] Int16, `vsum` and `pow2` [T, groups] (2^(max_exp − Bias), NaN for inf/NaN groups);
 /// - `blocked`, `vsumB`, `pow2B`: the prefill kernels' copy of the first `blockedTokens` tokens, in
-///   `blocks` blocks of `blockTokens`. AVX2: [block, group, 8 tokens, G] (one group of eight tokens is
-///   adjacent), whole blocks only. AVX-512: [block, group, G/2 column pairs, 16 tokens, 2] (a column
-///   pair of sixteen tokens fills a zmm register), the last block padded with zero tokens. `vsumB` and
-///   `pow2B` are [block, group, blockTokens];
+///   `blocks` blocks of `blockTokens`, [block, group, G/2 column pairs, blockTokens, 2] (a column pair
+///   of a block's tokens fills a register: eight tokens in a ymm on AVX2, whole blocks only; sixteen
+///   in a zmm on AVX-512, the last block padded with zero tokens). `vsumB` and `pow2B` are
+///   [block, group, blockTokens];
 /// - `hi8`/`lo8` [(T − blockedTokens), cols]: the byte split a = 64·hi + lo of the tokens after the
 ///   blocks (the decode cells: vpmaddubsw on AVX2, vpdpbusd on AVX-512 VNNI).
 public struct ActivationLayout: @unchecked Sendable {
