@@ -1,6 +1,7 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 import ROMANumerics
+import CROMACPU
 
 /// A packed-code shape the AVX2 kernels are specialized for (constant bits and group size).
 protocol CodeShape { static var bits: Int { get }; static var group: Int { get } }
@@ -104,6 +105,48 @@ enum LUnitAVX2 {
                       zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>) -> Float {
         rowSum(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros, table: table) { g in
             let (w0, w1) = codes(rc + g &* 32)
+            return dot(w0, w1, hi + g &* 64, lo + g &* 64)
+        }
+    }
+
+    /// Eight rows, one token, with the rows in the lanes: for each group in order, the eight rows' dot
+    /// products (`groupDot(i, g)`: Int32 lanes of row i's group g) are reduced together (lane i = row
+    /// i) and Eq. 1's epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs in the lanes and
+    /// is added to the lane's row sum, from 0: per row `rowSum`'s operations in its order, with no
+    /// chain of scalar adds. `scales`, `zeros` at the first row, `gpr` apart.
+    @inline(__always)
+    static func rows8(gpr: Int, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                      zeros: UnsafePointer<UInt8>, _ groupDot: (Int, Int) -> M) -> SIMD8<Float> {
+        var acc = _mm256_setzero_ps()
+        for g in 0..<gpr {
+            let dots = reduce8(groupDot(0, g), groupDot(1, g), groupDot(2, g), groupDot(3, g),
+                               groupDot(4, g), groupDot(5, g), groupDot(6, g), groupDot(7, g))
+            @inline(__always) func z(_ i: Int) -> UInt8 { zeros[i &* gpr &+ g] }
+            @inline(__always) func sc(_ i: Int) -> UInt16 { UInt16(littleEndian: scales[i &* gpr &+ g]) }
+            let zv = _mm256_cvtepu8_epi32(unsafeBitCast(SIMD16<UInt8>(z(0), z(1), z(2), z(3), z(4), z(5), z(6), z(7), 0, 0, 0, 0, 0, 0, 0, 0),
+                                                        to: SIMD2<Int64>.self))
+            // the scales by vcvtph2ps, as in `rowSum` (`scales8`)
+            let sv = _mm256_cvtph_ps(unsafeBitCast(SIMD8<UInt16>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)), to: SIMD2<Int64>.self))
+            let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(_mm256_set1_epi32(vsum[g]), zv))
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), sv), _mm256_set1_ps(pow2[g])))
+        }
+        return acc
+    }
+
+    /// How far ahead the decode cells ask for the codes they will read (`roma_prefetch`): 16 rows of
+    /// one stream, a few KiB, about a DRAM latency at the rate one core streams them.
+    static let prefetchRows = 16
+
+    /// `rows8` for 4-bit group-64 codes on the 8-bit multipliers (`dot` over the byte split); the
+    /// rows' codes at `rc`, `rowBytes` apart.
+    @inline(__always)
+    static func rows8x64(codes rc: UnsafePointer<UInt8>, rowBytes: Int, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
+                         vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
+                         zeros: UnsafePointer<UInt8>) -> SIMD8<Float> {
+        rows8(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros) { i, g in
+            let c = rc + (i &* rowBytes &+ g &* 32)
+            roma_prefetch(c + prefetchRows &* rowBytes)   // the same code bytes, `prefetchRows` rows on
+            let (w0, w1) = codes(c)
             return dot(w0, w1, hi + g &* 64, lo + g &* 64)
         }
     }

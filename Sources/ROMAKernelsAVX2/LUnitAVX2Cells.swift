@@ -40,20 +40,33 @@ public enum LUnitAVX2Cells {
         let x = p.x, cols = p.cols, gpr = cols / S.group, rowBytes = cols * S.bits / 8
         let codes = p.codes, scales = p.scales, zeros = p.zeros, table = p.table
         let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
-        let rows = p.rowStart..<p.rowEnd
         if x.blocks > 0 { computeBlocks(p, S.self) }
         for tok in x.blockedTokens..<x.tokens {
             let vs = x.vsum + tok * gpr, p2 = x.pow2 + tok * gpr
-            for r in rows {
+            let hi = x.hi8 + (tok - x.blockedTokens) * cols, lo = x.lo8 + (tok - x.blockedTokens) * cols
+            var r = p.rowStart
+            while r < p.rowEnd {
+                // 4-bit group 64: eight rows at a time, rows in the lanes; the last eight of the slice may
+                // reach back into rows already done or into the slice before (read, not stored)
+                let r0 = p.rowEnd - 8 < r ? p.rowEnd - 8 : r
+                if S.bits == 4 && S.group == 64 && r0 >= 0 {
+                    let a = LUnitAVX2.rows8x64(codes: codes + r0 * rowBytes, rowBytes: rowBytes, hi: hi, lo: lo, gpr: gpr, vsum: vs, pow2: p2,
+                                               scales: scales + r0 * gpr, zeros: zeros + r0 * gpr)
+                    let v = roundToFP16 ? LUnitAVX2.roundFP16(a) : a
+                    for j in (r - r0)..<8 { o[tok * outStride + r0 + j] = v[j] }
+                    r = r0 + 8
+                    continue
+                }
                 let a: Float
                 if S.bits == 4 && S.group == 64 {
-                    a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: x.hi8 + (tok - x.blockedTokens) * cols, lo: x.lo8 + (tok - x.blockedTokens) * cols, gpr: gpr, vsum: vs, pow2: p2,
+                    a = LUnitAVX2.row64(codes: codes + r * rowBytes, hi: hi, lo: lo, gpr: gpr, vsum: vs, pow2: p2,
                                         scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
                 } else {
                     a = LUnitAVX2.row1Token(S.self, codes: codes + r * rowBytes, gpr: gpr, v: x.values + tok * cols, vsum: vs, pow2: p2,
                                             scales: scales + r * gpr, zeros: zeros + r * gpr, table: table)
                 }
                 o[tok * outStride + r] = roundToFP16 ? FP16.round(a) : a
+                r += 1
             }
         }
     }
