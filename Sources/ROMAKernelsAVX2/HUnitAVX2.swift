@@ -5,9 +5,12 @@ import _Builtin_intrinsics.intel
 /// The H-Unit's attention scores on AVX2 (`KernelPath.avx2`), bit for bit `HUnit.scores64`.
 public enum HUnitAVX2 {
     /// scores[j] = (q·k_j) · scale for whole blocks of eight positions, with `HUnit.scores64`'s
-    /// arithmetic: per position s_c = (0 + q_c·k_c) + q_(c+4)·k_(c+4) over 8-lane chunks c < 4,
+    /// arithmetic: per position s_c = q_c·k_c + q_(c+4)·k_(c+4) over 8-lane chunks c < 4,
     /// S = (s0 + s1) + (s2 + s3), its lanes added in order; eight positions are transposed so that
     /// their in-order lane sums run in the lanes. Returns the positions done (n rounded down to 8).
+    /// `HUnit.scores64` starts each s_c from the zeroed accumulator, (0 + q_c·k_c); that add is left out
+    /// here: it changes only the sign of a zero score, and softmax gives ±0 the same probability
+    /// (e^(±0 − m) has the same bits), so the probabilities and outputs are `attendHead`'s, bit for bit.
     public static func scores64(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, n: Int, scale: Float,
                                 scores: UnsafeMutablePointer<Float>) -> Int {
         #if !arch(x86_64)
@@ -19,10 +22,9 @@ public enum HUnitAVX2 {
         @inline(__always) func mul(_ a: V, _ b: V) -> V { _mm256_mul_ps(a, b) }
         @inline(__always) func add(_ a: V, _ b: V) -> V { _mm256_add_ps(a, b) }
         let q0 = ld(q), q1 = ld(q + 8), q2 = ld(q + 16), q3 = ld(q + 24), q4 = ld(q + 32), q5 = ld(q + 40), q6 = ld(q + 48), q7 = ld(q + 56)
-        let zero = _mm256_setzero_ps()
         @inline(__always) func lanes(_ k: UnsafePointer<Float>) -> V {
-            let s0 = add(add(zero, mul(q0, ld(k))), mul(q4, ld(k + 32))), s1 = add(add(zero, mul(q1, ld(k + 8))), mul(q5, ld(k + 40)))
-            let s2 = add(add(zero, mul(q2, ld(k + 16))), mul(q6, ld(k + 48))), s3 = add(add(zero, mul(q3, ld(k + 24))), mul(q7, ld(k + 56)))
+            let s0 = add(mul(q0, ld(k)), mul(q4, ld(k + 32))), s1 = add(mul(q1, ld(k + 8)), mul(q5, ld(k + 40)))
+            let s2 = add(mul(q2, ld(k + 16)), mul(q6, ld(k + 48))), s3 = add(mul(q3, ld(k + 24)), mul(q7, ld(k + 56)))
             return add(add(s0, s1), add(s2, s3))
         }
         let sv = _mm256_set1_ps(scale)

@@ -121,12 +121,15 @@ enum LUnitAVX2 {
         for g in 0..<gpr {
             let dots = reduce8(groupDot(0, g), groupDot(1, g), groupDot(2, g), groupDot(3, g),
                                groupDot(4, g), groupDot(5, g), groupDot(6, g), groupDot(7, g))
-            @inline(__always) func z(_ i: Int) -> UInt8 { zeros[i &* gpr &+ g] }
-            @inline(__always) func sc(_ i: Int) -> UInt16 { UInt16(littleEndian: scales[i &* gpr &+ g]) }
-            let zv = _mm256_cvtepu8_epi32(unsafeBitCast(SIMD16<UInt8>(z(0), z(1), z(2), z(3), z(4), z(5), z(6), z(7), 0, 0, 0, 0, 0, 0, 0, 0),
-                                                        to: SIMD2<Int64>.self))
+            // the eight rows' zero points and scales gathered in general registers (shifts and ors on
+            // the integer ALUs, not element inserts on the vector pipes the products need)
+            @inline(__always) func z(_ i: Int) -> UInt64 { UInt64(zeros[i &* gpr &+ g]) &<< UInt64(8 &* i) }
+            @inline(__always) func sc(_ i: Int) -> UInt64 { UInt64(UInt16(littleEndian: scales[i &* gpr &+ g])) &<< UInt64(16 &* (i & 3)) }
+            let z8 = z(0) | z(1) | z(2) | z(3) | z(4) | z(5) | z(6) | z(7)
+            let zv = _mm256_cvtepu8_epi32(SIMD2<Int64>(Int64(bitPattern: z8), 0))
             // the scales by vcvtph2ps, as in `rowSum` (`scales8`)
-            let sv = _mm256_cvtph_ps(unsafeBitCast(SIMD8<UInt16>(sc(0), sc(1), sc(2), sc(3), sc(4), sc(5), sc(6), sc(7)), to: SIMD2<Int64>.self))
+            let s03 = sc(0) | sc(1) | sc(2) | sc(3), s47 = sc(4) | sc(5) | sc(6) | sc(7)
+            let sv = _mm256_cvtph_ps(SIMD2<Int64>(Int64(bitPattern: s03), Int64(bitPattern: s47)))
             let n = _mm256_sub_epi32(dots, _mm256_mullo_epi32(_mm256_set1_epi32(vsum[g]), zv))
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), sv), _mm256_set1_ps(pow2[g])))
         }

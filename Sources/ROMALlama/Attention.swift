@@ -70,8 +70,10 @@ public enum Attention {
             }
         }
         let maxCount = tileRows * group
+        // the latest tiles (the most positions) first: the chunks the threads take from each other at
+        // the end are the cheapest
         Parallel.forEach(jobs.count) { j in
-            let (s, t0, kvh) = jobs[j]
+            let (s, t0, kvh) = jobs[jobs.count - 1 - j]
             let rows = batch.rows[s], t1 = min(rows.upperBound, t0 + tileRows)
             let qs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: maxCount)
             let ns = UnsafeMutablePointer<Int>.allocate(capacity: maxCount)
