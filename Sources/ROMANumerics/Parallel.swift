@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import CROMACPU
 
 /// Data-parallel loops over the machine's cores, on one `WorkerPool`: persistent worker threads that
 /// spin briefly between jobs (decode issues a parallel matrix product every few microseconds, far too
@@ -108,8 +107,7 @@ final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while finished.load(ordering: .sequentiallyConsistent) < helpers {
                 spins += 1
-                roma_cpu_relax()
-                if spins > 20_000 { sched_yield() }
+                if spins > 2_000 { sched_yield() }
             }
             job = nil
         }
@@ -145,14 +143,10 @@ final class WorkerPool: @unchecked Sendable {
             var spinStart: UInt64 = 0
             while generation.load(ordering: .sequentiallyConsistent) == seen {
                 spins += 1
-                roma_cpu_relax()
                 if spins & 255 == 0 {
-                    // the first quarter of the spin on the core (a decode's next product comes within
-                    // microseconds; a yield's system call would delay the start), then yielding it
+                    sched_yield()
                     let now = DispatchTime.now().uptimeNanoseconds
-                    if spinStart == 0 { spinStart = now }
-                    if now - spinStart > spinNanoseconds / 4 { sched_yield() }
-                    if now - spinStart > spinNanoseconds {
+                    if spinStart == 0 { spinStart = now } else if now - spinStart > spinNanoseconds {
                         cond.lock()
                         sleepers.add(1, ordering: .sequentiallyConsistent)
                         while generation.load(ordering: .sequentiallyConsistent) == seen { cond.wait() }

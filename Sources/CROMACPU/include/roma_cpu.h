@@ -17,11 +17,4 @@ uint32_t roma_cpu_features(void);
 /// (prefetcht0; a no-op where the compiler has no prefetch). For the decode cells, which read each code once.
 static inline void roma_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
-/// A spin-wait hint (pause on x86-64): the waiting core backs off without leaving the thread.
-static inline void roma_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 #endif
