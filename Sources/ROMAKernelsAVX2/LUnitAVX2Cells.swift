@@ -17,8 +17,9 @@ public enum LUnitAVX2Cells {
 
     /// Rows `p.rowStart..<p.rowEnd` of one product, every token: blocks of eight tokens one per lane,
     /// two blocks and four rows at a time over the slice's codes widened once (`computeBlocks`), then
-    /// the remaining tokens (all of them in decode) one at a time, row by row (4-bit group 64 on the
-    /// 8-bit multipliers, the others on vpmaddwd).
+    /// the remaining tokens (all of them in decode) one at a time: 4-bit group 64 on the 8-bit
+    /// multipliers eight rows at a time with the rows in the lanes (`rows8x64`; row by row in a tensor
+    /// of fewer than eight rows), the other shapes row by row on vpmaddwd.
     public static func computeRows(_ p: LUnitCells) {
         #if !arch(x86_64)
         preconditionFailure("no AVX2 cells on this architecture")
