@@ -19,7 +19,7 @@ public enum LUnitArray {
         public let pow2: UnsafeMutablePointer<Float>
         public let maxExp: UnsafeMutablePointer<Int32>
         /// The prefill kernels' blocks of `blockTokens` tokens (`ActivationLayout.blocked`), SIMD paths only.
-        let blocked: UnsafeMutablePointer<Int16>, vsumB: UnsafeMutablePointer<Int32>, pow2B: UnsafeMutablePointer<Float>
+        let blocked: UnsafeMutablePointer<Int16>, pow2B: UnsafeMutablePointer<Float>
         /// The byte split of the tokens after the blocks (`ActivationLayout.hi8`/`lo8`), SIMD paths only.
         let hi8: UnsafeMutablePointer<Int8>, lo8: UnsafeMutablePointer<Int8>
         let blocks: Int, blockTokens: Int, blockedTokens: Int
@@ -33,10 +33,10 @@ public enum LUnitArray {
             vsum = .allocate(capacity: tokens * ng); pow2 = .allocate(capacity: tokens * ng); maxExp = .allocate(capacity: tokens * ng)
             (blocks, blockTokens, blockedTokens) = Self.blocking(tokens: tokens, path: path)
             let padded = blocks * blockTokens
-            blocked = Self.cacheLineAligned(padded * cols); vsumB = .allocate(capacity: padded * ng); pow2B = .allocate(capacity: padded * ng)
+            blocked = Self.cacheLineAligned(padded * cols); pow2B = .allocate(capacity: padded * ng)
             if padded > tokens {   // the last block's padding tokens: zero activations
                 blocked.initialize(repeating: 0, count: padded * cols)
-                vsumB.initialize(repeating: 0, count: padded * ng); pow2B.initialize(repeating: 0, count: padded * ng)
+                pow2B.initialize(repeating: 0, count: padded * ng)
             }
             let split = path != .portable ? tokens - blockedTokens : 0
             hi8 = Self.cacheLineAligned(split * cols); lo8 = Self.cacheLineAligned(split * cols)
@@ -78,7 +78,7 @@ public enum LUnitArray {
                 LUnitAVX512Cells.alignToken(x + t * cols, cols: cols, groupSize: groupSize, bits: bits, values: values + t * cols,
                                             vsum: vsum + t * ng, maxExp: maxExp + t * ng)
                 for g in 0..<ng { pow2[t * ng + g] = Self.pow2(maxExp: Int(maxExp[t * ng + g]), bias: bias) }
-                layOutGroupScalars(token: t)
+                layOutPow2(token: t)
             }
             LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
         }
@@ -92,13 +92,11 @@ public enum LUnitArray {
         /// A group's 2^(max_exp − Bias), NaN when the group holds an inf or NaN (max_exp 31).
         static func pow2(maxExp e: Int, bias: Int) -> Float { e == 31 ? .nan : LUnit.pow2(e - bias) }
 
-        /// Token t's vsum and 2^(max_exp − Bias) per group into the blocked copies (`vsumB`, `pow2B`).
-        private func layOutGroupScalars(token t: Int) {
+        /// Token t's 2^(max_exp − Bias) per group into the blocked copy (`pow2B`; the prefill kernels need
+        /// no vsum: they multiply the codes minus the zero point).
+        private func layOutPow2(token t: Int) {
             let ng = groups, n = blockTokens, b = t / n, i = t % n
-            for g in 0..<ng {
-                let dst = (b * ng + g) * n + i
-                vsumB[dst] = vsum[t * ng + g]; pow2B[dst] = pow2[t * ng + g]
-            }
+            for g in 0..<ng { pow2B[(b * ng + g) * n + i] = pow2[t * ng + g] }
         }
 
         /// How `path`'s prefill kernels block T tokens: (blocks, tokens per block, real tokens in them).
@@ -124,7 +122,7 @@ public enum LUnitArray {
                 LUnitAVX2Cells.split(values + t * cols, count: cols, hi: hi8 + i * cols, lo: lo8 + i * cols)
                 return
             }
-            layOutGroupScalars(token: t)
+            layOutPow2(token: t)
             let b = t / n, i = t % n
             for g in 0..<ng {
                 // column pair k of token i at [(b, g), k, i]: one UInt32 per pair
@@ -139,12 +137,12 @@ public enum LUnitArray {
         var layout: ActivationLayout {
             ActivationLayout(tokens: tokens, blocks: blocks, blockTokens: blockTokens, blockedTokens: blockedTokens,
                              values: values, vsum: vsum, pow2: pow2,
-                             blocked: blocked, vsumB: vsumB, pow2B: pow2B, hi8: hi8, lo8: lo8)
+                             blocked: blocked, pow2B: pow2B, hi8: hi8, lo8: lo8)
         }
 
         deinit {
             values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate()
-            hi8.deallocate(); lo8.deallocate(); blocked.deallocate(); vsumB.deallocate(); pow2B.deallocate()
+            hi8.deallocate(); lo8.deallocate(); blocked.deallocate(); pow2B.deallocate()
         }
     }
 

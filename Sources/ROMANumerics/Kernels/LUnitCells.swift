@@ -27,25 +27,25 @@ public struct LUnitCells: @unchecked Sendable {
 /// The aligned activations of T tokens (the alignment unit's output, Sec. III-B) and the copies the
 /// SIMD kernels read them from:
 /// - `values` [T, cols] Int16, `vsum` and `pow2` [T, groups] (2^(max_exp − Bias), NaN for inf/NaN groups);
-/// - `blocked`, `vsumB`, `pow2B`: the prefill kernels' copy of the first `blockedTokens` tokens, in
+/// - `blocked`, `pow2B`: the prefill kernels' copy of the first `blockedTokens` tokens, in
 ///   `blocks` blocks of `blockTokens`, [block, group, G/2 column pairs, blockTokens, 2] (a column pair
 ///   of a block's tokens fills a register: eight tokens in a ymm on AVX2, whole blocks only; sixteen
-///   in a zmm on AVX-512, the last block padded with zero tokens). `vsumB` and `pow2B` are
+///   in a zmm on AVX-512, the last block padded with zero tokens). `pow2B` is
 ///   [block, group, blockTokens];
 /// - `hi8`/`lo8` [(T − blockedTokens), cols]: the byte split a = 64·hi + lo of the tokens after the
 ///   blocks (the decode cells: vpmaddubsw on AVX2, vpdpbusd on AVX-512 VNNI).
 public struct ActivationLayout: @unchecked Sendable {
     public var tokens: Int, blocks: Int, blockTokens: Int, blockedTokens: Int
     public var values: UnsafePointer<Int16>, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>
-    public var blocked: UnsafePointer<Int16>, vsumB: UnsafePointer<Int32>, pow2B: UnsafePointer<Float>
+    public var blocked: UnsafePointer<Int16>, pow2B: UnsafePointer<Float>
     public var hi8: UnsafePointer<Int8>, lo8: UnsafePointer<Int8>
 
     public init(tokens: Int, blocks: Int, blockTokens: Int, blockedTokens: Int,
                 values: UnsafePointer<Int16>, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>,
-                blocked: UnsafePointer<Int16>, vsumB: UnsafePointer<Int32>, pow2B: UnsafePointer<Float>,
+                blocked: UnsafePointer<Int16>, pow2B: UnsafePointer<Float>,
                 hi8: UnsafePointer<Int8>, lo8: UnsafePointer<Int8>) {
         self.tokens = tokens; self.blocks = blocks; self.blockTokens = blockTokens; self.blockedTokens = blockedTokens
         self.values = values; self.vsum = vsum; self.pow2 = pow2
-        self.blocked = blocked; self.vsumB = vsumB; self.pow2B = pow2B; self.hi8 = hi8; self.lo8 = lo8
+        self.blocked = blocked; self.pow2B = pow2B; self.hi8 = hi8; self.lo8 = lo8
     }
 }
