@@ -110,17 +110,17 @@ enum LUnitAVX2 {
     }
 
     /// Eight rows, one token, with the rows in the lanes: for each group in order, the eight rows' dot
-    /// products (`groupDot(i, g)`: Int32 lanes of row i's group g) are reduced together (lane i = row
+    /// products (`groupDot(g)`: Int32 lanes of each row's group g) are reduced together (lane i = row
     /// i) and Eq. 1's epilogue, (Float(dot − vsum·z) · s) · 2^(max_exp − Bias), runs in the lanes and
     /// is added to the lane's row sum, from 0: per row `rowSum`'s operations in its order, with no
     /// chain of scalar adds. `scales`, `zeros` at the first row, `gpr` apart.
     @inline(__always)
     static func rows8(gpr: Int, vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
-                      zeros: UnsafePointer<UInt8>, _ groupDot: (Int, Int) -> M) -> SIMD8<Float> {
+                      zeros: UnsafePointer<UInt8>, _ groupDot: (Int) -> (M, M, M, M, M, M, M, M)) -> SIMD8<Float> {
         var acc = _mm256_setzero_ps()
         for g in 0..<gpr {
-            let dots = reduce8(groupDot(0, g), groupDot(1, g), groupDot(2, g), groupDot(3, g),
-                               groupDot(4, g), groupDot(5, g), groupDot(6, g), groupDot(7, g))
+            let d = groupDot(g)
+            let dots = reduce8(d.0, d.1, d.2, d.3, d.4, d.5, d.6, d.7)
             // the eight rows' zero points and scales gathered in general registers (shifts and ors on
             // the integer ALUs, not element inserts on the vector pipes the products need)
             @inline(__always) func z(_ i: Int) -> UInt64 { UInt64(zeros[i &* gpr &+ g]) &<< UInt64(8 &* i) }
@@ -141,16 +141,20 @@ enum LUnitAVX2 {
     static let prefetchRows = 16
 
     /// `rows8` for 4-bit group-64 codes on the 8-bit multipliers (`dot` over the byte split); the
-    /// rows' codes at `rc`, `rowBytes` apart.
+    /// rows' codes at `rc`, `rowBytes` apart (eight rows are one contiguous run of 8 · rowBytes bytes,
+    /// 256 bytes a group: each group's step prefetches four lines of the run `prefetchRows` rows on).
     @inline(__always)
-    static func rows8x64(codes rc: UnsafePointer<UInt8>, rowBytes: Int, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
+    static func rows8x64(codes rc: UnsafePointer<UInt8>, rowBytes rb: Int, hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
                          vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
                          zeros: UnsafePointer<UInt8>) -> SIMD8<Float> {
-        rows8(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros) { i, g in
-            let c = rc + (i &* rowBytes &+ g &* 32)
-            roma_prefetch(c + prefetchRows &* rowBytes)   // the same code bytes, `prefetchRows` rows on
-            let (w0, w1) = codes(c)
-            return dot(w0, w1, hi + g &* 64, lo + g &* 64)
+        let ahead = rc + prefetchRows &* rb, rb3 = 3 &* rb
+        return rows8(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros) { g in
+            let pf = ahead + g &* 256
+            roma_prefetch(pf); roma_prefetch(pf + 64); roma_prefetch(pf + 128); roma_prefetch(pf + 192)
+            let h = hi + g &* 64, l = lo + g &* 64
+            let c = rc + g &* 32, c4 = c + 4 &* rb
+            @inline(__always) func row(_ p: UnsafePointer<UInt8>) -> M { let (w0, w1) = codes(p); return dot(w0, w1, h, l) }
+            return (row(c), row(c + rb), row(c + 2 &* rb), row(c + rb3), row(c4), row(c4 + rb), row(c4 + 2 &* rb), row(c4 + rb3))
         }
     }
 
