@@ -148,8 +148,9 @@ enum LUnitAVX2 {
                          vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>, scales: UnsafePointer<UInt16>,
                          zeros: UnsafePointer<UInt8>) -> SIMD8<Float> {
         let ahead = rc + prefetchRows &* rb, rb3 = 3 &* rb
+        let runBytesPerGroup: Int = 8 &* 32   // eight rows' share of the run per group: gpr of them cover 8 · rb bytes
         return rows8(gpr: gpr, vsum: vsum, pow2: pow2, scales: scales, zeros: zeros) { g in
-            let pf = ahead + g &* 256
+            let pf = ahead + g &* runBytesPerGroup
             roma_prefetch(pf); roma_prefetch(pf + 64); roma_prefetch(pf + 128); roma_prefetch(pf + 192)
             let h = hi + g &* 64, l = lo + g &* 64
             let c = rc + g &* 32, c4 = c + 4 &* rb
