@@ -393,6 +393,10 @@ final class ChipCLITests: XCTestCase {
         for p in paths where p["path"] as? String != "portable" { XCTAssertGreaterThan(p["peak_gmacs_per_core"] as? Double ?? 0, 0) }
         let norm = try RomaCLI.run(["bench", "lunit", "--image", rom, "--tensor", "output_norm.weight"])
         XCTAssertEqual(norm.err, "error: 'output_norm.weight' is a norm, not a matrix the L-Units multiply with\n")
+        let typo = try RomaCLI.run(["bench", "lunit", "--image", rom, "--tensor", "blk.0.attn_o.weight"])
+        XCTAssertNotEqual(typo.code, 0)
+        XCTAssertTrue(typo.err.hasPrefix("error: --tensor: the image has no tensor 'blk.0.attn_o.weight' (its matrices: token_embd.weight, blk.0.attn_q.weight"), typo.err)
+        XCTAssertEqual(typo.err.filter { $0 == "\n" }.count, 1, "one line: \(typo.err)")
     }
 
     func testCompileInspectAndGenerateOnTheChip() throws {
