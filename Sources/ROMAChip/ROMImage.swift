@@ -236,6 +236,13 @@ public final class ROMImage: @unchecked Sendable {
 
     public func tensor(_ name: String) -> Tensor? { tensorIndex[name].map { header.tensors[$0] } }
 
+    /// What an error about a tensor name a user typed says: the name and the image's first quantized
+    /// tensors (the name is not in the image, which is not a corrupt image).
+    public func unknownTensorDescription(_ name: String) -> String {
+        let names = header.tensors.filter { $0.kind != .norm }.map(\.name)
+        return "the image has no quantized tensor '\(name)' (its matrices: \(names.prefix(4).joined(separator: ", ")), ... \(names.count) in all; `roma inspect` lists them)"
+    }
+
     public func requireTensor(_ name: String) throws -> Tensor {
         guard let t = tensor(name) else { throw ROMImageError.corrupt("tensor '\(name)' is missing") }
         return t

@@ -8,10 +8,7 @@ public enum LUnitStimulus {
     /// groups, all when nil), in row-major order: address = row · groupsPerRow + group.
     public static func words(image: ROMImage, tensor name: String, unit: Int, rows: Int,
                              groups: Int? = nil) throws -> (words: [LUnitWord], rows: Range<Int>, groupsPerRow: Int) {
-        guard let t = image.tensor(name), t.kind != .norm else {
-            let names = image.header.tensors.filter { $0.kind != .norm }.prefix(3).map(\.name).joined(separator: ", ")
-            throw RTLError.badFlags("the image has no quantized tensor '\(name)' (e.g. \(names))")
-        }
+        guard let t = image.tensor(name), t.kind != .norm else { throw RTLError.badFlags(image.unknownTensorDescription(name)) }
         guard unit + 1 < t.unitRowStart.count else {
             throw RTLError.badFlags("L-Unit \(unit) is outside the \(t.unitRowStart.count - 1) units '\(name)' is spread over")
         }

@@ -47,10 +47,7 @@ struct BenchLUnitCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallel.use(threads: threads) }
         let img = try ROMImage(path: image)
-        guard let t = img.tensor(tensor) else {   // a name the user typed: not a corrupt image
-            let names = img.header.tensors.filter { $0.kind != .norm }.map(\.name)
-            throw ValidationError("--tensor: the image has no tensor '\(tensor)' (its matrices: \(names.prefix(4).joined(separator: ", ")), ... \(names.count) in all; `roma inspect` lists them)")
-        }
+        guard let t = img.tensor(tensor) else { throw ValidationError("--tensor: " + img.unknownTensorDescription(tensor)) }
         guard t.kind != .norm else { throw ValidationError("'\(tensor)' is a norm, not a matrix the L-Units multiply with") }
         let paths = try selectedPaths()
         let results = paths.map { LUnitBench.run(image: img, tensor: t, tokens: tokens, path: $0, repetitions: repetitions) }

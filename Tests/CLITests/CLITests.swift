@@ -395,7 +395,7 @@ final class ChipCLITests: XCTestCase {
         XCTAssertEqual(norm.err, "error: 'output_norm.weight' is a norm, not a matrix the L-Units multiply with\n")
         let typo = try RomaCLI.run(["bench", "lunit", "--image", rom, "--tensor", "blk.0.attn_o.weight"])
         XCTAssertNotEqual(typo.code, 0)
-        XCTAssertTrue(typo.err.hasPrefix("error: --tensor: the image has no tensor 'blk.0.attn_o.weight' (its matrices: token_embd.weight, blk.0.attn_q.weight"), typo.err)
+        XCTAssertTrue(typo.err.hasPrefix("error: --tensor: the image has no quantized tensor 'blk.0.attn_o.weight' (its matrices: token_embd.weight, blk.0.attn_q.weight"), typo.err)
         XCTAssertEqual(typo.err.filter { $0 == "\n" }.count, 1, "one line: \(typo.err)")
     }
 
