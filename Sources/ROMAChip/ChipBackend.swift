@@ -129,14 +129,25 @@ public final class ChipBackend: Backend, @unchecked Sendable {
     /// (y = fp16(W_rom x + Σ scale·B(A x))).
     public func linears(_ x: Matrix, _ kinds: [LinearKind], layer: Int, adapters spans: [AdapterSpan]) -> [Matrix] {
         for s in spans { s.selection.check(self) }
-        let tensors = kinds.map { linearTensors[layer][$0]! }
-        let outs = tensors.map { Matrix(overwrittenRows: x.rows, cols: $0.rows) }   // the L-Unit array writes every element
-        let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: tensors[0].groupSize, numerics: numerics)
-        let lora = kinds.map { kind in spans.flatMap { s in s.selection.products(layer: layer, kind: kind).map { (s.rows, $0.0, $0.1) } } }
-        let products = tensors.indices.map {
-            LUnitArray.Product(tensor: tensors[$0], out: outs[$0].data, outStride: tensors[$0].rows, roundToFP16: lora[$0].isEmpty)
+        let tensors = linearTensors[layer]
+        var outs: [Matrix] = []
+        outs.reserveCapacity(kinds.count)
+        let act = LUnitArray.AlignedActivations(x: x.data, tokens: x.rows, cols: x.cols, groupSize: tensors[kinds[0]]!.groupSize, numerics: numerics)
+        // each product's LoRA spans (no array at all without adapters)
+        let lora = spans.isEmpty ? [] : kinds.map { kind in
+            spans.flatMap { s in s.selection.products(layer: layer, kind: kind).map { (s.rows, $0.0, $0.1) } }
         }
-        LUnitArray.matmul(image: image, products: products, x: act)
+        withUnsafeTemporaryAllocation(of: LUnitArray.Product.self, capacity: kinds.count) { products in
+            for (i, kind) in kinds.enumerated() {
+                let t = tensors[kind]!
+                let out = Matrix(overwrittenRows: x.rows, cols: t.rows)   // the L-Unit array writes every element
+                outs.append(out)
+                products.initializeElement(at: i, to: LUnitArray.Product(tensor: t, out: out.data, outStride: t.rows,
+                                                                          roundToFP16: lora.isEmpty || lora[i].isEmpty))
+            }
+            LUnitArray.matmul(image: image, products: UnsafeBufferPointer(products), x: act)
+            _ = products.deinitialize()
+        }
         for (i, ps) in lora.enumerated() where !ps.isEmpty {
             HUnit.loraSpans(ps, x: x, into: outs[i])
             let out = outs[i]

@@ -28,18 +28,29 @@ public enum LUnitArray {
         public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics,
                     path: KernelPath = .selected) {
             self.tokens = tokens; self.cols = cols; self.groupSize = groupSize; self.path = path
-            values = Self.cacheLineAligned(tokens * cols)
             let ng = cols / groupSize
-            vsum = .allocate(capacity: tokens * ng); pow2 = .allocate(capacity: tokens * ng); maxExp = .allocate(capacity: tokens * ng)
             (blocks, blockTokens, blockedTokens) = Self.blocking(tokens: tokens, path: path)
             let padded = blocks * blockTokens
-            blocked = Self.cacheLineAligned(padded * cols); pow2B = .allocate(capacity: padded * ng)
+            let split = path != .portable ? tokens - blockedTokens : 0
+            // one allocation for every array (a decode step lays out a few hundred of these), each array at
+            // a cache line: none of the SIMD kernels' vector loads splits one
+            let tg = tokens * ng, pg = padded * ng
+            func line(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+            let vb = line(tokens * cols * 2), gb = line(tg * 4), bb = line(padded * cols * 2), pb = line(pg * 4), sb = line(split * cols)
+            storage = UnsafeMutableRawPointer.allocate(byteCount: max(64, vb + 3 * gb + bb + pb + 2 * sb), alignment: 64)
+            let s = storage
+            values = s.bindMemory(to: Int16.self, capacity: tokens * cols)
+            vsum = (s + vb).bindMemory(to: Int32.self, capacity: tg)
+            pow2 = (s + vb + gb).bindMemory(to: Float.self, capacity: tg)
+            maxExp = (s + vb + 2 * gb).bindMemory(to: Int32.self, capacity: tg)
+            blocked = (s + vb + 3 * gb).bindMemory(to: Int16.self, capacity: padded * cols)
+            pow2B = (s + vb + 3 * gb + bb).bindMemory(to: Float.self, capacity: pg)
+            hi8 = (s + vb + 3 * gb + bb + pb).bindMemory(to: Int8.self, capacity: split * cols)
+            lo8 = (s + vb + 3 * gb + bb + pb + sb).bindMemory(to: Int8.self, capacity: split * cols)
             if padded > tokens {   // the last block's padding tokens: zero activations
                 blocked.initialize(repeating: 0, count: padded * cols)
                 pow2B.initialize(repeating: 0, count: padded * ng)
             }
-            let split = path != .portable ? tokens - blockedTokens : 0
-            hi8 = Self.cacheLineAligned(split * cols); lo8 = Self.cacheLineAligned(split * cols)
             let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
             let xs = Unchecked(x)
@@ -47,9 +58,8 @@ public enum LUnitArray {
                 Parallel.forEach(blocks) { b in self.alignBlock(b, x: xs.value, bias: numerics.bias) }
                 return
             }
-            Parallel.forEach(tokens, minChunk: 8) { t in
-                let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
-                defer { bits.deallocate() }
+            Parallel.forEach(tokens, minChunk: 8) { t in withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { bitsBuffer in
+                let bits = bitsBuffer.baseAddress!
                 for g in 0..<ng {
                     let base = t * cols + g * groupSize
                     for k in 0..<groupSize { bits[k] = FP16.fromFloat(xs.value[base + k]) }
@@ -65,7 +75,7 @@ public enum LUnitArray {
                     p2.value[t * ng + g] = Self.pow2(maxExp: maxE, bias: numerics.bias)
                 }
                 self.layOut(token: t)
-            }
+            } }
         }
 
         /// Block `b` of the AVX-512 prefill layout from `x`: each token through the alignment unit
@@ -83,11 +93,8 @@ public enum LUnitArray {
             LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
         }
 
-        /// The SIMD kernels' vector loads: at a cache line, none of them splits one (malloc's 16-byte
-        /// alignment made half of them split, or none, depending on where the heap put the buffer).
-        private static func cacheLineAligned<T>(_ n: Int) -> UnsafeMutablePointer<T> {
-            UnsafeMutableRawPointer.allocate(byteCount: max(1, n) * MemoryLayout<T>.stride, alignment: 64).bindMemory(to: T.self, capacity: n)
-        }
+        /// The arrays' one allocation (`deinit` frees it).
+        private let storage: UnsafeMutableRawPointer
 
         /// A group's 2^(max_exp − Bias), NaN when the group holds an inf or NaN (max_exp 31).
         static func pow2(maxExp e: Int, bias: Int) -> Float { e == 31 ? .nan : LUnit.pow2(e - bias) }
@@ -140,10 +147,7 @@ public enum LUnitArray {
                              blocked: blocked, pow2B: pow2B, hi8: hi8, lo8: lo8)
         }
 
-        deinit {
-            values.deallocate(); vsum.deallocate(); pow2.deallocate(); maxExp.deallocate()
-            hi8.deallocate(); lo8.deallocate(); blocked.deallocate(); pow2B.deallocate()
-        }
+        deinit { storage.deallocate() }
     }
 
     /// One matrix product for the array: a ROM tensor and where its [T, rows] result goes.
@@ -164,30 +168,45 @@ public enum LUnitArray {
     /// out[t * outStride + r] = Σ_g Eq1(group g of row r, token t), optionally rounded to FP16.
     public static func matmul(image: ROMImage, tensor t: ROMImage.Tensor, x: AlignedActivations,
                               out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool) {
-        matmul(image: image, products: [Product(tensor: t, out: out, outStride: outStride, roundToFP16: roundToFP16)], x: x)
+        withUnsafeTemporaryAllocation(of: Product.self, capacity: 1) { p in
+            p.initializeElement(at: 0, to: Product(tensor: t, out: out, outStride: outStride, roundToFP16: roundToFP16))
+            matmul(image: image, products: UnsafeBufferPointer(p), x: x)
+            _ = p.deinitialize()
+        }
     }
 
     /// Several products of the same broadcast activations (Q, K, V; gate, up) in one pass over the
     /// array: every unit works on its rows of every tensor, and the alignment is done once.
     public static func matmul(image: ROMImage, products: [Product], x: AlignedActivations) {
-        var cells: [Cells] = [], work: [(product: Int, block: Int)] = []
+        products.withUnsafeBufferPointer { matmul(image: image, products: $0, x: x) }
+    }
+
+    /// `matmul` over products in a buffer (a caller's stack: no array per call).
+    public static func matmul(image: ROMImage, products: UnsafeBufferPointer<Product>, x: AlignedActivations) {
         let table = FP16.table.withUnsafeBufferPointer { $0.baseAddress! }
-        for (i, p) in products.enumerated() {
-            let t = p.tensor
-            precondition(x.cols == t.cols && x.groupSize == t.groupSize, "activation shape does not match tensor '\(t.name)'")
-            cells.append(Cells(codes: image.codes(t), scales: image.scales(t), zeros: image.zeros(t), table: table,
-                               rows: t.rows, cols: t.cols, groupSize: t.groupSize, bits: t.bits,
-                               out: p.out, outStride: p.outStride, roundToFP16: p.roundToFP16))
-            for b in 0..<((t.rows + blockRows - 1) / blockRows) { work.append((i, b)) }
-        }
-        cells.withUnsafeBufferPointer { cp in
-            work.withUnsafeBufferPointer { wp in
-                let (c, items) = (Unchecked(cp), Unchecked(wp))
-                Parallel.forEach(items.value.count) { i in
-                    let (pi, b) = items.value[i]
-                    let r0 = b * blockRows
-                    computeRows(c.value[pi], rows: r0..<min(c.value[pi].rows, r0 + blockRows), x: x)
+        // the products' cells and where each one's blocks of rows start in the work items, on the stack:
+        // a decode step makes a few hundred of these calls, and none allocates
+        withUnsafeTemporaryAllocation(of: Cells.self, capacity: products.count) { cells in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: products.count + 1) { firstBlock in
+                var items = 0
+                for (i, p) in products.enumerated() {
+                    let t = p.tensor
+                    precondition(x.cols == t.cols && x.groupSize == t.groupSize, "activation shape does not match tensor '\(t.name)'")
+                    cells.initializeElement(at: i, to: Cells(codes: image.codes(t), scales: image.scales(t), zeros: image.zeros(t), table: table,
+                                                             rows: t.rows, cols: t.cols, groupSize: t.groupSize, bits: t.bits,
+                                                             out: p.out, outStride: p.outStride, roundToFP16: p.roundToFP16))
+                    firstBlock[i] = items
+                    items += (t.rows + blockRows - 1) / blockRows
                 }
+                firstBlock[products.count] = items
+                let (c, first) = (Unchecked(cells.baseAddress!), Unchecked(firstBlock.baseAddress!))
+                Parallel.forEach(items) { i in
+                    var pi = 0
+                    while i >= first.value[pi + 1] { pi += 1 }   // the product whose blocks hold item i
+                    let r0 = (i - first.value[pi]) * blockRows, cell = c.value[pi]
+                    computeRows(cell, rows: r0..<min(cell.rows, r0 + blockRows), x: x)
+                }
+                _ = cells.deinitialize()
             }
         }
     }

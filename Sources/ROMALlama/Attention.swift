@@ -64,6 +64,7 @@ public enum Attention {
         let (qp, op) = (Unchecked(q.data), Unchecked(out.data))
         // jobs: (sequence, first row of the tile, KV head)
         var jobs: [(s: Int, t0: Int, kvh: Int)] = []
+        jobs.reserveCapacity(batch.rows.reduce(0) { $0 + ($1.count + tileRows - 1) / tileRows } * kvHeads)
         for (s, rows) in batch.rows.enumerated() {
             for t0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
                 for kvh in 0..<kvHeads { jobs.append((s, t0, kvh)) }
@@ -75,21 +76,25 @@ public enum Attention {
         Parallel.forEach(jobs.count) { j in
             let (s, t0, kvh) = jobs[jobs.count - 1 - j]
             let rows = batch.rows[s], t1 = min(rows.upperBound, t0 + tileRows)
-            let qs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: maxCount)
-            let ns = UnsafeMutablePointer<Int>.allocate(capacity: maxCount)
-            let outs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: maxCount)
-            defer { qs.deallocate(); ns.deallocate(); outs.deallocate() }
-            var c = 0
-            for t in t0..<t1 {
-                for h in (kvh * group)..<((kvh + 1) * group) {
-                    qs[c] = UnsafePointer(qp.value + t * H * hd + h * hd)
-                    ns[c] = starts[s] + (t - rows.lowerBound) + 1   // causal: positions 0...its own
-                    outs[c] = op.value + t * H * hd + h * hd
-                    c += 1
+            // the tile's query pointers, counts and output pointers on the stack (a decode step makes a few
+            // tiles per layer): three arrays of maxCount words
+            withUnsafeTemporaryAllocation(byteCount: 3 * maxCount * 8, alignment: 8) { raw in
+                let base = raw.baseAddress!
+                let qs = base.bindMemory(to: UnsafePointer<Float>.self, capacity: maxCount)
+                let ns = (base + maxCount * 8).bindMemory(to: Int.self, capacity: maxCount)
+                let outs = (base + 2 * maxCount * 8).bindMemory(to: UnsafeMutablePointer<Float>.self, capacity: maxCount)
+                var c = 0
+                for t in t0..<t1 {
+                    for h in (kvh * group)..<((kvh + 1) * group) {
+                        qs[c] = UnsafePointer(qp.value + t * H * hd + h * hd)
+                        ns[c] = starts[s] + (t - rows.lowerBound) + 1   // causal: positions 0...its own
+                        outs[c] = op.value + t * H * hd + h * hd
+                        c += 1
+                    }
                 }
+                let (keys, values) = caches[s].value
+                tile(Tile(count: c, q: qs, n: ns, out: outs, maxN: ns[c - 1]), keys + kvh * hd, values + kvh * hd, kvDim)
             }
-            let (keys, values) = caches[s].value
-            tile(Tile(count: c, q: qs, n: ns, out: outs, maxN: ns[c - 1]), keys + kvh * hd, values + kvh * hd, kvDim)
         }
         return out
     }
