@@ -176,12 +176,8 @@ public enum LUnitArray {
     }
 
     /// Several products of the same broadcast activations (Q, K, V; gate, up) in one pass over the
-    /// array: every unit works on its rows of every tensor, and the alignment is done once.
-    public static func matmul(image: ROMImage, products: [Product], x: AlignedActivations) {
-        products.withUnsafeBufferPointer { matmul(image: image, products: $0, x: x) }
-    }
-
-    /// `matmul` over products in a buffer (a caller's stack: no array per call).
+    /// array: every unit works on its rows of every tensor, and the alignment is done once. The
+    /// products come in a buffer (a caller's stack: no array per call).
     public static func matmul(image: ROMImage, products: UnsafeBufferPointer<Product>, x: AlignedActivations) {
         let table = FP16.table.withUnsafeBufferPointer { $0.baseAddress! }
         // the products' cells and where each one's blocks of rows start in the work items, on the stack:
