@@ -40,9 +40,10 @@ public enum HUnit {
         KernelPath.selected == .avx512vnni && group <= 16 ? 16 / group : 4
     }
 
-    /// `attendHead` for every query of a tile that shares one KV head, with each block of eight keys and
-    /// values read once for all of them (from L1) instead of once per query (from L2): the scores of a
-    /// block for each query that sees all eight, then each query's remaining positions and softmax, then
+    /// `attendHead` for every query of a tile that shares one KV head, with each block of
+    /// `attendTileBlock` keys and values read once for all of them (from L1) instead of once per query
+    /// (from L2): the scores of a block for each query that sees all of it, then each query's remaining
+    /// positions and softmax, then
     /// the outputs a block at a time. Every query's numbers are `attendHead`'s: the same operations on
     /// the same operands, each output lane still summed in position order.
     public static func attendTile(_ tile: Attention.Tile, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
@@ -60,15 +61,18 @@ public enum HUnit {
             }
             return
         }
+        // blocks of `block` positions: their keys (then values) stay in L1 across the queries,
+        // and each call covers enough positions to pay for loading its query or its sums
+        let block = attendTileBlock
         var jb = 0
-        while jb + 8 <= N {
-            for i in 0..<c where jb + 8 <= tile.n[i] {
-                scores64(q: tile.q[i], keys: keys + jb * stride, stride: stride, n: 8, scale: scale, scores: scores + i * N + jb)
+        while jb + block <= N {
+            for i in 0..<c where jb + block <= tile.n[i] {
+                scores64(q: tile.q[i], keys: keys + jb * stride, stride: stride, n: block, scale: scale, scores: scores + i * N + jb)
             }
-            jb += 8
+            jb += block
         }
         for i in 0..<c {
-            let n = tile.n[i], done = n / 8 * 8
+            let n = tile.n[i], done = n / block * block
             scores64(q: tile.q[i], keys: keys + done * stride, stride: stride, n: n - done, scale: scale, scores: scores + i * N + done)
         }
         VectorUnit.softmax(rows: scores, stride: N, counts: tile.n, count: c)
@@ -76,14 +80,19 @@ public enum HUnit {
         jb = 0
         while jb < N {
             for i in 0..<c where jb < tile.n[i] {
-                accumulate64(values: values + jb * stride, stride: stride, count: min(8, tile.n[i] - jb), p: scores + i * N + jb, acc: tile.out[i])
+                accumulate64(values: values + jb * stride, stride: stride, count: min(block, tile.n[i] - jb), p: scores + i * N + jb,
+                             acc: tile.out[i])
             }
-            jb += 8
+            jb += block
         }
         for i in 0..<c {
             for d in 0..<64 { tile.out[i][d] = FP16.round(tile.out[i][d]) }
         }
     }
+
+    /// Positions per block in `attendTile` (a multiple of eight): 32 keys of 64 FP32 values are 8 KB.
+    /// Blocks of 8 ran pp512's attention 10% slower on the Zen 3 VM, 128 as slow as 8 (docs/numerics.md).
+    static let attendTileBlock = 32
 
     /// `attendTile` for eight to sixteen queries on AVX-512, the queries in the lanes: their scores for
     /// every position in one pass over the keys (`HUnitAVX512.scoresQueryLanes`), the softmax in the lanes,
