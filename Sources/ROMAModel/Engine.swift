@@ -116,7 +116,9 @@ public final class Session {
         var start = 0
         while start < ids.count {
             let end = min(ids.count, start + max(1, maxTokensPerPass))
-            let wanted = max(rows.lowerBound, start)..<min(rows.upperBound, end)
+            // the wanted rows in this pass (none when they all lie in other passes)
+            let lo = max(rows.lowerBound, start), hi = min(rows.upperBound, end)
+            let wanted = lo < hi ? lo..<hi : start..<start
             // a pass with no wanted row still returns its last row's logits (unused)
             let local = wanted.isEmpty ? (end - start - 1)..<(end - start) : (wanted.lowerBound - start)..<(wanted.upperBound - start)
             let logits = model.forward(Array(ids[start..<end]), cache: cache, adapters: lease.selection, logitRows: local)

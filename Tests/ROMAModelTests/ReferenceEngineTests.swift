@@ -39,6 +39,32 @@ final class ReferenceEngineTests: XCTestCase {
         XCTAssertEqual(s.position, tokens.count)
     }
 
+    /// A prompt longer than one pass is fed in passes of `maxTokensPerPass`: the logits of the last row,
+    /// of rows inside one later pass and of rows across passes are those of one pass over the whole
+    /// prompt, and generation after such a prompt runs (a prompt over 256 tokens used to trap when the
+    /// wanted rows lay wholly in a later pass).
+    func testPromptLongerThanOnePassGivesTheSameLogits() throws {
+        let tiny = TinyModel(seed: 5)
+        let engine = try Engine.reference(path: tiny.write())
+        let tokens = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]
+        let whole = try engine.session().feed(tokens, logitRows: 0..<tokens.count)
+        for rows in [10..<11, 7..<9, 2..<8, 0..<11] {
+            let s = try engine.session()
+            s.maxTokensPerPass = 3
+            let got = try s.feed(tokens, logitRows: rows)
+            XCTAssertEqual(s.position, tokens.count)
+            for (i, r) in rows.enumerated() {
+                for v in 0..<tiny.vocabSize {
+                    XCTAssertEqual(got.row(i)[v], whole.row(r)[v], accuracy: 1e-4 * max(1, abs(whole.row(r)[v])), "rows \(rows), row \(r)")
+                }
+            }
+        }
+        let s = try engine.session(capacity: tokens.count + 4)
+        s.maxTokensPerPass = 3
+        let viaPasses = try engine.generate(promptIDs: tokens, maxTokens: 4, session: s)
+        let onePass = try engine.generate(promptIDs: tokens, maxTokens: 4)
+        XCTAssertEqual(viaPasses.ids, onePass.ids)
+    }
     func testSessionsDoNotShareKVCache() throws {
         let tiny = TinyModel(seed: 4)
         let engine = try Engine.reference(path: tiny.write())
