@@ -9,7 +9,11 @@ import Synchronization
 /// for every choice's first event (admission and the first token happen before any byte is sent, so a
 /// refusal is a proper status), then answer as one JSON object or as a server-sent event stream.
 extension OpenAIServer {
-    enum Route: Sendable { case chat, completion }
+    enum Route: Sendable {
+        case chat, completion
+        /// The request field that holds the prompt (named in a refusal of the prompt).
+        var promptParameter: String { self == .chat ? "messages" : "prompt" }
+    }
 
     func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let ready = try require()
@@ -53,7 +57,7 @@ extension OpenAIServer {
                 }
             } catch {
                 handles.cancelAll()
-                if let e = error as? ServeError { metrics.refused(e); throw APIError(e, param: e.kind == .invalidRequest ? "messages" : nil) }
+                if let e = error as? ServeError { metrics.refused(e); throw APIError(e, param: e.kind == .invalidRequest ? route.promptParameter : nil) }
                 throw error
             }
             let events = MergedEvents(handles.all)

@@ -195,7 +195,9 @@ final class ServerTests: XCTestCase, @unchecked Sendable {  // @unchecked: the t
             let many = "[" + Array(repeating: "\"x\"", count: 20).joined(separator: ",") + "]"
             try assertError(try await post(client, "/v1/completions", "{\"model\": \"tiny\", \"n\": 16, \"prompt\": \(many)}", headers: auth), 400, code: "invalid_value", param: "n")
             let long = "{\"model\": \"tiny\", \"prompt\": [" + Array(repeating: "1", count: 200).joined(separator: ",") + "]}"
-            try assertError(try await post(client, "/v1/completions", long, headers: auth), 400, code: "context_length_exceeded")
+            try assertError(try await post(client, "/v1/completions", long, headers: auth), 400, code: "context_length_exceeded", param: "prompt")
+            let longChat = "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"" + String(repeating: "a b ", count: 120) + "\"}]}"
+            try assertError(try await post(client, "/v1/chat/completions", longChat, headers: auth), 400, code: "context_length_exceeded", param: "messages")
             try assertError(try await post(client, "/v1/chat/completions", String(repeating: " ", count: 5000), headers: auth), 413, code: "request_too_large")
             try assertError(try await client.execute(uri: "/v1/nothing", method: .get, headers: auth), 404, code: "not_found")
             // the never-fits message gives the bytes
