@@ -5,14 +5,16 @@
 # with the extra arguments (e.g. --image X.rom for the chip). Three repetitions, interleaved (Q4_1, Q4_0,
 # roma, then again), so that a drift of the VM hits every row alike; the ratios are per repetition and
 # their mean, never the best run. llama.cpp is the PyPI sdist llama-cpp-python==0.3.36 (scripts/build-llamacpp.sh).
-# Usage: scripts/bench-vs-llamacpp.sh [--threads N] [--reps N] [extra roma bench args, e.g. --image X.rom]
+# With --depth N both run pp512 and tg128 after N tokens already in the KV cache (llama-bench -d N).
+# Usage: scripts/bench-vs-llamacpp.sh [--threads N] [--reps N] [--depth N] [extra roma bench args, e.g. --image X.rom]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=2; REPS=3
+THREADS=2; REPS=3; DEPTH=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) THREADS=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
+    --depth) DEPTH=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -24,14 +26,16 @@ QUANT=$(bash scripts/build-llamacpp.sh llama-quantize)
 [ -f "$Q40" ] || "$QUANT" --allow-requantize "$MODEL" "$Q40" Q4_0 2 >/dev/null 2>&1
 swift build -c release --product roma >/dev/null
 ROMA=.build/release/roma
-BW=(); for a in "$@"; do [ "$a" = "--image" ] && BW=(--bandwidth); done
+# decode as a fraction of the read bandwidth counts the ROM image's bytes: at depth 0 only
+BW=(); for a in "$@"; do [ "$a" = "--image" ] && [ "$DEPTH" = 0 ] && BW=(--bandwidth); done
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 grep -m1 'model name' /proc/cpuinfo | sed 's/.*: /CPU: /' >&2
+[ "$DEPTH" = 0 ] || echo "depth: $DEPTH tokens in the KV cache before each test" >&2
 for r in $(seq 1 "$REPS"); do
   echo "repetition $r/$REPS: llama.cpp Q4_1, llama.cpp Q4_0 (repacked), roma $*" >&2
-  "$BENCH" -m "$MODEL" -t "$THREADS" -p 512 -n 128 -r 1 -o json > "$OUT/q41-$r.json"
-  "$BENCH" -m "$Q40" -t "$THREADS" -p 512 -n 128 -r 1 -o json > "$OUT/q40-$r.json"
-  "$ROMA" bench --threads "$THREADS" --prompt-tokens 512 --gen-tokens 128 --repetitions 1 "${BW[@]}" --format json "$@" > "$OUT/roma-$r.json"
+  "$BENCH" -m "$MODEL" -t "$THREADS" -p 512 -n 128 -d "$DEPTH" -r 1 -o json > "$OUT/q41-$r.json"
+  "$BENCH" -m "$Q40" -t "$THREADS" -p 512 -n 128 -d "$DEPTH" -r 1 -o json > "$OUT/q40-$r.json"
+  "$ROMA" bench --threads "$THREADS" --prompt-tokens 512 --gen-tokens 128 --depth "$DEPTH" --repetitions 1 "${BW[@]}" --format json "$@" > "$OUT/roma-$r.json"
 done
 python3 - "$OUT" "$REPS" <<'PY'
 import json, sys

@@ -23,6 +23,8 @@ struct BenchModelCommand: ParsableCommand {
     var genTokens: Int = 128
     @Option(help: "Repetitions; the median is reported.")
     var repetitions: Int = 3
+    @Option(help: "Tokens already in the KV cache before each test (llama-bench's -d): pp and tg at that depth.")
+    var depth: Int = 0
     @OptionGroup var printing: OutputOptions
     @Flag(help: "Print the time spent in each operation of the graph.")
     var profile = false
@@ -35,6 +37,7 @@ struct BenchModelCommand: ParsableCommand {
         if promptTokens < 1 || genTokens < 1 { throw ValidationError("--prompt-tokens and --gen-tokens must be >= 1") }
         if promptTokens > 1 << 24 || genTokens > 1 << 24 { throw ValidationError("--prompt-tokens and --gen-tokens must be at most \(1 << 24)") }
         if repetitions < 1 { throw ValidationError("--repetitions must be >= 1") }
+        if depth < 0 || depth > 1 << 24 { throw ValidationError("--depth must be in 0...\(1 << 24)") }
         if bandwidth && modelOptions.image == nil {
             throw ValidationError("--bandwidth compares decode with a read of the ROM image: it needs the chip backend (--image X.rom)")
         }
@@ -64,25 +67,34 @@ struct BenchModelCommand: ParsableCommand {
             engine = try Engine(tokenizer: engine.tokenizer, backend: profiler!)
             for n in plain.adapters.names { try engine.adapters.register(plain.adapters.adapter(named: n)!) }
         }
-        let n = promptTokens + genTokens
+        let n = depth + max(promptTokens, genTokens)
         guard n <= engine.config.contextLength else { throw EngineError.contextOverflow(needed: n, limit: engine.config.contextLength) }
         // llama-bench feeds random tokens; use a fixed pseudo-random sequence.
         var rng = Xoshiro256(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
+        let context = (0..<depth).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
+        /// A session with `depth` tokens already in its cache (fed untimed), room for `more`.
+        func session(more: Int) throws -> Session {
+            let s = try engine.session(capacity: depth + more, adapters: modelOptions.adapterRequests)
+            s.maxTokensPerPass = max(promptTokens, 512)
+            if depth > 0 { _ = try s.feed(context) }
+            profiler?.reset()
+            return s
+        }
         func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
         var pp: [Double] = [], tg: [Double] = [], bt: [Double] = []
         // warm-up (page in weights)
         let adapters = modelOptions.adapterRequests
         _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
         for _ in 0..<repetitions {
-            let s = try engine.session(capacity: promptTokens, adapters: adapters)
+            let s = try session(more: promptTokens)
             s.maxTokensPerPass = promptTokens
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try s.feed(prompt)
             if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
             pp.append(Double(promptTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
-            // tg: one token at a time from an empty cache, as llama-bench's tg128
-            let d = try engine.session(capacity: genTokens, adapters: adapters)
+            // tg: one token at a time from an empty cache (or `depth` tokens), as llama-bench's tg128
+            let d = try session(more: genTokens)
             var tok = prompt[0]
             let t1 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<genTokens {
@@ -100,7 +112,7 @@ struct BenchModelCommand: ParsableCommand {
         let memory = try bandwidth ? measureBandwidth(engine, decodeTPS: median(tg)) : nil
         let kernels = chipBackend(engine) != nil ? KernelPath.selected.rawValue : "fp32"
         if printing.json {
-            try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens,
+            try printJSON(["pp_tps": median(pp), "tg_tps": median(tg), "prompt_tokens": promptTokens, "gen_tokens": genTokens, "depth": depth,
                            "threads": threads, "backend": engine.backend.name, "repetitions": repetitions,
                            "pp_runs": pp, "tg_runs": tg, "batch": batch as Any? ?? NSNull(),
                            "batch_tg_tps": bt.isEmpty ? NSNull() : median(bt) as Any,
@@ -112,8 +124,10 @@ struct BenchModelCommand: ParsableCommand {
             let name = engine.backend.name.padding(toLength: 10, withPad: " ", startingAt: 0)
             print("kernels \(kernels) (CPU: \(KernelPath.CPUFeatures.host.names.joined(separator: ", ")))")
             print("backend    threads  test     t/s (median of \(repetitions))")
-            print(name + String(format: " %7d  pp%-5d  %8.2f", threads, promptTokens, median(pp)))
-            print(name + String(format: " %7d  tg%-5d  %8.2f", threads, genTokens, median(tg)))
+            let at = depth > 0 ? " @ d\(depth)" : ""
+            func test(_ t: String) -> String { t.count < 7 ? t.padding(toLength: 7, withPad: " ", startingAt: 0) : t }
+            print(name + String(format: " %7d  ", threads) + test("pp\(promptTokens)\(at)") + String(format: "  %8.2f", median(pp)))
+            print(name + String(format: " %7d  ", threads) + test("tg\(genTokens)\(at)") + String(format: "  %8.2f", median(tg)))
             if let batch {
                 print(name + String(format: " %7d  %dxtg%-3d %8.2f  (aggregate; %.2fx one sequence)", threads, batch, genTokens, median(bt), median(bt) / median(tg)))
             }

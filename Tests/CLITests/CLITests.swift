@@ -160,6 +160,17 @@ final class CLITests: XCTestCase {
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         XCTAssertGreaterThan(obj["pp_tps"] as? Double ?? 0, 0)
         XCTAssertGreaterThan(obj["tg_tps"] as? Double ?? 0, 0)
+        XCTAssertEqual(obj["depth"] as? Int, 0)
+        // at a depth: the tests run after that many tokens in the cache
+        let d = try roma(["bench", "--model", tinyPath, "--prompt-tokens", "16", "--gen-tokens", "4", "--repetitions", "1", "--depth", "24"])
+        XCTAssertEqual(d.code, 0, d.err)
+        XCTAssertTrue(d.out.contains("pp16 @ d24") && d.out.contains("tg4 @ d24"), d.out)
+        let negative = try roma(["bench", "--model", tinyPath, "--depth=-1"])
+        XCTAssertEqual(negative.code, 64)
+        XCTAssertTrue(negative.err.contains("--depth must be in 0..."), negative.err)
+        let deep = try roma(["bench", "--model", tinyPath, "--prompt-tokens", "16", "--gen-tokens", "4", "--depth", "100000"])
+        XCTAssertNotEqual(deep.code, 0)
+        XCTAssertTrue(deep.err.contains("exceed the context length"), deep.err)
     }
 
     func testInspectPrintsTensorTable() throws {
