@@ -18,6 +18,9 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+for a in "$@"; do
+  case "$a" in --depth|--depth=*) echo "error: give --depth before the roma arguments (both engines take it from there)" >&2; exit 2 ;; esac
+done
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 Q40=.build-llamacpp/SmolLM2-135M-Instruct.Q4_0.gguf
 bash scripts/fetch-model.sh
@@ -48,6 +51,8 @@ for r in range(1, reps + 1):
     q41, q40, ro = llama(f"{out}/q41-{r}.json"), llama(f"{out}/q40-{r}.json"), json.load(open(f"{out}/roma-{r}.json"))
     rows.append({"q4_1": q41, "q4_0": q40, "roma": (ro["pp_tps"], ro["tg_tps"]), "roma_json": ro})
 k = rows[0]["roma_json"].get("kernels", "?")
+depth = json.load(open(f"{out}/roma-1.json")).get("depth", 0)
+if depth: print(f"every test after {depth} tokens in the KV cache")
 print(f"{'rep':>3} {'test':6} {'llama Q4_1':>11} {'llama Q4_0':>11} {'roma':>8} {'roma/Q4_1':>10} {'roma/Q4_0':>10}")
 for i, row in enumerate(rows, 1):
     for j, test in enumerate(["pp512", "tg128"]):
@@ -65,5 +70,5 @@ if all(x is not None for x in bw):
     print(f"decode / read bandwidth: {', '.join(f'{x*100:.0f}%' for x in bw)} (bandwidth {', '.join(f'{x:.1f}' for x in g)} GB/s)")
 print(json.dumps({"kernels": k, "runs": [{"llama_q4_1": {"pp_tps": r["q4_1"][0], "tg_tps": r["q4_1"][1]},
                                            "llama_q4_0": {"pp_tps": r["q4_0"][0], "tg_tps": r["q4_0"][1]},
-                                           "roma": r["roma_json"]} for r in rows], "summary": summary}))
+                                           "roma": r["roma_json"]} for r in rows], "summary": summary, "depth": depth}))
 PY

@@ -91,7 +91,7 @@ public enum HUnit {
     }
 
     /// Positions per block in `attendTile` (a multiple of eight): 32 keys of 64 FP32 values are 8 KB.
-    /// Blocks of 8 ran pp512's attention 10% slower on the Zen 3 VM, 128 as slow as 8 (docs/numerics.md).
+    /// Blocks of 8 ran pp512's attention about 12% slower on the Zen 3 VM, 128 as slow as 8 (docs/numerics.md).
     static let attendTileBlock = 32
 
     /// `attendTile` for eight to sixteen queries on AVX-512, the queries in the lanes: their scores for

@@ -87,6 +87,11 @@ public struct ServeError: ROMAError, Equatable {
         self.kind = kind; self.message = message; self.neededBytes = neededBytes; self.availableBytes = availableBytes
         self.retryAfter = retryAfter
     }
+
+    /// A refusal of the prompt itself: it and its max tokens exceed the model's context length.
+    public var isContextOverflow: Bool { kind == .invalidRequest && message.contains(Self.contextOverflowPhrase) }
+    /// The words every context-length refusal contains.
+    public static let contextOverflowPhrase = "exceed the context length"
     public var description: String { message }
     public var code: ErrorCode {
         switch kind {

@@ -95,7 +95,7 @@ public final class Scheduler: @unchecked Sendable {
         if let t = r.promptIDs.first(where: { $0 < 0 || $0 >= m.vocabSize }) { throw bad("token id \(t) is outside the vocabulary (\(m.vocabSize) tokens)") }
         guard r.maxTokens >= 0 else { throw bad("max tokens must be >= 0, got \(r.maxTokens)") }
         guard r.maxTokens <= m.contextLength - r.promptIDs.count else {
-            throw bad("the prompt (\(r.promptIDs.count) tokens) plus max tokens (\(r.maxTokens)) exceed the context length (\(m.contextLength))")
+            throw bad("the prompt (\(r.promptIDs.count) tokens) plus max tokens (\(r.maxTokens)) \(ServeError.contextOverflowPhrase) (\(m.contextLength))")
         }
         do { try r.sampler.validate() } catch { throw bad("\(error)") }
         guard r.stop.count <= 4 else { throw bad("at most 4 stop sequences, got \(r.stop.count)") }

@@ -61,8 +61,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case .queueFull: self.init(.tooManyRequests, e.message, code: "queue_full", retryAfter: e.retryAfter)
         case .shuttingDown: self.init(.serviceUnavailable, e.message, code: "shutting_down", retryAfter: e.retryAfter)
         case .invalidRequest:
-            let overflow = e.message.contains("exceed the context length")
-            self.init(.badRequest, e.message, param: param, code: overflow ? "context_length_exceeded" : "invalid_value")
+            self.init(.badRequest, e.message, param: param, code: e.isContextOverflow ? "context_length_exceeded" : "invalid_value")
         case .unknownAdapter: self.init(.notFound, e.message, param: "model", code: "model_not_found")
         }
     }

@@ -38,15 +38,19 @@ struct BenchModelCommand: ParsableCommand {
         if promptTokens > 1 << 24 || genTokens > 1 << 24 { throw ValidationError("--prompt-tokens and --gen-tokens must be at most \(1 << 24)") }
         if repetitions < 1 { throw ValidationError("--repetitions must be >= 1") }
         if depth < 0 || depth > 1 << 24 { throw ValidationError("--depth must be in 0...\(1 << 24)") }
+        if bandwidth && depth > 0 {
+            throw ValidationError("--bandwidth counts the ROM image's bytes per token, not the KV cache's a deep cache adds: use it at --depth 0")
+        }
         if bandwidth && modelOptions.image == nil {
             throw ValidationError("--bandwidth compares decode with a read of the ROM image: it needs the chip backend (--image X.rom)")
         }
         if let batch, !(1...256).contains(batch) { throw ValidationError("--batch must be in 1...256") }
     }
 
-    /// Aggregate decode tokens/s of `b` sequences stepping together (each its own cache and adapters).
-    func batchedDecode(_ engine: Engine, b: Int, adapters: [AdapterRequest], first: Int) throws -> Double {
-        let sessions = try (0..<b).map { _ in try engine.session(capacity: genTokens, adapters: adapters) }
+    /// Aggregate decode tokens/s of `b` sequences stepping together (each its own cache and adapters,
+    /// made by `session`, at the bench's depth).
+    func batchedDecode(_ engine: Engine, b: Int, session: () throws -> Session, first: Int) throws -> Double {
+        let sessions = try (0..<b).map { _ in try session() }
         var toks = [Int](repeating: first, count: b)
         let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<genTokens {
@@ -68,7 +72,9 @@ struct BenchModelCommand: ParsableCommand {
             for n in plain.adapters.names { try engine.adapters.register(plain.adapters.adapter(named: n)!) }
         }
         let n = depth + max(promptTokens, genTokens)
-        guard n <= engine.config.contextLength else { throw EngineError.contextOverflow(needed: n, limit: engine.config.contextLength) }
+        guard n <= engine.config.contextLength else {
+            throw ValidationError("--depth \(depth) plus the longer test (\(max(promptTokens, genTokens)) tokens) make \(n) tokens: they exceed the context length (\(engine.config.contextLength))")
+        }
         // llama-bench feeds random tokens; use a fixed pseudo-random sequence.
         var rng = Xoshiro256(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
@@ -104,7 +110,7 @@ struct BenchModelCommand: ParsableCommand {
             tg.append(Double(genTokens) / (Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9))
             if let profiler { writeStderr("decode profile (tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
             if let batch {
-                bt.append(try batchedDecode(engine, b: batch, adapters: adapters, first: prompt[0]))
+                bt.append(try batchedDecode(engine, b: batch, session: { try session(more: genTokens) }, first: prompt[0]))
                 if let profiler { writeStderr("batched decode profile (\(batch) x tg\(genTokens)):\n" + profiler.report() + "\n"); profiler.reset() }
             }
         }
@@ -129,7 +135,8 @@ struct BenchModelCommand: ParsableCommand {
             print(name + String(format: " %7d  ", threads) + test("pp\(promptTokens)\(at)") + String(format: "  %8.2f", median(pp)))
             print(name + String(format: " %7d  ", threads) + test("tg\(genTokens)\(at)") + String(format: "  %8.2f", median(tg)))
             if let batch {
-                print(name + String(format: " %7d  %dxtg%-3d %8.2f  (aggregate; %.2fx one sequence)", threads, batch, genTokens, median(bt), median(bt) / median(tg)))
+                print(name + String(format: " %7d  ", threads) + test("\(batch)xtg\(genTokens)\(at)")
+                      + String(format: "  %8.2f  (aggregate; %.2fx one sequence)", median(bt), median(bt) / median(tg)))
             }
             if let memory {
                 print(String(format: "read bandwidth %.1f GB/s (streaming read of the ROM image, %d threads); decode reads %.1f MB/token: %.1f GB/s = %.0f%% of it",

@@ -170,7 +170,13 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(negative.err.contains("--depth must be in 0..."), negative.err)
         let deep = try roma(["bench", "--model", tinyPath, "--prompt-tokens", "16", "--gen-tokens", "4", "--depth", "100000"])
         XCTAssertNotEqual(deep.code, 0)
-        XCTAssertTrue(deep.err.contains("exceed the context length"), deep.err)
+        XCTAssertTrue(deep.err.contains("--depth 100000 plus the longer test (16 tokens)") && deep.err.contains("exceed the context length"), deep.err)
+        let batched = try roma(["bench", "--model", tinyPath, "--prompt-tokens", "4", "--gen-tokens", "4", "--repetitions", "1", "--depth", "8", "--batch", "2"])
+        XCTAssertEqual(batched.code, 0, batched.err)
+        XCTAssertTrue(batched.out.contains("2xtg4 @ d8"), batched.out)
+        let bandwidth = try roma(["bench", "--model", tinyPath, "--depth", "8", "--bandwidth"])
+        XCTAssertEqual(bandwidth.code, 64)
+        XCTAssertTrue(bandwidth.err.contains("use it at --depth 0"), bandwidth.err)
     }
 
     func testInspectPrintsTensorTable() throws {

@@ -29,13 +29,14 @@ final class HUnitTests: XCTestCase {
     }
 
     /// A tile of queries sharing a KV head (four or five causal rows x three heads, as in a prefill:
-    /// twelve or fifteen queries in the AVX-512 lanes) gives every query exactly `attendHead`'s
+    /// twelve or fifteen queries in the AVX-512 lanes; one or two rows, as in decode, on the blocked loop
+    /// on every path) gives every query exactly `attendHead`'s
     /// probabilities-weighted outputs, for visible lengths around the blocks of eight positions and of
     /// `attendTileBlock` (32: lengths 30-34 and 61-65); with a
     /// query of negative zeros and a key of zeros among them, whose scores are zeros of either sign.
     func testAttendTileEqualsAttendHeadForEveryQuery() {
         var rng = SplitMix(14)
-        for rows in [4, 5] {
+        for rows in [1, 2, 4, 5] {
         for (hd, base, stride) in [(64, 0, 192), (64, 5, 192), (64, 13, 64), (64, 29, 192), (64, 60, 192), (16, 9, 32)] {
             let heads = 3, n = base + rows
             var k = (0..<(n * stride)).map { _ in FP16.round(rng.normal()) }
