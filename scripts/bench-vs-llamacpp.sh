@@ -33,16 +33,15 @@ ROMA=.build/release/roma
 BW=(); for a in "$@"; do [ "$a" = "--image" ] && [ "$DEPTH" = 0 ] && BW=(--bandwidth); done
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 grep -m1 'model name' /proc/cpuinfo | sed 's/.*: /CPU: /' >&2
-[ "$DEPTH" = 0 ] || echo "depth: $DEPTH tokens in the KV cache before each test" >&2
 for r in $(seq 1 "$REPS"); do
   echo "repetition $r/$REPS: llama.cpp Q4_1, llama.cpp Q4_0 (repacked), roma $*" >&2
   "$BENCH" -m "$MODEL" -t "$THREADS" -p 512 -n 128 -d "$DEPTH" -r 1 -o json > "$OUT/q41-$r.json"
   "$BENCH" -m "$Q40" -t "$THREADS" -p 512 -n 128 -d "$DEPTH" -r 1 -o json > "$OUT/q40-$r.json"
   "$ROMA" bench --threads "$THREADS" --prompt-tokens 512 --gen-tokens 128 --depth "$DEPTH" --repetitions 1 "${BW[@]}" --format json "$@" > "$OUT/roma-$r.json"
 done
-python3 - "$OUT" "$REPS" <<'PY'
+python3 - "$OUT" "$REPS" "$DEPTH" <<'PY'
 import json, sys
-out, reps = sys.argv[1], int(sys.argv[2])
+out, reps, depth = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def llama(path):
     l = json.load(open(path))
     return next(x["avg_ts"] for x in l if x["n_prompt"] > 0), next(x["avg_ts"] for x in l if x["n_gen"] > 0)
@@ -51,7 +50,6 @@ for r in range(1, reps + 1):
     q41, q40, ro = llama(f"{out}/q41-{r}.json"), llama(f"{out}/q40-{r}.json"), json.load(open(f"{out}/roma-{r}.json"))
     rows.append({"q4_1": q41, "q4_0": q40, "roma": (ro["pp_tps"], ro["tg_tps"]), "roma_json": ro})
 k = rows[0]["roma_json"].get("kernels", "?")
-depth = json.load(open(f"{out}/roma-1.json")).get("depth", 0)
 if depth: print(f"every test after {depth} tokens in the KV cache")
 print(f"{'rep':>3} {'test':6} {'llama Q4_1':>11} {'llama Q4_0':>11} {'roma':>8} {'roma/Q4_1':>10} {'roma/Q4_0':>10}")
 for i, row in enumerate(rows, 1):

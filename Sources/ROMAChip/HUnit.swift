@@ -43,8 +43,7 @@ public enum HUnit {
     /// `attendHead` for every query of a tile that shares one KV head, with each block of
     /// `attendTileBlock` keys and values read once for all of them (from L1) instead of once per query
     /// (from L2): the scores of a block for each query that sees all of it, then each query's remaining
-    /// positions and softmax, then
-    /// the outputs a block at a time. Every query's numbers are `attendHead`'s: the same operations on
+    /// positions and softmax, then the outputs a block at a time. Every query's numbers are `attendHead`'s: the same operations on
     /// the same operands, each output lane still summed in position order.
     public static func attendTile(_ tile: Attention.Tile, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
                                   headDim: Int, scale: Float) {

@@ -37,16 +37,17 @@ public enum LUnitArray {
             let tg = tokens * ng, pg = padded * ng
             func line(_ n: Int) -> Int { (n + 63) / 64 * 64 }
             let vb = line(tokens * cols * 2), gb = line(tg * 4), bb = line(padded * cols * 2), pb = line(pg * 4), sb = line(split * cols)
-            storage = UnsafeMutableRawPointer.allocate(byteCount: max(64, vb + 3 * gb + bb + pb + 2 * sb), alignment: 64)
-            let s = storage
-            values = s.bindMemory(to: Int16.self, capacity: tokens * cols)
-            vsum = (s + vb).bindMemory(to: Int32.self, capacity: tg)
-            pow2 = (s + vb + gb).bindMemory(to: Float.self, capacity: tg)
-            maxExp = (s + vb + 2 * gb).bindMemory(to: Int32.self, capacity: tg)
-            blocked = (s + vb + 3 * gb).bindMemory(to: Int16.self, capacity: padded * cols)
-            pow2B = (s + vb + 3 * gb + bb).bindMemory(to: Float.self, capacity: pg)
-            hi8 = (s + vb + 3 * gb + bb + pb).bindMemory(to: Int8.self, capacity: split * cols)
-            lo8 = (s + vb + 3 * gb + bb + pb + sb).bindMemory(to: Int8.self, capacity: split * cols)
+            let base = UnsafeMutableRawPointer.allocate(byteCount: max(64, vb + 3 * gb + bb + pb + 2 * sb), alignment: 64)
+            storage = base
+            var next = base   // each array takes its (cache-line rounded) bytes in turn
+            func take<T>(_: T.Type, _ count: Int, bytes: Int) -> UnsafeMutablePointer<T> {
+                defer { next += bytes }
+                return next.bindMemory(to: T.self, capacity: count)
+            }
+            values = take(Int16.self, tokens * cols, bytes: vb)
+            vsum = take(Int32.self, tg, bytes: gb); pow2 = take(Float.self, tg, bytes: gb); maxExp = take(Int32.self, tg, bytes: gb)
+            blocked = take(Int16.self, padded * cols, bytes: bb); pow2B = take(Float.self, pg, bytes: pb)
+            hi8 = take(Int8.self, split * cols, bytes: sb); lo8 = take(Int8.self, split * cols, bytes: sb)
             if padded > tokens {   // the last block's padding tokens: zero activations
                 blocked.initialize(repeating: 0, count: padded * cols)
                 pow2B.initialize(repeating: 0, count: padded * ng)

@@ -79,9 +79,10 @@ struct BenchModelCommand: ParsableCommand {
         var rng = Xoshiro256(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
         let context = (0..<depth).map { _ in Int(rng.next() % UInt64(engine.config.vocabSize)) }
+        let adapters = modelOptions.adapterRequests
         /// A session with `depth` tokens already in its cache (fed untimed), room for `more`.
         func session(more: Int) throws -> Session {
-            let s = try engine.session(capacity: depth + more, adapters: modelOptions.adapterRequests)
+            let s = try engine.session(capacity: depth + more, adapters: adapters)
             s.maxTokensPerPass = max(promptTokens, 512)
             if depth > 0 { _ = try s.feed(context) }
             profiler?.reset()
@@ -90,7 +91,6 @@ struct BenchModelCommand: ParsableCommand {
         func median(_ a: [Double]) -> Double { let s = a.sorted(); return s[s.count / 2] }
         var pp: [Double] = [], tg: [Double] = [], bt: [Double] = []
         // warm-up (page in weights)
-        let adapters = modelOptions.adapterRequests
         _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
         for _ in 0..<repetitions {
             let s = try session(more: promptTokens)
