@@ -55,12 +55,13 @@ public enum LUnitArray {
             let vectorAlign = path != .portable && numerics.shiftRounding == .truncate && groupSize % 16 == 0
             let (v, vs, p2, me) = (Unchecked(values), Unchecked(vsum), Unchecked(pow2), Unchecked(maxExp))
             let xs = Unchecked(x)
-            if path == .avx512vnni && vectorAlign && groupSize % 32 == 0 && blocks > 0 {   // layOutBlock: sixteen column pairs at a time
-                Parallel.forEach(blocks) { b in self.alignBlock(b, x: xs.value, bias: numerics.bias) }
-                return
-            }
-            Parallel.forEach(tokens, minChunk: 8) { t in withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { bitsBuffer in
-                let bits = bitsBuffer.baseAddress!
+            // whole blocks by the SIMD alignment unit and transposes (AVX-512: sixteen column pairs at a
+            // time, AVX2: eight); the tokens after the blocks (AVX2) and every other case token by token
+            let byBlocks = vectorAlign && blocks > 0 && groupSize % (path == .avx512vnni ? 32 : 16) == 0
+            if byBlocks { Parallel.forEach(blocks) { b in self.alignBlock(b, x: xs.value, bias: numerics.bias) } }
+            let first = byBlocks ? blockedTokens : 0
+            Parallel.forEach(tokens - first, minChunk: 8) { i in withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { bitsBuffer in
+                let bits = bitsBuffer.baseAddress!, t = first + i
                 for g in 0..<ng {
                     let base = t * cols + g * groupSize
                     for k in 0..<groupSize { bits[k] = FP16.fromFloat(xs.value[base + k]) }
@@ -79,19 +80,28 @@ public enum LUnitArray {
             } }
         }
 
-        /// Block `b` of the AVX-512 prefill layout from `x`: each token through the alignment unit
-        /// (`LUnitAVX512Cells.alignToken`, truncating shifts), then the block's interleaved copy.
+        /// Block `b` of the SIMD prefill layout from `x`: each token through the path's alignment unit
+        /// (`alignToken`, truncating shifts), then the block's interleaved copy (`layOutBlock`).
         private func alignBlock(_ b: Int, x: UnsafePointer<Float>, bias: Int) {
             let ng = groups, n = blockTokens, t0 = b * n, live = min(n, tokens - t0)
-            let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: groupSize)
-            defer { bits.deallocate() }
-            for t in t0..<(t0 + live) {
-                LUnitAVX512Cells.alignToken(x + t * cols, cols: cols, groupSize: groupSize, bits: bits, values: values + t * cols,
-                                            vsum: vsum + t * ng, maxExp: maxExp + t * ng)
-                for g in 0..<ng { pow2[t * ng + g] = Self.pow2(maxExp: Int(maxExp[t * ng + g]), bias: bias) }
-                layOutPow2(token: t)
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { scratch in
+                let bits = scratch.baseAddress!
+                for t in t0..<(t0 + live) {
+                    let (xt, vt, st, et) = (x + t * cols, values + t * cols, vsum + t * ng, maxExp + t * ng)
+                    if path == .avx512vnni {
+                        LUnitAVX512Cells.alignToken(xt, cols: cols, groupSize: groupSize, bits: bits, values: vt, vsum: st, maxExp: et)
+                    } else {
+                        LUnitAVX2Cells.alignToken(xt, cols: cols, groupSize: groupSize, bits: bits, values: vt, vsum: st, maxExp: et)
+                    }
+                    for g in 0..<ng { pow2[t * ng + g] = Self.pow2(maxExp: Int(maxExp[t * ng + g]), bias: bias) }
+                    layOutPow2(token: t)
+                }
             }
-            LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
+            if path == .avx512vnni {
+                LUnitAVX512Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, live: live, blocked: blocked + b * n * cols)
+            } else {
+                LUnitAVX2Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, blocked: blocked + b * n * cols)
+            }
         }
 
         /// The arrays' one allocation (`deinit` frees it).

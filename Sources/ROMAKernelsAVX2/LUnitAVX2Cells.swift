@@ -74,11 +74,11 @@ public enum LUnitAVX2Cells {
 
     /// The blocks of eight tokens: the slice's codes minus zero points widened once (padded to a
     /// multiple of four rows by repeating the last), then for each pair of blocks (an odd last block
-    /// paired with itself) and each four rows `LUnitAVX2.rows4x16`, whose sums are stored (FP16-rounded
-    /// when asked) for the real rows.
+    /// paired with itself) and each four rows `LUnitAVX2.rows4x16`, whose sums `storeBlocks` stores
+    /// for the real rows.
     static func computeBlocks<S: CodeShape>(_ p: LUnitCells, _ s: S.Type) {
         let x = p.x, cols = p.cols, gpr = cols / S.group
-        let scales = p.scales, o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        let scales = p.scales
         let n = p.rowEnd - p.rowStart, n4 = (n + 3) / 4 * 4, last = p.rowEnd - 1
         let wide = UnsafeMutableRawPointer.allocate(byteCount: n4 * cols * 2, alignment: 64).bindMemory(to: Int16.self, capacity: n4 * cols)
         let acc = UnsafeMutableRawPointer.allocate(byteCount: n4 * 16 * 4, alignment: 64).bindMemory(to: Float.self, capacity: n4 * 16)
@@ -99,16 +99,40 @@ public enum LUnitAVX2Cells {
                     q += 4
                 }
             }
-            for q in stride(from: 0, to: n, by: 4) {
-                for i in 0..<Swift.min(4, n - q) {
-                    let r = p.rowStart + q + i, aq = acc + q * 16
-                    let a = LUnitAVX2.loadF32(aq + i * 8), c = LUnitAVX2.loadF32(aq + (4 + i) * 8)
-                    let ra = roundToFP16 ? LUnitAVX2.roundFP16(a) : a, rc = roundToFP16 ? LUnitAVX2.roundFP16(c) : c
-                    for t in 0..<8 { o[(b * 8 + t) * outStride + r] = ra[t] }
-                    if b1 != b { for t in 0..<8 { o[(b1 * 8 + t) * outStride + r] = rc[t] } }
-                }
-            }
+            storeBlocks(p, acc: acc, n: n, b, b1)
             b += 2
+        }
+    }
+
+    /// The sums of a pair of blocks (`acc`, as `rows4x16` leaves them) into the output rows, FP16-rounded
+    /// when asked: eight rows at a time by an 8 x 8 transpose, one 32-byte store per token; the rows
+    /// after the last eight one token at a time. `b1 == b` (an odd last block): block B is not stored.
+    @inline(__always)
+    static func storeBlocks(_ p: LUnitCells, acc: UnsafeMutablePointer<Float>, n: Int, _ b: Int, _ b1: Int) {
+        let o = p.out, outStride = p.outStride, roundToFP16 = p.roundToFP16
+        @inline(__always) func sums(_ v: SIMD8<Float>) -> SIMD8<Float> { roundToFP16 ? LUnitAVX2.roundFP16(v) : v }
+        let halves = b1 != b ? 2 : 1
+        var q = 0
+        while q + 8 <= n {
+            let aq = acc + q * 16
+            for h in 0..<halves {   // row i of the eight: quad i / 4 (16 floats a row pair apart), block h
+                @inline(__always) func row(_ i: Int) -> SIMD8<Float> { sums(LUnitAVX2.loadF32(aq + (i >> 2) * 64 + (4 * h + (i & 3)) * 8)) }
+                let t = AVX2Lanes.transpose8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+                let d = UnsafeMutableRawPointer(o + ((h == 0 ? b : b1) * 8) * outStride + p.rowStart + q), step = outStride * 4
+                d.storeBytes(of: t.0, as: SIMD8<Float>.self); d.storeBytes(of: t.1, toByteOffset: step, as: SIMD8<Float>.self)
+                d.storeBytes(of: t.2, toByteOffset: 2 * step, as: SIMD8<Float>.self); d.storeBytes(of: t.3, toByteOffset: 3 * step, as: SIMD8<Float>.self)
+                d.storeBytes(of: t.4, toByteOffset: 4 * step, as: SIMD8<Float>.self); d.storeBytes(of: t.5, toByteOffset: 5 * step, as: SIMD8<Float>.self)
+                d.storeBytes(of: t.6, toByteOffset: 6 * step, as: SIMD8<Float>.self); d.storeBytes(of: t.7, toByteOffset: 7 * step, as: SIMD8<Float>.self)
+            }
+            q += 8
+        }
+        while q < n {
+            let r = p.rowStart + q, aq = acc + (q & ~3) * 16, i = q & 3
+            for h in 0..<halves {
+                let v = sums(LUnitAVX2.loadF32(aq + (4 * h + i) * 8)), blk = h == 0 ? b : b1
+                for t in 0..<8 { o[(blk * 8 + t) * outStride + r] = v[t] }
+            }
+            q += 1
         }
     }
     #endif
