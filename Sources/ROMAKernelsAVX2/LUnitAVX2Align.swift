@@ -27,9 +27,10 @@ extension LUnitAVX2Cells {
         #endif
     }
 
-    /// Tokens b·8 ..< b·8 + 8 of `values` [T, cols] into block b of the prefill layout
-    /// (`ActivationLayout.blocked`: [block, group, G/2 column pairs, 8 tokens, 2]). groupSize must be a
-    /// multiple of 16 (eight column pairs per transpose).
+    /// Eight tokens' aligned values (`values` at the first, rows `cols` apart) into one block of the
+    /// prefill layout (`blocked` at the block: [group, G/2 column pairs, 8 tokens, 2] of
+    /// `ActivationLayout.blocked`). The AVX2 blocks are whole (the tokens after them are not blocked), so
+    /// all eight are read. groupSize must be a multiple of 16 (eight column pairs per transpose).
     public static func layOutBlock(_ values: UnsafePointer<Int16>, cols: Int, groupSize G: Int, blocked: UnsafeMutablePointer<Int16>) {
         #if arch(x86_64)
         precondition(G % 16 == 0, "layOutBlock: groups of a multiple of 16 columns")

@@ -33,7 +33,7 @@ final class ChipBackendTests: XCTestCase {
     /// blocks, eight rows and two blocks at a time, four rows at a time, single tokens; AVX2: eight tokens per block, four rows
     /// and two blocks at a time, an odd last block paired with itself, rows padded to fours, single tokens row by row; the
     /// portable ones) is bit-identical to summing the golden `LUnit.group` results of every group in
-    /// order and rounding to FP16.
+    /// order and rounding to FP16 (or not, into longer output rows).
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {
         // rows of 64 and 128 (group 64), 128 and 256 (group 128), 256 and 512 (group 256): every code shape
         // of the AVX2 kernels; the head's 269 rows end in a row block of fewer than eight rows
@@ -48,7 +48,9 @@ final class ChipBackendTests: XCTestCase {
                 let t = try img.requireTensor(name)
                 XCTAssertEqual(t.groupSize, group)
                 var rng = SplitMix(UInt64(bits))
-                for T in [1, 3, 5, 9, 13, 16, 20, 27, 35] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
+                for T in [1, 3, 5, 8, 9, 13, 16, 20, 27, 35] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng) }
+                // the output head's unrounded sums, into rows longer than the tensor's (blocks, an odd one, a tail)
+                for T in [2, 24, 27] { checkMatmulAgainstGolden(img, t, bits: bits, tokens: T, rng: &rng, roundToFP16: false, pad: 5) }
             }
         }
     }
@@ -113,8 +115,11 @@ final class ChipBackendTests: XCTestCase {
         }
     }
 
-    /// One product of T random tokens on every kernel path against the golden L-Unit's sums.
-    private func checkMatmulAgainstGolden(_ img: ROMImage, _ t: ROMImage.Tensor, bits: Int, tokens T: Int, rng: inout SplitMix) {
+    /// One product of T random tokens on every kernel path against the golden L-Unit's sums (rounded
+    /// to FP16 unless `roundToFP16` is false, the output head's way), into output rows `pad` floats
+    /// longer than the tensor's rows: the padding must stay untouched.
+    private func checkMatmulAgainstGolden(_ img: ROMImage, _ t: ROMImage.Tensor, bits: Int, tokens T: Int, rng: inout SplitMix,
+                                          roundToFP16: Bool = true, pad: Int = 0) {
         let x = (0..<(T * t.cols)).map { _ in FP16.round(rng.normal() * Float(1 << (rng.next() % 6))) }
         let q = GroupQuantizer(bits: bits, groupSize: t.groupSize)
         var codes = [UInt8](repeating: 0, count: t.groupSize)
@@ -129,25 +134,29 @@ final class ChipBackendTests: XCTestCase {
                                           scaleBits: UInt16(littleEndian: img.scales(t)[r * t.groupsPerRow + g]))
                     acc += res.res
                 }
-                golden[tok * t.rows + r] = FP16.round(acc).bitPattern
+                golden[tok * t.rows + r] = (roundToFP16 ? FP16.round(acc) : acc).bitPattern
             }
         }
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: T * t.rows)
+        let stride = t.rows + pad, marker = Float(bitPattern: 0x7FC0_1234)   // a NaN no kernel writes
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: T * stride)
         defer { out.deallocate() }
         for path in Self.paths {
-            out.initialize(repeating: .nan, count: T * t.rows)
+            out.initialize(repeating: marker, count: T * stride)
             x.withUnsafeBufferPointer { xp in
                 let act = LUnitArray.AlignedActivations(x: xp.baseAddress!, tokens: T, cols: t.cols, groupSize: t.groupSize, numerics: .paper, path: path)
-                LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: t.rows, roundToFP16: true)
+                LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: stride, roundToFP16: roundToFP16)
             }
             var bad = 0
-            for i in 0..<(T * t.rows) where out[i].bitPattern != golden[i] {
+            for i in 0..<(T * t.rows) where out[i / t.rows * stride + i % t.rows].bitPattern != golden[i] {
                 if bad < 3 {
                     XCTFail("\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T) token \(i / t.rows) row \(i % t.rows): "
-                            + "\(out[i]) != golden \(Float(bitPattern: golden[i]))")
+                            + "\(out[i / t.rows * stride + i % t.rows]) != golden \(Float(bitPattern: golden[i]))")
                 }
                 bad += 1
             }
+            for tok in 0..<T { for r in t.rows..<stride where out[tok * stride + r].bitPattern != marker.bitPattern {
+                XCTFail("\(path): \(t.name) T \(T): the padding after token \(tok)'s rows was written")
+            } }
             XCTAssertEqual(bad, 0, "\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T): mismatching outputs")
         }
     }
