@@ -57,7 +57,7 @@ public enum LUnitArray {
             let xs = Unchecked(x)
             // whole blocks by the SIMD alignment unit and transposes (AVX-512: sixteen column pairs at a
             // time, AVX2: eight); the tokens after the blocks (AVX2) and every other case token by token
-            let byBlocks = vectorAlign && blocks > 0 && groupSize % (path == .avx512vnni ? 32 : 16) == 0
+            let byBlocks = vectorAlign && blocks > 0 && (path != .avx512vnni || groupSize % 32 == 0)   // AVX2: G % 16, as vectorAlign
             if byBlocks { Parallel.forEach(blocks) { b in self.alignBlock(b, x: xs.value, bias: numerics.bias) } }
             let first = byBlocks ? blockedTokens : 0
             Parallel.forEach(tokens - first, minChunk: 8) { i in withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { bitsBuffer in

@@ -93,8 +93,7 @@ struct BenchModelCommand: ParsableCommand {
         // warm-up (page in weights)
         _ = try engine.session(capacity: 8, adapters: adapters).feed([prompt[0]])
         for _ in 0..<repetitions {
-            let s = try session(more: promptTokens)
-            s.maxTokensPerPass = promptTokens
+            let s = try session(more: promptTokens)   // its passes hold the whole prompt: one pass, as pp512
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try s.feed(prompt)
             if let profiler { writeStderr("prefill profile (pp\(promptTokens)):\n" + profiler.report() + "\n"); profiler.reset() }

@@ -147,16 +147,18 @@ final class ChipBackendTests: XCTestCase {
                 LUnitArray.matmul(image: img, tensor: t, x: act, out: out, outStride: stride, roundToFP16: roundToFP16)
             }
             var bad = 0
-            for i in 0..<(T * t.rows) where out[i / t.rows * stride + i % t.rows].bitPattern != golden[i] {
-                if bad < 3 {
-                    XCTFail("\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T) token \(i / t.rows) row \(i % t.rows): "
-                            + "\(out[i / t.rows * stride + i % t.rows]) != golden \(Float(bitPattern: golden[i]))")
+            for tok in 0..<T {
+                for r in 0..<t.rows where out[tok * stride + r].bitPattern != golden[tok * t.rows + r] {
+                    if bad < 3 {
+                        XCTFail("\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T) token \(tok) row \(r): "
+                                + "\(out[tok * stride + r]) != golden \(Float(bitPattern: golden[tok * t.rows + r]))")
+                    }
+                    bad += 1
                 }
-                bad += 1
+                for r in t.rows..<stride where out[tok * stride + r].bitPattern != marker.bitPattern {
+                    XCTFail("\(path): \(t.name) T \(T): the padding after token \(tok)'s rows was written")
+                }
             }
-            for tok in 0..<T { for r in t.rows..<stride where out[tok * stride + r].bitPattern != marker.bitPattern {
-                XCTFail("\(path): \(t.name) T \(T): the padding after token \(tok)'s rows was written")
-            } }
             XCTAssertEqual(bad, 0, "\(path): \(t.name) bits \(bits) G \(t.groupSize) T \(T): mismatching outputs")
         }
     }
