@@ -62,19 +62,20 @@ public enum LUnitArray {
             let first = byBlocks ? blockedTokens : 0
             Parallel.forEach(tokens - first, minChunk: 8) { i in withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { bitsBuffer in
                 let bits = bitsBuffer.baseAddress!, t = first + i
+                if vectorAlign {   // the SIMD alignment unit, a token at a time (each decode step's path)
+                    LUnitAVX2Cells.alignToken(xs.value + t * cols, cols: cols, groupSize: groupSize, bits: bits, values: v.value + t * cols,
+                                              vsum: vs.value + t * ng, maxExp: me.value + t * ng)
+                    for g in 0..<ng { p2.value[t * ng + g] = Self.pow2(maxExp: Int(me.value[t * ng + g]), bias: numerics.bias) }
+                    self.layOut(token: t)
+                    return
+                }
                 for g in 0..<ng {
                     let base = t * cols + g * groupSize
                     for k in 0..<groupSize { bits[k] = FP16.fromFloat(xs.value[base + k]) }
-                    let maxE: Int, sum: Int32
-                    if vectorAlign {
-                        (maxE, sum) = LUnitAVX2Cells.alignTruncate(bits, count: groupSize, values: v.value + base)
-                    } else {
-                        let a = LUnit.align(bits, count: groupSize, values: v.value + base, rounding: numerics.shiftRounding)
-                        (maxE, sum) = (a.maxExp, a.vsum)
-                    }
-                    vs.value[t * ng + g] = sum
-                    me.value[t * ng + g] = Int32(maxE)
-                    p2.value[t * ng + g] = Self.pow2(maxExp: maxE, bias: numerics.bias)
+                    let a = LUnit.align(bits, count: groupSize, values: v.value + base, rounding: numerics.shiftRounding)
+                    vs.value[t * ng + g] = a.vsum
+                    me.value[t * ng + g] = Int32(a.maxExp)
+                    p2.value[t * ng + g] = Self.pow2(maxExp: a.maxExp, bias: numerics.bias)
                 }
                 self.layOut(token: t)
             } }

@@ -29,4 +29,29 @@ final class ParallelTests: XCTestCase {
             }
         }
     }
+
+    /// Back-to-back jobs of a few indices, the decode step's pattern: a helper still waking up for one
+    /// job finds it closed (the caller claimed everything) and must neither run any of its indices
+    /// late nor mistake the next job for it; when `forEach` returns, each index has run once.
+    func testBackToBackSmallJobsRunEachIndexOnceBeforeReturning() {
+        defer { Parallel.use(threads: ProcessInfo.processInfo.activeProcessorCount) }
+        for threads in [2, 3] {
+            Parallel.use(threads: threads)
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: 4)
+            defer { hits.deallocate() }
+            let h = Unchecked(hits)
+            var wrong = 0
+            for job in 0..<20_000 {
+                let count = job % 4 + 1
+                hits.initialize(repeating: 0, count: 4)
+                Parallel.forEach(count) { i in
+                    var x = 0.0   // some last indices run longer
+                    if i == count - 1 { for k in 0..<(job % 3 * 50) { x += Double(k) } }
+                    h.value[i] += x >= 0 ? job + 1 : 0
+                }
+                if (0..<count).contains(where: { hits[$0] != job + 1 }) { wrong += 1 }
+            }
+            XCTAssertEqual(wrong, 0, "\(threads) threads: jobs whose indices did not each run once before forEach returned")
+        }
+    }
 }
