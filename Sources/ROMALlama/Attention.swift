@@ -40,7 +40,7 @@ public enum Attention {
     }
 
     /// Queries that share one KV head: up to `tileRows` consecutive rows of one sequence times the
-    /// query heads of the group (or one of them). `q[i]`, `n[i]` (visible positions, causal) and `out[i]` per query.
+    /// query heads of the group. `q[i]`, `n[i]` (visible positions, causal) and `out[i]` per query.
     public struct Tile {
         public let count: Int
         public let q: UnsafePointer<UnsafePointer<Float>>, n: UnsafePointer<Int>, out: UnsafePointer<UnsafeMutablePointer<Float>>
@@ -62,26 +62,19 @@ public enum Attention {
         let kvDim = k.cols, kvHeads = kvDim / hd, group = H / kvHeads
         let out = Matrix(overwrittenRows: q.rows, cols: H * hd)   // every tile writes its queries' outputs
         let (qp, op) = (Unchecked(q.data), Unchecked(out.data))
-        // jobs: (sequence, first row of the tile, KV head, its query heads hs); a step with fewer
-        // tiles than twice the threads (a decode step: one per KV head) takes a job per query head, so
-        // that the threads share them evenly (each query's numbers are the same either way)
-        let tiles = batch.rows.reduce(0) { $0 + ($1.count + tileRows - 1) / tileRows } * kvHeads
-        let split = tiles < 2 * Parallel.threads
-        var jobs: [(s: Int, t0: Int, kvh: Int, hs: Range<Int>)] = []
-        jobs.reserveCapacity(split ? tiles * group : tiles)
+        // jobs: (sequence, first row of the tile, KV head)
+        var jobs: [(s: Int, t0: Int, kvh: Int)] = []
+        jobs.reserveCapacity(batch.rows.reduce(0) { $0 + ($1.count + tileRows - 1) / tileRows } * kvHeads)
         for (s, rows) in batch.rows.enumerated() {
             for t0 in stride(from: rows.lowerBound, to: rows.upperBound, by: tileRows) {
-                for kvh in 0..<kvHeads {
-                    let hs = (kvh * group)..<((kvh + 1) * group)
-                    if split { for h in hs { jobs.append((s, t0, kvh, h..<(h + 1))) } } else { jobs.append((s, t0, kvh, hs)) }
-                }
+                for kvh in 0..<kvHeads { jobs.append((s, t0, kvh)) }
             }
         }
         let maxCount = tileRows * group
         // the latest tiles (the most positions) first: the chunks the threads take from each other at
         // the end are the cheapest
         Parallel.forEach(jobs.count) { j in
-            let (s, t0, kvh, hs) = jobs[jobs.count - 1 - j]
+            let (s, t0, kvh) = jobs[jobs.count - 1 - j]
             let rows = batch.rows[s], t1 = min(rows.upperBound, t0 + tileRows)
             // the tile's query pointers, counts and output pointers on the stack (a decode step makes a few
             // tiles per layer): three arrays of maxCount words
@@ -92,7 +85,7 @@ public enum Attention {
                 let outs = (base + 2 * maxCount * 8).bindMemory(to: UnsafeMutablePointer<Float>.self, capacity: maxCount)
                 var c = 0
                 for t in t0..<t1 {
-                    for h in hs {
+                    for h in (kvh * group)..<((kvh + 1) * group) {
                         qs[c] = UnsafePointer(qp.value + t * H * hd + h * hd)
                         ns[c] = starts[s] + (t - rows.lowerBound) + 1   // causal: positions 0...its own
                         outs[c] = op.value + t * H * hd + h * hd
