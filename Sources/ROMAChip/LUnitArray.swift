@@ -27,6 +27,7 @@ public enum LUnitArray {
 
         public init(x: UnsafePointer<Float>, tokens: Int, cols: Int, groupSize: Int, numerics: DatapathNumerics,
                     path: KernelPath = .selected) {
+            precondition(groupSize > 0 && cols % groupSize == 0, "activations of \(cols) columns do not split into groups of \(groupSize)")
             self.tokens = tokens; self.cols = cols; self.groupSize = groupSize; self.path = path
             let ng = cols / groupSize
             (blocks, blockTokens, blockedTokens) = Self.blocking(tokens: tokens, path: path)

@@ -2,7 +2,8 @@
 import _Builtin_intrinsics.intel
 #endif
 
-/// The alignment unit (Sec. III-B) on AVX2, for the prefill blocks: one token's activations to FP16
+/// The alignment unit (Sec. III-B) on AVX2, for every token it aligns (the prefill blocks' and each
+/// decode step's, on the AVX-512 path too): one token's activations to FP16
 /// bits (vcvtps2ph, round to nearest even: `FP16.fromFloat`'s bits) and through `alignTruncate`; and a
 /// block of eight tokens copied into the cells' interleaved layout by 8 x 8 transposes of column pairs
 /// instead of one 4-byte store per pair.

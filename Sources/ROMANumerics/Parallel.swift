@@ -57,8 +57,9 @@ public struct Unchecked<T>: @unchecked Sendable {
 /// sits it out (`join`).
 ///
 /// `@unchecked Sendable`: the job fields (`job`, `chunk`, the cursors' `end`) are written by the one
-/// caller that holds `runLock`, before `generation` is bumped (sequentially consistent), and read by
-/// helpers only after they see the new generation; everything else is atomic.
+/// caller that holds `runLock`, before `entry` and `generation` are stored (sequentially consistent),
+/// and read by a helper only after `join` has counted it into that job; the caller changes them again
+/// only after every helper counted in has left. Everything else is atomic.
 final class WorkerPool: @unchecked Sendable {
     /// Keeps the atomics below off the cache line of the object's header: every `Parallel.forEach`
     /// retains the pool, and a reference count sharing a line with `generation`, which an idle helper
@@ -73,6 +74,8 @@ final class WorkerPool: @unchecked Sendable {
     /// helpers that have not joined yet (`entryClosed`), and how many helpers are in it (below).
     private let entry = Atomic<Int>(0)
     private static let entryClosed = 1 << 20, entryTagShift = 21
+    /// The generation bits the tag keeps (it wraps there instead of reaching the sign bit).
+    private static let entryTagMask = (1 << (Int.bitWidth - 1 - entryTagShift)) - 1
     private let sleepers = Atomic<Int>(0)
     private let cond = NSCondition()
     private let runLock = NSLock()
@@ -107,7 +110,7 @@ final class WorkerPool: @unchecked Sendable {
                 c.end = (t + 1) * count / threads
             }
             let next = generation.load(ordering: .sequentiallyConsistent) + 1
-            entry.store(next << Self.entryTagShift, ordering: .sequentiallyConsistent)   // open, nobody in it
+            entry.store((next & Self.entryTagMask) << Self.entryTagShift, ordering: .sequentiallyConsistent)   // open, nobody in it
             generation.store(next, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 cond.lock(); cond.broadcast(); cond.unlock()
@@ -131,7 +134,7 @@ final class WorkerPool: @unchecked Sendable {
     /// caller waits for this helper's claims.
     private func join(generation g: Int) -> Bool {
         var e = entry.load(ordering: .sequentiallyConsistent)
-        while e >> Self.entryTagShift == g && e & Self.entryClosed == 0 {
+        while (e >> Self.entryTagShift) == (g & Self.entryTagMask) && (e & Self.entryClosed) == 0 {
             let (done, now) = entry.compareExchange(expected: e, desired: e + 1, ordering: .sequentiallyConsistent)
             if done { return true }
             e = now

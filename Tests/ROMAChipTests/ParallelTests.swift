@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ROMANumerics
+import Synchronization
 
 /// The worker pool the L-Units' products run on: every index of a job runs exactly once, whatever the
 /// thread count, the chunk and how unevenly the work is spread (threads that finish their own share
@@ -41,17 +42,22 @@ final class ParallelTests: XCTestCase {
             defer { hits.deallocate() }
             let h = Unchecked(hits)
             var wrong = 0
+            let caller = pthread_self(), elsewhere = Tally()   // indices a helper ran: the joining side is exercised
             for job in 0..<20_000 {
                 let count = job % 4 + 1
                 hits.initialize(repeating: 0, count: 4)
                 Parallel.forEach(count) { i in
                     var x = 0.0   // some last indices run longer
-                    if i == count - 1 { for k in 0..<(job % 3 * 50) { x += Double(k) } }
+                    if i == count - 1 { for k in 0..<(job % 5 * 1_000) { x += Double(k) } }   // up to a few µs: helpers join too
                     h.value[i] += x >= 0 ? job + 1 : 0
+                    if pthread_equal(pthread_self(), caller) == 0 { elsewhere.count.add(1, ordering: .relaxed) }
                 }
                 if (0..<count).contains(where: { hits[$0] != job + 1 }) { wrong += 1 }
             }
             XCTAssertEqual(wrong, 0, "\(threads) threads: jobs whose indices did not each run once before forEach returned")
+            XCTAssertGreaterThan(elsewhere.count.load(ordering: .relaxed), 0, "\(threads) threads: no helper ever joined a job")
         }
     }
 }
+
+private final class Tally: Sendable { let count = Atomic<Int>(0) }
