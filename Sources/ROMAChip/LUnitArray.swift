@@ -64,9 +64,7 @@ public enum LUnitArray {
             Parallel.forEach(tokens - first, minChunk: 8) { i in withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { bitsBuffer in
                 let bits = bitsBuffer.baseAddress!, t = first + i
                 if vectorAlign {   // the SIMD alignment unit, a token at a time (each decode step's path)
-                    LUnitAVX2Cells.alignToken(xs.value + t * cols, cols: cols, groupSize: groupSize, bits: bits, values: v.value + t * cols,
-                                              vsum: vs.value + t * ng, maxExp: me.value + t * ng)
-                    for g in 0..<ng { p2.value[t * ng + g] = Self.pow2(maxExp: Int(me.value[t * ng + g]), bias: numerics.bias) }
+                    self.alignToken(t, x: xs.value, bits: bits, bias: numerics.bias, avx512: false)
                     self.layOut(token: t)
                     return
                 }
@@ -85,17 +83,11 @@ public enum LUnitArray {
         /// Block `b` of the SIMD prefill layout from `x`: each token through the path's alignment unit
         /// (`alignToken`, truncating shifts), then the block's interleaved copy (`layOutBlock`).
         private func alignBlock(_ b: Int, x: UnsafePointer<Float>, bias: Int) {
-            let ng = groups, n = blockTokens, t0 = b * n, live = min(n, tokens - t0)
+            let n = blockTokens, t0 = b * n, live = min(n, tokens - t0)
             withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupSize) { scratch in
                 let bits = scratch.baseAddress!
                 for t in t0..<(t0 + live) {
-                    let (xt, vt, st, et) = (x + t * cols, values + t * cols, vsum + t * ng, maxExp + t * ng)
-                    if path == .avx512vnni {
-                        LUnitAVX512Cells.alignToken(xt, cols: cols, groupSize: groupSize, bits: bits, values: vt, vsum: st, maxExp: et)
-                    } else {
-                        LUnitAVX2Cells.alignToken(xt, cols: cols, groupSize: groupSize, bits: bits, values: vt, vsum: st, maxExp: et)
-                    }
-                    for g in 0..<ng { pow2[t * ng + g] = Self.pow2(maxExp: Int(maxExp[t * ng + g]), bias: bias) }
+                    alignToken(t, x: x, bits: bits, bias: bias, avx512: path == .avx512vnni)
                     layOutPow2(token: t)
                 }
             }
@@ -104,6 +96,20 @@ public enum LUnitArray {
             } else {
                 LUnitAVX2Cells.layOutBlock(values + t0 * cols, cols: cols, groupSize: groupSize, blocked: blocked + b * n * cols)
             }
+        }
+
+        /// Token `t` of `x` through a SIMD alignment unit (AVX-512's or AVX2's `alignToken`, truncating
+        /// shifts): its values, vsum and max_exp, and each group's 2^(max_exp − Bias). `bits` is scratch
+        /// for `groupSize` UInt16.
+        private func alignToken(_ t: Int, x: UnsafePointer<Float>, bits: UnsafeMutablePointer<UInt16>, bias: Int, avx512: Bool) {
+            let ng = groups
+            let (xt, vt, st, et) = (x + t * cols, values + t * cols, vsum + t * ng, maxExp + t * ng)
+            if avx512 {
+                LUnitAVX512Cells.alignToken(xt, cols: cols, groupSize: groupSize, bits: bits, values: vt, vsum: st, maxExp: et)
+            } else {
+                LUnitAVX2Cells.alignToken(xt, cols: cols, groupSize: groupSize, bits: bits, values: vt, vsum: st, maxExp: et)
+            }
+            for g in 0..<ng { pow2[t * ng + g] = Self.pow2(maxExp: Int(maxExp[t * ng + g]), bias: bias) }
         }
 
         /// The arrays' one allocation (`deinit` frees it).
