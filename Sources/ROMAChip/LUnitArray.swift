@@ -207,9 +207,11 @@ public enum LUnitArray {
                 for (i, p) in products.enumerated() {
                     let t = p.tensor
                     precondition(x.cols == t.cols && x.groupSize == t.groupSize, "activation shape does not match tensor '\(t.name)'")
+                    // single tokens on the AVX2 path read 4-bit group-64 codes from the tensor's panels
+                    let panels = x.path == .avx2 && x.tokens > x.blockedTokens && RowPanelStore.fits(t) ? image.rowPanels.panels(t, of: image) : nil
                     cells.initializeElement(at: i, to: Cells(codes: image.codes(t), scales: image.scales(t), zeros: image.zeros(t), table: table,
                                                              rows: t.rows, cols: t.cols, groupSize: t.groupSize, bits: t.bits,
-                                                             out: p.out, outStride: p.outStride, roundToFP16: p.roundToFP16))
+                                                             out: p.out, outStride: p.outStride, roundToFP16: p.roundToFP16, panels: panels))
                     firstBlock[i] = items
                     items += (t.rows + blockRows - 1) / blockRows
                 }
@@ -233,11 +235,13 @@ public enum LUnitArray {
         let table: UnsafePointer<Float>   // FP16 bit pattern -> FP32
         let rows: Int, cols: Int, groupSize: Int, bits: Int
         let out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool
+        let panels: RowPanels?
 
         /// Rows `rows` of this product against `x`, for the SIMD kernels.
         func cells(rows: Range<Int>, x: AlignedActivations) -> LUnitCells {
             LUnitCells(codes: codes, scales: scales, zeros: zeros, table: table, rowStart: rows.lowerBound, rowEnd: rows.upperBound,
-                       cols: cols, groupSize: groupSize, bits: bits, out: out, outStride: outStride, roundToFP16: roundToFP16, x: x.layout)
+                       cols: cols, groupSize: groupSize, bits: bits, out: out, outStride: outStride, roundToFP16: roundToFP16, x: x.layout,
+                       panels: panels)
         }
     }
 

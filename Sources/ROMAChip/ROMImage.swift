@@ -20,6 +20,8 @@ public final class ROMImage: @unchecked Sendable {
     public let checksum: [UInt8]
     public let dataOffset: Int
     private let tensorIndex: [String: Int]
+    /// The AVX2 decode cells' copies of its 4-bit group-64 tensors (`RowPanelStore`), made on first use.
+    let rowPanels = RowPanelStore()
 
     public var path: String { file.path }
     public var checksumHex: String { SHA256.hex(checksum) }

@@ -159,6 +159,55 @@ enum LUnitAVX2 {
         }
     }
 
+    /// Sixteen rows of 4-bit group-64 codes in a panel (`RowPanels`), one token, with the rows in the
+    /// Int16 lanes of vpmaddubsw: each 32-byte load is sixteen rows' code pairs for columns (2j, 2j + 1)
+    /// (low nibbles) and (2j + 32, 2j + 33) (high), each multiplied by that column pair of the byte
+    /// split broadcast to every lane, so a group leaves Σ w·h and Σ w·l of every row in the lanes: no
+    /// horizontal sums. The Int16 sums are exact with wrapping adds: |Σ w·h| <= 64·15·32 = 30720 and
+    /// 0 <= Σ w·l <= 64·15·63 = 60480 (read as unsigned), and a pair from vpmaddubsw stays within
+    /// 2·15·63 (no saturation). Then dot = 64·Σ w·h + Σ w·l and Eq. 1's epilogue as `rows8` runs it,
+    /// per row in its order: rows 0-7 in the first result, 8-15 in the second.
+    @inline(__always)
+    static func rows16x64(panel pc: UnsafePointer<UInt16>, scales ps: UnsafePointer<UInt16>, zeros pz: UnsafePointer<UInt8>,
+                          hi: UnsafePointer<Int8>, lo: UnsafePointer<Int8>, gpr: Int,
+                          vsum: UnsafePointer<Int32>, pow2: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+        var acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps()
+        let m = _mm256_set1_epi8(0x0F)
+        for g in 0..<gpr {
+            let w = UnsafeRawPointer(pc + g &* 256)   // 512 bytes a group
+            let ahead = w + panelPrefetchBytes
+            for line in stride(from: 0, to: 512, by: 64) { roma_prefetch(ahead + line) }
+            let h = UnsafeRawPointer(hi + g &* 64), l = UnsafeRawPointer(lo + g &* 64)
+            @inline(__always) func pair(_ p: UnsafeRawPointer, _ q: Int) -> M { _mm256_set1_epi16(p.loadUnaligned(fromByteOffset: 2 &* q, as: Int16.self)) }
+            // two chains of sums per half, so that consecutive words do not wait on each other's adds
+            var h0 = _mm256_setzero_si256(), l0 = _mm256_setzero_si256(), h1 = _mm256_setzero_si256(), l1 = _mm256_setzero_si256()
+            @inline(__always) func word(_ j: Int, _ sh: inout M, _ sl: inout M) {
+                let c = w.loadUnaligned(fromByteOffset: j &* 32, as: M.self)
+                let c0 = _mm256_and_si256(c, m), c1 = _mm256_and_si256(_mm256_srli_epi16(c, 4), m)
+                sh = _mm256_add_epi16(sh, _mm256_add_epi16(_mm256_maddubs_epi16(c0, pair(h, j)), _mm256_maddubs_epi16(c1, pair(h, j &+ 16))))
+                sl = _mm256_add_epi16(sl, _mm256_add_epi16(_mm256_maddubs_epi16(c0, pair(l, j)), _mm256_maddubs_epi16(c1, pair(l, j &+ 16))))
+            }
+            for j in stride(from: 0, to: 16, by: 2) { word(j, &h0, &l0); word(j &+ 1, &h1, &l1) }
+            let sh = _mm256_add_epi16(h0, h1), sl = _mm256_add_epi16(l0, l1)
+            @inline(__always) func dot(_ hh: SIMD2<Int64>, _ ll: SIMD2<Int64>) -> M {
+                _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepi16_epi32(hh), 6), _mm256_cvtepu16_epi32(ll))
+            }
+            let z = UnsafeRawPointer(pz + g &* 16).loadUnaligned(as: SIMD2<Int64>.self)
+            let s = UnsafeRawPointer(ps + g &* 16)
+            let vs = _mm256_set1_epi32(vsum[g]), p2 = _mm256_set1_ps(pow2[g])
+            @inline(__always) func eq1(_ d: M, _ z8: SIMD2<Int64>, _ s8: SIMD2<Int64>) -> SIMD8<Float> {
+                let n = _mm256_sub_epi32(d, _mm256_mullo_epi32(vs, _mm256_cvtepu8_epi32(z8)))
+                return _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(n), _mm256_cvtph_ps(s8)), p2)
+            }
+            acc0 = _mm256_add_ps(acc0, eq1(dot(sh.lowHalf, sl.lowHalf), z, s.loadUnaligned(as: SIMD2<Int64>.self)))
+            acc1 = _mm256_add_ps(acc1, eq1(dot(sh.highHalf, sl.highHalf), SIMD2(z[1], 0), s.loadUnaligned(fromByteOffset: 16, as: SIMD2<Int64>.self)))
+        }
+        return (acc0, acc1)
+    }
+
+    /// How far ahead `rows16x64` asks for panel codes: eight groups of one panel (4 KiB).
+    static let panelPrefetchBytes = 4096
+
     // MARK: prefill: eight tokens in the lanes
 
     @inline(__always) static func loadI16(_ p: UnsafePointer<Int16>) -> M { UnsafeRawPointer(p).loadUnaligned(as: M.self) }

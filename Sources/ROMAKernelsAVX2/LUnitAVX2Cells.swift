@@ -18,8 +18,9 @@ public enum LUnitAVX2Cells {
     /// Rows `p.rowStart..<p.rowEnd` of one product, every token: blocks of eight tokens one per lane,
     /// two blocks and four rows at a time over the slice's codes widened once (`computeBlocks`), then
     /// the remaining tokens (all of them in decode) one at a time: 4-bit group 64 on the 8-bit
-    /// multipliers eight rows at a time with the rows in the lanes (`rows8x64`; row by row in a tensor
-    /// of fewer than eight rows), the other shapes row by row on vpmaddwd.
+    /// multipliers sixteen rows at a time from the tensor's panels (`rows16x64`, `RowPanels`), the
+    /// rows no panel holds eight at a time with the rows in the lanes (`rows8x64`; row by row in a
+    /// tensor of fewer than eight rows), the other shapes row by row on vpmaddwd.
     public static func computeRows(_ p: LUnitCells) {
         #if !arch(x86_64)
         preconditionFailure("no AVX2 cells on this architecture")
@@ -47,6 +48,17 @@ public enum LUnitAVX2Cells {
             let hi = x.hi8 + (tok - x.blockedTokens) * cols, lo = x.lo8 + (tok - x.blockedTokens) * cols
             var r = p.rowStart
             while r < p.rowEnd {
+                // 4-bit group 64 in whole panels of sixteen rows, when the tensor has them
+                if S.bits == 4 && S.group == 64, let pn = p.panels, r % 16 == 0, r + 16 <= p.rowEnd, r / 16 < pn.count {
+                    let q = r / 16
+                    let (a, b) = LUnitAVX2.rows16x64(panel: pn.codes + q * gpr * 256, scales: pn.scales + q * gpr * 16, zeros: pn.zeros + q * gpr * 16,
+                                                     hi: hi, lo: lo, gpr: gpr, vsum: vs, pow2: p2)
+                    let o0 = o + tok * outStride + r
+                    UnsafeMutableRawPointer(o0).storeBytes(of: roundToFP16 ? LUnitAVX2.roundFP16(a) : a, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(o0 + 8).storeBytes(of: roundToFP16 ? LUnitAVX2.roundFP16(b) : b, as: SIMD8<Float>.self)
+                    r += 16
+                    continue
+                }
                 // 4-bit group 64: eight rows at a time, rows in the lanes; the last eight of the slice may
                 // reach back into rows already done or into the slice before (read, not stored)
                 let r0 = p.rowEnd - 8 < r ? p.rowEnd - 8 : r

@@ -31,7 +31,8 @@ final class ChipBackendTests: XCTestCase {
 
     /// LUnitArray.matmul on every kernel path the CPU runs (AVX-512: sixteen tokens per block, padded
     /// blocks, eight rows and two blocks at a time, four rows at a time, single tokens; AVX2: eight tokens per block, four rows
-    /// and two blocks at a time, an odd last block paired with itself, rows padded to fours, single tokens row by row; the
+    /// and two blocks at a time, an odd last block paired with itself, rows padded to fours, single tokens sixteen rows at a time
+    /// from the 4-bit group-64 tensors' panels (64 and 128 rows: whole panels; 269: 16 panels, then eight and fewer rows), else row by row; the
     /// portable ones) is bit-identical to summing the golden `LUnit.group` results of every group in
     /// order and rounding to FP16 (or not, into longer output rows).
     func testLUnitArrayEqualsGoldenGroupsBitForBit() throws {

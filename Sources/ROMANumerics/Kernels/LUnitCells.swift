@@ -11,17 +11,36 @@ public struct LUnitCells: @unchecked Sendable {
     public var cols: Int, groupSize: Int, bits: Int
     public var out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool
     public var x: ActivationLayout
+    /// The same tensor's codes in panels of sixteen rows (`RowPanels`), when the path's decode cells
+    /// read them (AVX2, 4-bit group 64); nil otherwise.
+    public var panels: RowPanels?
 
     public init(codes: UnsafePointer<UInt8>, scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, table: UnsafePointer<Float>,
                 rowStart: Int, rowEnd: Int, cols: Int, groupSize: Int, bits: Int,
-                out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool, x: ActivationLayout) {
+                out: UnsafeMutablePointer<Float>, outStride: Int, roundToFP16: Bool, x: ActivationLayout, panels: RowPanels? = nil) {
         self.codes = codes; self.scales = scales; self.zeros = zeros; self.table = table
         self.rowStart = rowStart; self.rowEnd = rowEnd; self.cols = cols; self.groupSize = groupSize; self.bits = bits
-        self.out = out; self.outStride = outStride; self.roundToFP16 = roundToFP16; self.x = x
+        self.out = out; self.outStride = outStride; self.roundToFP16 = roundToFP16; self.x = x; self.panels = panels
     }
 
     public var groupsPerRow: Int { cols / groupSize }
     public var rowBytes: Int { cols * bits / 8 }
+}
+
+/// A 4-bit group-64 tensor's first `count` · 16 rows regrouped so that one 32-byte load holds sixteen
+/// rows' codes of the same four columns (the AVX2 decode cells put the rows in the lanes of vpmaddubsw
+/// and need no horizontal sums). The bytes are the ROM's, moved, not re-encoded: panel p, group g,
+/// word j (0..<16), row i (0..<16) at `codes[((p · gpr + g) · 16 + j) · 16 + i]` is row 16p + i's
+/// 16-bit word j of group g (its bytes 2j and 2j + 1: codes 2j, 2j + 1 in the low nibbles, 2j + 32,
+/// 2j + 33 in the high ones); `scales` and `zeros` are [p, g, 16 rows]. A copy in memory next to the
+/// mapped image, which stays as it is (docs/numerics.md).
+public struct RowPanels: @unchecked Sendable {
+    public static let rows = 16
+    public var codes: UnsafePointer<UInt16>, scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>
+    public var count: Int
+    public init(codes: UnsafePointer<UInt16>, scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt8>, count: Int) {
+        self.codes = codes; self.scales = scales; self.zeros = zeros; self.count = count
+    }
 }
 
 /// The aligned activations of T tokens (the alignment unit's output, Sec. III-B) and the copies the
