@@ -6,7 +6,7 @@ import ROMANumerics
 /// kept for the image's life. The same bytes as the mapped ROM, moved so that the cells read sixteen
 /// rows' codes per load (the software counterpart of llama.cpp's CPU repacking); the ROM mapping is
 /// read as before by everything else and never written. Memory: the tensor's codes, scales and
-/// zero points again (about 81 MB for SmolLM2-135M's INT4 image).
+/// zero points again (SmolLM2-135M's INT4 image: +71 MB resident, docs/numerics.md).
 final class RowPanelStore: Sendable {
     /// One tensor's panels; frees them with the store.
     private final class Copy: @unchecked Sendable {

@@ -49,14 +49,15 @@ public enum LUnitAVX2Cells {
             var r = p.rowStart
             while r < p.rowEnd {
                 // 4-bit group 64 in whole panels of sixteen rows, when the tensor has them
-                if S.bits == 4 && S.group == 64, let pn = p.panels, r % 16 == 0, r + 16 <= p.rowEnd, r / 16 < pn.count {
-                    let q = r / 16
-                    let (a, b) = LUnitAVX2.rows16x64(panel: pn.codes + q * gpr * 256, scales: pn.scales + q * gpr * 16, zeros: pn.zeros + q * gpr * 16,
+                let n = RowPanels.rows
+                if S.bits == 4 && S.group == 64, let pn = p.panels, r % n == 0, r + n <= p.rowEnd, r / n < pn.count {
+                    let q = r / n, words = n * S.group / 4   // a panel's 16-bit words per group
+                    let (a, b) = LUnitAVX2.rows16x64(panel: pn.codes + q * gpr * words, scales: pn.scales + q * gpr * n, zeros: pn.zeros + q * gpr * n,
                                                      hi: hi, lo: lo, gpr: gpr, vsum: vs, pow2: p2)
                     let o0 = o + tok * outStride + r
                     UnsafeMutableRawPointer(o0).storeBytes(of: roundToFP16 ? LUnitAVX2.roundFP16(a) : a, as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(o0 + 8).storeBytes(of: roundToFP16 ? LUnitAVX2.roundFP16(b) : b, as: SIMD8<Float>.self)
-                    r += 16
+                    r += n
                     continue
                 }
                 // 4-bit group 64: eight rows at a time, rows in the lanes; the last eight of the slice may
