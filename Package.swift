@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "ROMANumerics", dependencies: ["CROMACPU"]),
         .target(name: "ROMAKernelsAVX2", dependencies: ["ROMANumerics"], swiftSettings: avx2Cells),
         .target(name: "ROMAKernelsAVX512", dependencies: ["ROMANumerics"], swiftSettings: avx512Cells),
-        .target(name: "ROMAFormats", dependencies: ["ROMANumerics"]),
+        .target(name: "ROMAFormats", dependencies: ["CROMACPU", "ROMANumerics"]),
         .target(name: "ROMATokenizer", dependencies: ["ROMAFormats"]),
         .target(name: "ROMALlama", dependencies: ["ROMAFormats", "ROMANumerics"]),
         .target(name: "ROMAChip", dependencies: ["ROMALlama", "ROMAFormats", "ROMANumerics", "ROMAKernelsAVX2", "ROMAKernelsAVX512"]),

@@ -29,6 +29,7 @@ uint32_t roma_cpu_features(void) {
         if ((c7 >> 11) & 1) f |= ROMA_CPU_AVX512_VNNI;
     }
     if ((f & ROMA_CPU_AVX2) && ((a71 >> 4) & 1)) f |= ROMA_CPU_AVX_VNNI;
+    if (((b7 >> 29) & 1) && ((c >> 19) & 1)) f |= ROMA_CPU_SHA;   // SHA, SSE4.1
     return f;
 }
 

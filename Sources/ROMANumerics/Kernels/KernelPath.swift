@@ -25,11 +25,13 @@ public enum KernelPath: String, CaseIterable, Sendable, Comparable, CustomString
         public static let avx512 = CPUFeatures(rawValue: UInt32(ROMA_CPU_AVX512))
         public static let avx512vnni = CPUFeatures(rawValue: UInt32(ROMA_CPU_AVX512_VNNI))
         public static let avxvnni = CPUFeatures(rawValue: UInt32(ROMA_CPU_AVX_VNNI))
+        /// The SHA extensions (the checksums of ROM images and models, `SHA256`).
+        public static let sha = CPUFeatures(rawValue: UInt32(ROMA_CPU_SHA))
         public static let host = CPUFeatures(rawValue: roma_cpu_features())
 
         /// The feature names, lowercase as /proc/cpuinfo spells them.
         public var names: [String] {
-            [(CPUFeatures.avx2, "avx2"), (.avx512, "avx512f/bw/dq/vl"), (.avx512vnni, "avx512_vnni"), (.avxvnni, "avx_vnni")]
+            [(CPUFeatures.avx2, "avx2"), (.avx512, "avx512f/bw/dq/vl"), (.avx512vnni, "avx512_vnni"), (.avxvnni, "avx_vnni"), (.sha, "sha_ni")]
                 .filter { contains($0.0) }.map(\.1)
         }
     }
