@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ROMA=.build/release/roma
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 SETTINGS=(--bits 4 --group 64)
-KEY=$( { sha256sum "$MODEL" | cut -d' ' -f1; echo "${SETTINGS[*]}"; cat data/calibration/chat-smollm2.txt data/calibration/licenses-en.txt | sha256sum
+KEY=$( { bash scripts/sha256.sh "$MODEL"; echo "${SETTINGS[*]}"; cat data/calibration/chat-smollm2.txt data/calibration/licenses-en.txt | sha256sum
          git rev-parse HEAD:Sources/ROMAChip HEAD:Sources/ROMANumerics 2>/dev/null || true; } | sha256sum | cut -c1-16)
 IMAGE=models/smollm2-int4-$KEY.rom
 if [ ! -f "$IMAGE" ] || ! $ROMA inspect "$IMAGE" >/dev/null 2>&1; then

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-check() { [ -f "$MODEL" ] && [ "$(sha256sum "$MODEL" | cut -d' ' -f1)" = "$SHA" ]; }
+check() { [ -f "$MODEL" ] && [ "$(bash scripts/sha256.sh "$MODEL")" = "$SHA" ]; }
 if check; then exit 0; fi
 mkdir -p models
 tmp=$(mktemp -d)
