@@ -1,9 +1,6 @@
 #include "roma_cpu.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-// The round constants K_0..K_63 (FIPS 180-4, 4.2.2), four per 128-bit lane group.
+// The round constants K_0..K_63 (FIPS 180-4, 4.2.2), aligned for 128-bit loads of four.
 static const uint32_t roma_sha256_k[64] __attribute__((aligned(16))) = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -13,6 +10,11 @@ static const uint32_t roma_sha256_k[64] __attribute__((aligned(16))) = {
     0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+const uint32_t *roma_sha256_constants(void) { return roma_sha256_k; }
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 // sha256rnds2 works on the state split as ABEF and CDGH (A in the highest lane); the message schedule
 // W_t = σ1(W_t−2) + W_t−7 + σ0(W_t−15) + W_t−16 runs four words at a time: sha256msg1 adds σ0 of the

@@ -20,6 +20,9 @@ uint32_t roma_cpu_features(void);
 /// roma_cpu_features() reports ROMA_CPU_SHA.
 void roma_sha256_blocks_sha_ni(uint32_t state[8], const uint8_t *data, size_t blocks);
 
+/// SHA-256's 64 round constants K_0..K_63 (FIPS 180-4, 4.2.2), for every engine.
+const uint32_t *roma_sha256_constants(void);
+
 /// A hint to fetch the cache line holding `p` into every cache level ahead of a streaming read
 /// (prefetcht0; a no-op where the compiler has no prefetch). For the decode cells, which read each code once.
 static inline void roma_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
